@@ -1,0 +1,252 @@
+"""Immutable records read from the master workbook, and the problems found in it.
+
+Every record carries ``src``: the sheet and row it came from, and where each of its
+columns sits, so any later stage can point at the exact cell (``Receipts!E17``).
+Records are frozen dataclasses; collections of them are tuples. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import NamedTuple
+
+
+class Severity(str, Enum):
+    ERROR = "error"  # the row (or the file) is skipped
+    WARNING = "warning"  # the row is used; the user should look
+
+
+class Source(NamedTuple):
+    """Where a record came from: sheet, 1-based Excel row, and its columns' letters."""
+
+    sheet: str
+    row: int
+    columns: tuple[tuple[str, str], ...] = ()
+
+    def cell(self, key: str | None = None) -> str:
+        """``'D17'`` for column key ``due_date``; the row alone (``'17'``) if unknown."""
+        if key is not None:
+            for k, letter in self.columns:
+                if k == key:
+                    return f"{letter}{self.row}"
+        return f"A{self.row}" if key is None and self.columns else str(self.row)
+
+    def ref(self, key: str | None = None) -> str:
+        return f"{self.sheet}!{self.cell(key)}"
+
+
+NO_SOURCE = Source("", 0)
+
+
+class Problem(NamedTuple):
+    """One thing wrong in the input, located to its cell, with what to do about it."""
+
+    sheet: str  # sheet name, or the file's name for file-level problems
+    cell: str  # "D17", "D1" for a header, "" for the whole sheet or file
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.sheet}!{self.cell}" if self.cell else self.sheet
+        return f"{where}: {self.message}"
+
+    @classmethod
+    def at(cls, src: Source, key: str | None, message: str,
+           severity: Severity = Severity.ERROR) -> Problem:
+        return cls(src.sheet, src.cell(key), message, severity)
+
+
+Problems = tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPenaltyRule:
+    schedule: str
+    breach: str  # response | solution | major
+    mode: str  # fixed | percent
+    value: Decimal
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTier:
+    schedule: str
+    below: Decimal  # availability strictly below this ...
+    credit_pct: Decimal  # ... earns this share of the monthly fee
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class AgeingBucket:
+    label: str
+    from_days: int
+    to_days: int | None  # None: open-ended
+    src: Source = NO_SOURCE
+
+    def holds(self, days: int) -> bool:
+        return days >= self.from_days and (self.to_days is None or days <= self.to_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    company_name: str = ""
+    company_legal_rep: str = ""
+    company_address: str = ""
+    company_phone: str = ""
+    company_credit_code: str = ""
+    bank_account_name: str = ""
+    bank_name: str = ""
+    bank_account_no: str = ""
+    late_fee_rate: Decimal = Decimal("0.0005")
+    grace_days: int = 0
+    late_fee_cap_pct: Decimal | None = None
+    move_due_off_rest_days: bool = True
+    sla_response_hours: Decimal = Decimal("2")
+    sla_solution_hours: Decimal = Decimal("4")
+    sla_major_hours: Decimal = Decimal("24")
+    availability_target: Decimal = Decimal("0.999")
+    sla_clock: str = "24x7"
+    work_day_start: int = 9
+    work_day_end: int = 18
+    sla_schedule: str = "STD"
+    sla_monthly_cap_pct: Decimal = Decimal("0.3")
+    due_soon_days: int = 7
+    output_folder: str = "output"
+    language: str = "zh"
+    lpr_one_year: Decimal = Decimal("0.03")
+    backups_kept: int = 5
+    sla_penalties: tuple[SlaPenaltyRule, ...] = ()
+    credit_tiers: tuple[CreditTier, ...] = ()
+    ageing: tuple[AgeingBucket, ...] = ()
+    src: Source = NO_SOURCE
+    rows: tuple[tuple[str, Source], ...] = ()  # setting key -> its row, for messages
+
+    def source_of(self, key: str) -> Source:
+        for k, s in self.rows:
+            if k == key:
+                return s
+        return self.src
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+    legal_rep: str
+    address: str
+    phone: str
+    credit_code: str
+    contact: str | None = None
+    email: str | None = None
+    account_manager: str = ""
+    manager_email: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    contract_id: str
+    client_id: str
+    signing_date: dt.date
+    start_date: dt.date
+    end_date: dt.date
+    total_fee: Decimal
+    status: str
+    title: str | None = None
+    signing_place: str | None = None
+    prepayment: Decimal | None = None
+    prepay_days: int | None = None
+    prepay_day_type: str | None = None  # calendar | working
+    final_days: int | None = None
+    final_day_type: str | None = None
+    renewal_notice_days: int | None = None
+    confidentiality_years: int | None = None
+    service_items: str | None = None
+    late_fee_rate: Decimal | None = None
+    grace_days: int | None = None
+    late_fee_cap_pct: Decimal | None = None
+    late_fee_exempt: bool | None = None
+    move_due_off_rest_days: bool | None = None
+    sla_response_hours: Decimal | None = None
+    sla_solution_hours: Decimal | None = None
+    sla_major_hours: Decimal | None = None
+    availability_target: Decimal | None = None
+    sla_clock: str | None = None
+    sla_schedule: str | None = None
+    monthly_fee: Decimal | None = None
+    language: str | None = None
+    notes: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class FeeItem:
+    contract_id: str
+    item: str
+    amount: Decimal
+    note: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    installment_id: str
+    contract_id: str
+    kind: str  # prepayment | progress | final
+    amount: Decimal
+    due_date: dt.date | None = None  # None: from the contract's rule for this kind
+    note: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    receipt_id: str
+    contract_id: str
+    date: dt.date
+    amount: Decimal
+    installment_id: str | None = None
+    note: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    incident_id: str
+    contract_id: str
+    severity: str  # normal | major
+    reported_at: dt.datetime
+    responded_at: dt.datetime | None = None
+    solution_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    paused_minutes: int | None = None
+    description: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityMonth:
+    contract_id: str
+    month: dt.date  # first day of the month
+    downtime_minutes: Decimal
+    maintenance_minutes: Decimal | None = None
+    note: str | None = None
+    src: Source = NO_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """Everything read from one master workbook."""
+
+    settings: Settings = field(default_factory=Settings)
+    clients: tuple[Client, ...] = ()
+    contracts: tuple[Contract, ...] = ()
+    fee_items: tuple[FeeItem, ...] = ()
+    installments: tuple[Installment, ...] = ()
+    receipts: tuple[Receipt, ...] = ()
+    incidents: tuple[Incident, ...] = ()
+    availability: tuple[AvailabilityMonth, ...] = ()
+    schema_version: int | None = None
