@@ -121,8 +121,8 @@ class Settings:
     sla_penalties: tuple[SlaPenaltyRule, ...] = ()
     credit_tiers: tuple[CreditTier, ...] = ()
     ageing: tuple[AgeingBucket, ...] = ()
-    src: Source = NO_SOURCE
-    rows: tuple[tuple[str, Source], ...] = ()  # setting key -> its row, for messages
+    src: Source = field(default=NO_SOURCE, repr=False)
+    rows: tuple[tuple[str, Source], ...] = field(default=(), repr=False)  # key -> its row
 
     def source_of(self, key: str) -> Source:
         for k, s in self.rows:

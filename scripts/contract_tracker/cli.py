@@ -1,0 +1,238 @@
+"""The ``contract-tracker`` command line: a thin shell over the readers, engine and writers.
+
+Every command reads with :func:`reader.load_book`, prints problems as
+``Sheet!Cell: message``, and exits 0 (fine), 1 (errors in the data) or 2 (the file
+cannot be read or written). No traceback reaches the user: unexpected failures are
+reported in one line and logged in full beside the workbook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__, schema
+from .money import ZERO
+from .records import Problem, Severity
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUNDLED_WORKBOOK = REPO_ROOT / "workbook" / "contracts.xlsm"
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def print_problems(problems: Sequence[Problem], limit: int | None = None) -> None:
+    shown = problems if limit is None else problems[:limit]
+    for problem in shown:
+        tag = "ERROR" if problem.severity is Severity.ERROR else "warning"
+        _out(f"{tag}: {problem}")
+    if limit is not None and len(problems) > limit:
+        _out(f"... and {len(problems) - limit} more (use --all to see them)")
+
+
+def count_errors(problems: Sequence[Problem]) -> int:
+    return sum(1 for p in problems if p.severity is Severity.ERROR)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_build_workbook(args: argparse.Namespace) -> int:
+    from .build import build_workbook, interim_vba_project
+    from .records import Book
+    from .sample import sample_book
+
+    book = Book() if args.empty else sample_book("small")
+    path = build_workbook(book, Path(args.out), interim_vba_project())
+    _out(f"built {path}")
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .build import build_workbook, interim_vba_project
+    from .sample import sample_book
+
+    book = sample_book(args.size, seed=args.seed)
+    path = build_workbook(book, Path(args.out), interim_vba_project())
+    _out(f"wrote {path}: {len(book.clients)} clients, {len(book.contracts)} contracts, "
+         f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
+         f"{len(book.incidents)} incidents, {len(book.availability)} availability months")
+    return EXIT_OK
+
+
+def problem_rows(problems: Sequence[Problem]) -> list[list[object]]:
+    return [["级别 severity", "位置 cell", "问题 problem"]] + [
+        [p.severity.value, f"{p.sheet}!{p.cell}" if p.cell else p.sheet, p.message]
+        for p in problems
+    ]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .reader import load_book
+
+    path = Path(args.workbook)
+    book, problems = load_book(path)
+    print_problems(problems, None if args.all else 200)
+    if book is None:
+        return EXIT_UNREADABLE
+    errors = count_errors(problems)
+    _out(f"{path.name}: {errors} errors, {len(problems) - errors} warnings; "
+         f"{len(book.clients)} clients, {len(book.contracts)} contracts, "
+         f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
+         f"{len(book.incidents)} incidents, {len(book.availability)} availability months read")
+    if args.write:
+        from .toolsheets import write_problems
+
+        write_problems(path, problems, command="validate")
+        _out(f"Problems sheet updated in {path}")
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .money import fmt_money_grouped
+    from .reader import load_book
+
+    path = Path(args.workbook)
+    book, problems = load_book(path)
+    if book is None:
+        print_problems(problems)
+        return EXIT_UNREADABLE
+    s = book.settings
+    _out(f"{path}  (schema version {book.schema_version})")
+    _out(f"乙方 {s.company_name}  {s.company_credit_code}  {s.bank_name} {s.bank_account_no}")
+    _out(f"late fee {s.late_fee_rate}/day, grace {s.grace_days} d; SLA "
+         f"{s.sla_response_hours} h / {s.sla_solution_hours} h / {s.sla_major_hours} h, "
+         f"availability {s.availability_target:%}")
+    _out("")
+    counts = [
+        ("Clients", len(book.clients)), ("Contracts", len(book.contracts)),
+        ("FeeItems", len(book.fee_items)), ("Installments", len(book.installments)),
+        ("Receipts", len(book.receipts)), ("Incidents", len(book.incidents)),
+        ("Availability", len(book.availability)),
+    ]
+    for sheet, n in counts:
+        _out(f"  {sheet:<13} {schema.SHEET_ZH[sheet]:<6} {n:>7} rows read")
+    status = Counter(c.status for c in book.contracts)
+    _out("")
+    _out("contracts by status: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+    total = sum((c.total_fee for c in book.contracts), start=ZERO)
+    received = sum((r.amount for r in book.receipts), start=ZERO)
+    _out(f"total contracted ¥{fmt_money_grouped(total)}, received ¥{fmt_money_grouped(received)}")
+    errors = count_errors(problems)
+    _out(f"problems: {errors} errors, {len(problems) - errors} warnings "
+         "(run validate to list them)")
+    return EXIT_OK
+
+
+def cmd_schema_doc(args: argparse.Namespace) -> int:
+    from .schemadoc import schema_markdown
+
+    text = schema_markdown()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        _out(text)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Copy the bundled workbook into OUT and run the everyday jobs on the copy."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = Path(args.workbook) if args.workbook else BUNDLED_WORKBOOK
+    target = out / source.name
+    shutil.copyfile(source, target)
+    _out(f"copied {source} -> {target}")
+    code = cmd_validate(argparse.Namespace(workbook=str(target), write=True, all=False))
+    _out(f"outputs are in {out.resolve()}")
+    return code
+
+
+# --- plumbing ---------------------------------------------------------------------------
+
+
+def _workbook_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("workbook", help="the master workbook (.xlsm)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contract-tracker",
+        description="Service contracts, late fees, SLA penalties and overdue reports, "
+                    "kept in one Excel workbook.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str
+            ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("build-workbook", cmd_build_workbook,
+            "build workbook/contracts.xlsm from the checked-in sources (sample data)")
+    p.add_argument("--out", default=str(BUNDLED_WORKBOOK), help="where to write the .xlsm")
+    p.add_argument("--empty", action="store_true", help="no sample data, only the structure")
+
+    p = add("sample", cmd_sample, "write a sample workbook (small, or large for benchmarks)")
+    p.add_argument("--size", choices=("small", "large"), default="small")
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--out", required=True, help="path of the .xlsm to write")
+
+    p = add("validate", cmd_validate, "check the workbook and list every problem by cell")
+    _workbook_arg(p)
+    p.add_argument("--write", action="store_true", help="also fill the Problems sheet")
+    p.add_argument("--all", action="store_true", help="list all problems, not the first 200")
+
+    p = add("inspect", cmd_inspect, "summarise what the workbook holds")
+    _workbook_arg(p)
+
+    p = add("schema-doc", cmd_schema_doc, "print the column guide (docs/schema.md)")
+    p.add_argument("--out", help="write to this file instead of printing")
+
+    p = add("demo", cmd_demo, "run the everyday jobs on a copy of the bundled sample workbook")
+    p.add_argument("--out", default="output/demo", help="folder for the copy and all outputs")
+    p.add_argument("--workbook", help="another workbook to copy instead of the bundled one")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:
+        from .sheetwriter import WriteRefused
+
+        if isinstance(exc, WriteRefused):
+            _err(f"not written: {exc}")
+            return EXIT_UNREADABLE
+        log = Path.cwd() / "contract-tracker-error.log"
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')} "
+                     f"{' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        _err(f"contract-tracker failed: {type(exc).__name__}: {exc}. "
+             f"Details were written to {log}")
+        return EXIT_UNREADABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,715 @@
+"""Raw cell values -> typed records, with every problem located to its cell.
+
+This is the validating half of reading a workbook, kept pure: it takes the values of
+each sheet as a grid (whatever reader produced them) and returns ``(Book, problems)``.
+A row with an error is skipped and reported; good rows go on. Checks run in one pass
+per sheet, then across sheets (references, sums, duplicates); ``VALIDATORS`` lists the
+cross-sheet checks in one place.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from . import schema
+from .creditcode import credit_code_problem
+from .money import ZERO, fmt_money_grouped, round_fen, to_decimal
+from .records import (
+    AgeingBucket,
+    AvailabilityMonth,
+    Book,
+    Client,
+    Contract,
+    CreditTier,
+    FeeItem,
+    Incident,
+    Installment,
+    Problem,
+    Receipt,
+    Settings,
+    Severity,
+    SlaPenaltyRule,
+    Source,
+)
+from .schema import Column, Kind, Table, col_letter
+
+Grid = Sequence[Sequence[object]]
+"""A sheet's values: ``grid[0]`` is Excel row 1, ``grid[r][0]`` column A."""
+
+W = Severity.WARNING
+
+
+class CellError(NamedTuple):
+    """An Excel error value (``#REF!``, ``#N/A`` ...) found in a cell."""
+
+    code: str
+
+
+class Bad(Exception):
+    """A cell that cannot be converted; carries the message for the Problem."""
+
+
+# --- cell conversion ----------------------------------------------------------------
+
+_DATE_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
+_DATETIME_RE = re.compile(
+    r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:\s+|T)(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?\s*$"
+)
+_MONTH_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+_TRUE = {"true", "yes", "y", "1", "是", "对", "√", "x"}
+_FALSE = {"false", "no", "n", "0", "否", "不", ""}
+
+
+def _from_serial(value: float) -> dt.datetime:
+    if not 32874 <= value <= 73051:  # 1990-01-01 .. 2099-12-31
+        raise Bad(f"{value!r} is not a date")
+    return _EXCEL_EPOCH + dt.timedelta(days=value)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def conv_id(value: object) -> str:
+    if isinstance(value, bool) or isinstance(value, dt.date):
+        raise Bad(f"{_show(value)!r} is not an ID or code: type it as text")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise Bad(f"{value!r} is not an ID or code: format the cell as text")
+        return str(int(value))
+    return str(value).strip()
+
+
+def conv_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def conv_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _from_serial(float(value)).date()
+    if isinstance(value, str):
+        m = _DATE_RE.match(value)
+        if m:
+            try:
+                return dt.date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError:
+                pass
+    raise Bad(f"'{_show(value)}' is not a date: use yyyy-mm-dd, e.g. 2026-03-31")
+
+
+def conv_datetime(value: object) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        moment = _from_serial(float(value))
+        return (moment + dt.timedelta(milliseconds=500)).replace(microsecond=0)
+    if isinstance(value, str):
+        m = _DATETIME_RE.match(value)
+        if m:
+            try:
+                return dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]),
+                                   int(m[6] or 0))
+            except ValueError:
+                pass
+        if _DATE_RE.match(value):
+            d = conv_date(value)
+            return dt.datetime(d.year, d.month, d.day)
+    raise Bad(f"'{_show(value)}' is not a date and time: use yyyy-mm-dd hh:mm")
+
+
+def conv_month(value: object) -> dt.date:
+    if isinstance(value, str):
+        m = _MONTH_RE.match(value)
+        if m and 1 <= int(m[2]) <= 12:
+            return dt.date(int(m[1]), int(m[2]), 1)
+    try:
+        return conv_date(value).replace(day=1)
+    except Bad:
+        raise Bad(f"'{_show(value)}' is not a month: use yyyy-mm, e.g. 2026-03") from None
+
+
+def conv_decimal(value: object) -> Decimal:
+    number = to_decimal(value)
+    if number is None:
+        raise Bad(f"'{_show(value)}' is not a number")
+    if number < 0:
+        raise Bad(f"{_show(value)} is negative: amounts and counts must be 0 or more")
+    return number
+
+
+def conv_money(value: object) -> Decimal:
+    return conv_decimal(value)
+
+
+def conv_percent(value: object) -> Decimal:
+    number = conv_decimal(value)
+    if number > 1:
+        raise Bad(f"{_show(value)} is more than 100 %: type a percentage such as 99.9% or 0.999")
+    return number
+
+
+def conv_int(value: object) -> int:
+    number = to_decimal(value)
+    if number is None or number != number.to_integral_value():
+        raise Bad(f"'{_show(value)}' is not a whole number")
+    if number < 0:
+        raise Bad(f"{_show(value)} is negative: must be 0 or more")
+    return int(number)
+
+
+def conv_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _show(value).strip().casefold()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise Bad(f"'{_show(value)}' is not yes or no: use 是 or 否")
+
+
+def _conv_enum(column: Column) -> Callable[[object], str]:
+    allowed = " / ".join(f"{c.zh} ({c.key})" for c in column.choices)
+
+    def conv(value: object) -> str:
+        key = schema.choice_key(column.choices, _show(value))
+        if key is None:
+            raise Bad(f"'{_show(value)}' is not one of: {allowed}")
+        return key
+
+    return conv
+
+
+_CONVERTERS: dict[Kind, Callable[[object], Any]] = {
+    Kind.ID: conv_id,
+    Kind.TEXT: conv_text,
+    Kind.DATE: conv_date,
+    Kind.DATETIME: conv_datetime,
+    Kind.MONTH: conv_month,
+    Kind.MONEY: conv_money,
+    Kind.DECIMAL: conv_decimal,
+    Kind.PERCENT: conv_percent,
+    Kind.INT: conv_int,
+    Kind.BOOL: conv_bool,
+}
+
+
+def converter(column: Column) -> Callable[[object], Any]:
+    if column.kind is Kind.ENUM:
+        return _conv_enum(column)
+    return _CONVERTERS[column.kind]
+
+
+def is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+# --- one table ------------------------------------------------------------------------
+
+
+class Row(NamedTuple):
+    """One converted row: values by column key (blank cells absent) and its source."""
+
+    values: dict[str, Any]
+    src: Source
+
+
+def _region(table: Table) -> tuple[int, int | None]:
+    """Columns [start, stop) that may hold this table's headers on its sheet."""
+    starts = sorted(t.first_col for t in schema.tables_on(table.sheet))
+    later = [s for s in starts if s > table.first_col]
+    return table.first_col, (later[0] - 1 if later else None)
+
+
+def _locate_columns(table: Table, header: Sequence[object]) -> tuple[dict[str, int], list[Problem]]:
+    problems: list[Problem] = []
+    start, stop = _region(table)
+    stop = len(header) if stop is None else min(stop, len(header))
+    known = {c.key for c in table.columns}
+    found: dict[str, int] = {}
+    strangers: list[tuple[int, str]] = []
+    for index in range(start, stop):
+        text = header[index]
+        if is_blank(text):
+            continue
+        key = schema.header_key(text)
+        cell = f"{col_letter(index)}1"
+        if key in known:
+            if key in found:
+                problems.append(Problem(table.sheet, cell, (
+                    f"column {table.column(key).header} appears twice (first in "
+                    f"{col_letter(found[key])}1): delete or rename one")))
+            else:
+                found[key] = index
+        else:
+            strangers.append((index, str(text)))
+    for column in table.columns:
+        if column.key in found:
+            continue
+        if strangers:
+            index, text = strangers[0]
+            where = f"{col_letter(index)}1"
+            hint = f"; is '{text}' that column? restore its header '{column.header}'"
+        else:
+            where = f"{col_letter(stop if stop > start else start)}1"
+            hint = f"; add a column headed '{column.header}'"
+        severity = Severity.ERROR if column.required else W
+        what = "required column" if column.required else "column"
+        problems.append(Problem(table.sheet, where, f"{what} {column.header} is missing{hint}",
+                                severity))
+    claimed = {i for i, _ in strangers[:1]} if any(
+        c.key not in found for c in table.columns) else set()
+    for index, text in strangers:
+        if index not in claimed:
+            problems.append(Problem(table.sheet, f"{col_letter(index)}1", (
+                f"column '{text}' is not part of table {table.zh}; it is ignored "
+                f"(headers end with the English key in brackets, e.g. "
+                f"'{table.columns[0].header}')"), W))
+    return found, problems
+
+
+class TableRead(NamedTuple):
+    rows: list[Row]
+    problems: list[Problem]
+    rejected: dict[str, Source]  # key of each row skipped for its own errors -> its row
+    usable: bool  # False: the sheet or a required column is missing
+
+
+def read_table(table: Table, grid: Grid | None) -> TableRead:
+    """Convert one table's rows; rows with errors are reported and left out."""
+    if grid is None:
+        return TableRead([], [Problem(table.sheet, "", (
+            f"sheet is missing: the workbook needs a sheet named '{table.sheet}' "
+            f"({schema.SHEET_ZH.get(table.sheet, '')}); restore it from a backup or "
+            f"run build-workbook for a fresh one"))], {}, False)
+    if not grid:
+        return TableRead([], [Problem(table.sheet, "A1", f"sheet is empty: the header row of "
+                                      f"{table.zh} is missing")], {}, False)
+    found, problems = _locate_columns(table, grid[0])
+    if any(p.severity is Severity.ERROR for p in problems):
+        return TableRead([], problems, {}, False)
+    key_column = table.columns[0] if table.columns[0].unique else None
+    rejected: dict[str, Source] = {}
+    letters = tuple((key, col_letter(i)) for key, i in found.items())
+    plan = [(c, found[c.key], converter(c)) for c in table.columns if c.key in found]
+    rows: list[Row] = []
+    for r in range(1, len(grid)):
+        line = grid[r]
+        cells = [(c, line[i] if i < len(line) else None, conv) for c, i, conv in plan]
+        if all(is_blank(v) for _, v, _ in cells):
+            continue
+        src = Source(table.sheet, r + 1, letters)
+        values: dict[str, Any] = {}
+        ok = True
+        for column, raw, conv in cells:
+            if isinstance(raw, CellError):
+                problems.append(Problem.at(src, column.key, (
+                    f"{column.zh} contains the Excel error {raw.code}: fix the formula "
+                    f"or type the value")))
+                ok = False
+                continue
+            if is_blank(raw):
+                if column.required:
+                    problems.append(Problem.at(src, column.key, (
+                        f"{column.zh} is required but empty")))
+                    ok = False
+                continue
+            try:
+                values[column.key] = conv(raw)
+            except Bad as bad:
+                problems.append(Problem.at(src, column.key, f"{column.zh} {bad}"))
+                ok = False
+        if ok:
+            rows.append(Row(values, src))
+        elif key_column is not None and isinstance(values.get(key_column.key), str):
+            rejected.setdefault(values[key_column.key], src)
+    return TableRead(rows, problems, rejected, True)
+
+
+def _unique(table: Table, rows: list[Row], problems: list[Problem],
+            keys: tuple[str, ...] | None = None) -> list[Row]:
+    """Drop rows repeating a unique key; the first occurrence wins."""
+    keys = keys or tuple(c.key for c in table.columns if c.unique)
+    if not keys:
+        return rows
+    seen: dict[tuple[object, ...], Source] = {}
+    kept: list[Row] = []
+    for row in rows:
+        k = tuple(row.values.get(key) for key in keys)
+        first = seen.get(k)
+        if first is not None:
+            label = " / ".join(table.column(key).zh for key in keys)
+            shown = " / ".join(_show(v.isoformat()[:7] if isinstance(v, dt.date) else v)
+                               for v in k)
+            problems.append(Problem.at(row.src, keys[0], (
+                f"duplicate {label} '{shown}' (first at {first.ref(keys[0])}): "
+                f"each must be unique; this row is skipped")))
+            continue
+        seen[k] = row.src
+        kept.append(row)
+    return kept
+
+
+# --- settings -----------------------------------------------------------------------
+
+
+def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Settings:
+    grid = grids.get("Settings")
+    read = read_table(schema.SETTINGS_TABLE, grid)
+    problems.extend(read.problems)
+    rows = _unique(schema.SETTINGS_TABLE, read.rows, problems)
+    values: dict[str, Any] = {}
+    sources: list[tuple[str, Source]] = []
+    by_key = {s.key: s for s in schema.SETTINGS}
+    for row in rows:
+        key = row.values["key"]
+        definition = by_key.get(key)
+        if definition is None:
+            problems.append(Problem.at(row.src, "key", (
+                f"'{key}' is not a known setting; it is ignored"), W))
+            continue
+        sources.append((key, row.src))
+        raw = row.values.get("value")
+        if raw is None:
+            continue
+        column = Column(key, definition.zh, definition.kind, choices=definition.choices)
+        try:
+            values[key] = converter(column)(raw)
+        except Bad as bad:
+            problems.append(Problem.at(row.src, "value", (
+                f"{definition.zh} {bad}; the default is used instead")))
+    if grid is not None:
+        for definition in schema.SETTINGS:
+            if definition.required and definition.key not in values:
+                where = dict(sources).get(definition.key)
+                problems.append(Problem(
+                    "Settings", where.cell("value") if where else "",
+                    f"{definition.zh} ({definition.key}) is required: contracts and letters "
+                    "print it", W))
+    defaults = Settings()
+    for key, value in list(values.items()):
+        if isinstance(getattr(defaults, key), Decimal) and isinstance(value, int):
+            values[key] = Decimal(value)
+
+    penalties = [
+        SlaPenaltyRule(r.values["schedule"], r.values["breach"], r.values["mode"],
+                       r.values["value"], r.src)
+        for r in _table_rows(schema.SLA_PENALTY_TABLE, grid, problems)
+    ]
+    for rule in penalties:
+        if rule.mode == "percent" and rule.value > 1:
+            problems.append(Problem.at(rule.src, "value", (
+                f"a percentage penalty of {rule.value} is more than 100 % of the monthly fee: "
+                "type 0.05 for 5 %"), W))
+    tiers = [
+        CreditTier(r.values["schedule"], r.values["below"], r.values["credit_pct"], r.src)
+        for r in _table_rows(schema.CREDIT_TIER_TABLE, grid, problems)
+    ]
+    ageing = [
+        AgeingBucket(r.values["label"], r.values["from_days"], r.values.get("to_days"), r.src)
+        for r in _table_rows(schema.AGEING_TABLE, grid, problems)
+    ]
+    for bucket in ageing:
+        if bucket.to_days is not None and bucket.to_days < bucket.from_days:
+            problems.append(Problem.at(bucket.src, "to_days", (
+                f"bucket {bucket.label} ends ({bucket.to_days}) before it starts "
+                f"({bucket.from_days})")))
+    ageing = sorted((b for b in ageing if b.to_days is None or b.to_days >= b.from_days),
+                    key=lambda b: b.from_days)
+    for before, after in zip(ageing, ageing[1:], strict=False):
+        if before.to_days is None or after.from_days != before.to_days + 1:
+            problems.append(Problem.at(after.src, "from_days", (
+                f"bucket {after.label} should start the day after {before.label} ends "
+                f"({'open end' if before.to_days is None else before.to_days + 1}): buckets "
+                "must not overlap or leave gaps"), W))
+    return Settings(**values, sla_penalties=tuple(penalties), credit_tiers=tuple(tiers),
+                    ageing=tuple(ageing), rows=tuple(sources),
+                    src=Source("Settings", 1))
+
+
+def _table_rows(table: Table, grid: Grid | None, problems: list[Problem]) -> list[Row]:
+    if grid is None:
+        return []  # the missing sheet is reported once, by the settings table
+    read = read_table(table, grid)
+    problems.extend(read.problems)
+    return read.rows
+
+
+# --- the whole book -------------------------------------------------------------------
+
+
+def _build(cls: type[Any], rows: Iterable[Row]) -> list[Any]:
+    return [cls(**row.values, src=row.src) for row in rows]
+
+
+def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
+               ) -> tuple[Book, tuple[Problem, ...]]:
+    """Every user-owned table of a workbook, validated: ``(book, problems)``."""
+    problems: list[Problem] = []
+    settings = _parse_settings(grids, problems)
+    tables: dict[str, list[Row]] = {}
+    reads: dict[str, TableRead] = {}
+    for table in schema.DATA_TABLES:
+        read = reads[table.sheet] = read_table(table, grids.get(table.sheet))
+        problems.extend(read.problems)
+        tables[table.sheet] = _unique(table, read.rows, problems)
+    tables["Availability"] = _unique(schema.AVAILABILITY, tables["Availability"], problems,
+                                     ("contract_id", "month"))
+    ctx = _Context(tables, problems, reads)
+    for check in VALIDATORS:
+        check(ctx)
+    book = Book(
+        settings=settings,
+        clients=tuple(_build(Client, ctx.rows("Clients"))),
+        contracts=tuple(_build(Contract, ctx.rows("Contracts"))),
+        fee_items=tuple(_build(FeeItem, ctx.rows("FeeItems"))),
+        installments=tuple(_build(Installment, ctx.rows("Installments"))),
+        receipts=tuple(_build(Receipt, ctx.rows("Receipts"))),
+        incidents=tuple(_build(Incident, ctx.rows("Incidents"))),
+        availability=tuple(_build(AvailabilityMonth, ctx.rows("Availability"))),
+        schema_version=schema_version,
+    )
+    return book, tuple(problems)
+
+
+class _Context:
+    """Rows per sheet while cross-sheet checks run; a check may drop rows."""
+
+    def __init__(self, tables: dict[str, list[Row]], problems: list[Problem],
+                 reads: dict[str, TableRead]) -> None:
+        self.tables = tables
+        self.problems = problems
+        self.reads = reads
+
+    def rows(self, sheet: str) -> list[Row]:
+        return self.tables[sheet]
+
+    def keep(self, sheet: str, predicate: Callable[[Row], bool]) -> None:
+        """Drop the rows failing ``predicate``; their keys count as skipped rows."""
+        kept: list[Row] = []
+        key = next(t for t in schema.DATA_TABLES if t.sheet == sheet).columns[0]
+        rejected = self.reads[sheet].rejected
+        for row in self.tables[sheet]:
+            if predicate(row):
+                kept.append(row)
+            elif key.unique:
+                rejected.setdefault(row.values[key.key], row.src)
+        self.tables[sheet] = kept
+
+    def report(self, row: Row, key: str, message: str, severity: Severity = Severity.ERROR
+               ) -> None:
+        self.problems.append(Problem.at(row.src, key, message, severity))
+
+
+def _check_credit_codes(ctx: _Context) -> None:
+    for row in ctx.rows("Clients"):
+        code = row.values["credit_code"]
+        problem = credit_code_problem(code)
+        if problem:
+            ctx.report(row, "credit_code", f"统一社会信用代码 '{code}' {problem}", W)
+        email = row.values.get("email")
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            ctx.report(row, "email", f"联系人邮箱 '{email}' is not an e-mail address", W)
+
+
+def _check_contract_dates(ctx: _Context) -> None:
+    def good(row: Row) -> bool:
+        v = row.values
+        if v["end_date"] < v["start_date"]:
+            ctx.report(row, "end_date", (
+                f"结束日期 {v['end_date']} is before 起始日期 {v['start_date']}: "
+                "the term must end after it starts; row skipped"))
+            return False
+        prepayment = v.get("prepayment")
+        if prepayment is not None and prepayment > v["total_fee"]:
+            ctx.report(row, "prepayment", (
+                f"预付款 {fmt_money_grouped(prepayment)} is more than the total fee "
+                f"{fmt_money_grouped(v['total_fee'])}; row skipped"))
+            return False
+        return True
+
+    ctx.keep("Contracts", good)
+    for row in ctx.rows("Contracts"):
+        items = row.values.get("service_items")
+        if items and not re.fullmatch(r"\s*[1-8](\s*[,，、]\s*[1-8])*\s*", items):
+            ctx.report(row, "service_items", (
+                f"服务内容 '{items}' should list item numbers 1-8 of clause 1.1, "
+                "e.g. 1,2,7,8; all eight are assumed"), W)
+
+
+def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
+                     owner_of: Callable[[str], str | None] | None = None) -> None:
+    """Drop rows of ``sheet`` whose ``key`` names no good row of ``parent``.
+
+    A parent skipped for its own errors is named with its row; when the whole parent
+    sheet is unusable, its dependants are dropped with one summary, not one per row.
+    """
+    parent_table = next(t for t in schema.DATA_TABLES if t.sheet == parent)
+    parent_key = parent_table.columns[0].key
+    good = {row.values[parent_key] for row in ctx.rows(parent)}
+    read = ctx.reads[parent]
+    label = next(t for t in schema.DATA_TABLES if t.sheet == sheet).column(key).zh
+    dropped = 0
+
+    def keep(row: Row) -> bool:
+        nonlocal dropped
+        named = row.values.get(key)
+        if named is None or named in good:
+            return True
+        if not read.usable:
+            dropped += 1
+            return False
+        skipped = read.rejected.get(named)
+        if skipped is not None:
+            ctx.report(row, key, (
+                f"{label} '{named}' was skipped for its own errors (see {parent} row "
+                f"{skipped.row}): fix that row first; row skipped"))
+        elif parent == "Installments":
+            ctx.report(row, key, (
+                f"{label} '{named}' is not on the Installments sheet: correct it or leave it "
+                "blank to pay the oldest open installment; row skipped"))
+        else:
+            ctx.report(row, key, (
+                f"{label} '{named}' is not on the {parent} sheet: add it there first or "
+                "correct the ID; row skipped"))
+        return False
+
+    ctx.keep(sheet, keep)
+    if dropped:
+        ctx.problems.append(Problem(sheet, "", (
+            f"{dropped} rows were not used because the {parent} sheet cannot be read "
+            "(see the problem reported there)")))
+
+
+def _check_references(ctx: _Context) -> None:
+    _check_reference(ctx, "Contracts", "client_id", "Clients")
+    for sheet in ("FeeItems", "Installments", "Receipts", "Incidents", "Availability"):
+        _check_reference(ctx, sheet, "contract_id", "Contracts")
+    _check_reference(ctx, "Receipts", "installment_id", "Installments")
+    owners = {row.values["installment_id"]: row.values["contract_id"]
+              for row in ctx.rows("Installments")}
+
+    def same_contract(row: Row) -> bool:
+        named = row.values.get("installment_id")
+        owner = owners.get(named) if named else None
+        if owner is None or owner == row.values["contract_id"]:
+            return True
+        ctx.report(row, "installment_id", (
+            f"分期编号 '{named}' belongs to contract {owner}, not "
+            f"{row.values['contract_id']}; row skipped"))
+        return False
+
+    ctx.keep("Receipts", same_contract)
+
+
+def _check_sums(ctx: _Context) -> None:
+    contracts = {row.values["contract_id"]: row for row in ctx.rows("Contracts")}
+    for sheet, label in (("FeeItems", "费用组成"), ("Installments", "付款计划")):
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for row in ctx.rows(sheet):
+            totals[row.values["contract_id"]] += row.values["amount"]
+        for cid, contract in contracts.items():
+            total = contract.values["total_fee"]
+            if cid not in totals:
+                if sheet == "Installments":
+                    ctx.report(contract, "contract_id", (
+                        f"contract {cid} has no rows in Installments: no payment can be "
+                        "tracked until its schedule is entered"), W)
+                continue
+            if totals[cid] != total:
+                ctx.report(contract, "total_fee", (
+                    f"{label} of {cid} add up to {fmt_money_grouped(totals[cid])}, not the "
+                    f"total fee {fmt_money_grouped(total)}: check the {sheet} rows"), W)
+    scheduled: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in ctx.rows("Installments"):
+        scheduled[row.values["contract_id"]] += row.values["amount"]
+    received: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in sorted(ctx.rows("Receipts"), key=lambda r: (r.values["date"], r.src.row)):
+        cid = row.values["contract_id"]
+        before = received[cid]
+        received[cid] += row.values["amount"]
+        if before <= scheduled[cid] < received[cid]:
+            ctx.report(row, "amount", (
+                f"with this receipt, {cid} has received "
+                f"{fmt_money_grouped(received[cid])}, "
+                f"{fmt_money_grouped(received[cid] - scheduled[cid])} more than its schedule "
+                f"({fmt_money_grouped(scheduled[cid])}): check the amount or add the "
+                "installment"), W)
+
+
+def _check_money_precision(ctx: _Context) -> None:
+    for table in schema.DATA_TABLES:
+        money = [c.key for c in table.columns if c.kind is Kind.MONEY]
+        for row in ctx.rows(table.sheet):
+            for key in money:
+                value = row.values.get(key)
+                if value is not None and value != round_fen(value):
+                    ctx.report(row, key, (
+                        f"{table.column(key).zh} {value} has more than two decimals; "
+                        f"{round_fen(value)} is used"), W)
+                    row.values[key] = round_fen(value)
+
+
+def _check_incidents(ctx: _Context) -> None:
+    def good(row: Row) -> bool:
+        v = row.values
+        for key in ("responded_at", "solution_at", "resolved_at"):
+            moment = v.get(key)
+            if moment is not None and moment < v["reported_at"]:
+                ctx.report(row, key, (
+                    f"{schema.INCIDENTS.column(key).zh} {moment:%Y-%m-%d %H:%M} is before the "
+                    f"report {v['reported_at']:%Y-%m-%d %H:%M}; row skipped"))
+                return False
+        return True
+
+    ctx.keep("Incidents", good)
+
+
+def _check_availability(ctx: _Context) -> None:
+    def good(row: Row) -> bool:
+        v = row.values
+        month: dt.date = v["month"]
+        minutes = calendar.monthrange(month.year, month.month)[1] * 24 * 60
+        used = v["downtime_minutes"] + (v.get("maintenance_minutes") or ZERO)
+        if used > minutes:
+            ctx.report(row, "downtime_minutes", (
+                f"downtime plus maintenance ({used} min) exceeds the {minutes} minutes of "
+                f"{month:%Y-%m}; row skipped"))
+            return False
+        return True
+
+    ctx.keep("Availability", good)
+
+
+VALIDATORS: tuple[Callable[[_Context], None], ...] = (
+    _check_money_precision,
+    _check_credit_codes,
+    _check_contract_dates,
+    _check_references,
+    _check_sums,
+    _check_incidents,
+    _check_availability,
+)
+"""Cross-row and cross-sheet checks, in the order they run (each may drop rows)."""

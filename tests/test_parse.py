@@ -1,0 +1,295 @@
+"""contract_tracker.parse: every bad input is reported at its cell, good rows go on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+from contract_tracker.parse import CellError, conv_date, conv_datetime, conv_month, parse_book
+from contract_tracker.records import Book, Problem, Severity
+
+from .conftest import strip_sources
+
+Grids = dict[str, list[list[Any]]]
+
+
+def messages(problems: tuple[Problem, ...]) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def errors(problems: tuple[Problem, ...]) -> list[str]:
+    return [str(p) for p in problems if p.severity is Severity.ERROR]
+
+
+def col(grids: Grids, sheet: str, key: str) -> int:
+    return next(i for i, h in enumerate(grids[sheet][0]) if isinstance(h, str)
+                and h.endswith(f"({key})"))
+
+
+def set_cell(grids: Grids, sheet: str, row: int, key: str, value: Any) -> None:
+    """Set the cell of column ``key`` on Excel row ``row``."""
+    grids[sheet][row - 1][col(grids, sheet, key)] = value
+
+
+def test_clean_grids_parse_to_the_same_book_without_problems(
+        mini_book: Book, mini_grids: Grids) -> None:
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == []
+    assert strip_sources(book) == strip_sources(mini_book)
+
+
+def test_every_record_knows_its_cell(mini_grids: Grids) -> None:
+    book, _ = parse_book(mini_grids)
+    receipt = book.receipts[1]
+    assert receipt.src.ref("amount") == "Receipts!E3"
+    assert book.contracts[0].src.ref("end_date") == "Contracts!G2"
+
+
+def test_bad_date_is_reported_at_its_cell_and_only_that_row_is_skipped(
+        mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Installments", 4, "due_date", "2026-13-01")
+    book, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Installments!E4: 到期日 '2026-13-01' is not a date: use yyyy-mm-dd, e.g. 2026-03-31"]
+    assert [i.installment_id for i in book.installments] == ["HT-2026-001-1", "HT-2026-001-2"]
+
+
+def test_missing_required_value(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Clients", 3, "name", "")
+    book, problems = parse_book(mini_grids)
+    assert "Clients!B3: 甲方公司全称 is required but empty" in errors(problems)
+    assert [c.client_id for c in book.clients] == ["C001"]
+
+
+def test_wrong_type_in_money_column(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 2, "amount", "三万")
+    _, problems = parse_book(mini_grids)
+    assert "Receipts!E2: 金额 '三万' is not a number" in errors(problems)
+
+
+def test_negative_amount(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "FeeItems", 2, "amount", -5.0)
+    _, problems = parse_book(mini_grids)
+    assert ("FeeItems!C2: 金额 -5 is negative: amounts and counts must be 0 or more"
+            in errors(problems))
+
+
+def test_duplicate_id_keeps_the_first(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 3, "receipt_id", "R001")
+    book, problems = parse_book(mini_grids)
+    assert ("Receipts!A3: duplicate 收款编号 'R001' (first at Receipts!A2): each must be "
+            "unique; this row is skipped") in errors(problems)
+    assert [r.receipt_id for r in book.receipts] == ["R001"]
+
+
+def test_unknown_client_skips_the_contract_and_its_dependants(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Contracts", 3, "client_id", "C999")
+    book, problems = parse_book(mini_grids)
+    skipped = ("合同编号 'HT-2026-002' was skipped for its own errors (see Contracts row 3): "
+               "fix that row first; row skipped")
+    assert errors(problems) == [
+        "Contracts!B3: 客户编号 'C999' is not on the Clients sheet: add it there first or "
+        "correct the ID; row skipped",
+        f"FeeItems!A4: {skipped}", f"Installments!B4: {skipped}", f"Receipts!B3: {skipped}",
+        f"Incidents!B3: {skipped}"]
+    assert [c.contract_id for c in book.contracts] == ["HT-2026-001"]
+    assert [r.receipt_id for r in book.receipts] == ["R001"]
+
+
+def test_unknown_contract_reference(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Incidents", 2, "contract_id", "HT-1999-001")
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Incidents!B2: 合同编号 'HT-1999-001' is not on the Contracts sheet: add it there "
+        "first or correct the ID; row skipped"]
+
+
+def test_receipt_for_unknown_installment(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 2, "installment_id", "NOPE")
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Receipts!C2: 分期编号 'NOPE' is not on the Installments sheet: correct it or leave it "
+        "blank to pay the oldest open installment; row skipped"]
+
+
+def test_receipt_naming_another_contracts_installment(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 3, "installment_id", "HT-2026-001-2")
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Receipts!C3: 分期编号 'HT-2026-001-2' belongs to contract HT-2026-001, not "
+        "HT-2026-002; row skipped"]
+
+
+def test_end_before_start(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Contracts", 2, "end_date", dt.date(2025, 12, 31))
+    book, problems = parse_book(mini_grids)
+    assert errors(problems)[0] == (
+        "Contracts!G2: 结束日期 2025-12-31 is before 起始日期 2026-01-10: the term must end "
+        "after it starts; row skipped")
+    assert [c.contract_id for c in book.contracts] == ["HT-2026-002"]
+
+
+def test_receipts_beyond_schedule_warn_at_the_receipt_that_crosses(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 3, "amount", 250000.0)
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == [
+        "Receipts!E3: with this receipt, HT-2026-002 has received 250,000.00, 9,999.50 more "
+        "than its schedule (240,000.50): check the amount or add the installment"]
+    assert problems[0].severity is Severity.WARNING
+    assert len(book.receipts) == 2
+
+
+@pytest.mark.parametrize("code", ["#REF!", "#VALUE!", "#N/A", "#DIV/0!"])
+def test_excel_error_values(mini_grids: Grids, code: str) -> None:
+    set_cell(mini_grids, "Receipts", 2, "amount", CellError(code))
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        f"Receipts!E2: 金额 contains the Excel error {code}: fix the formula or type the value"]
+
+
+def test_renamed_required_column(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Installments", 1, "due_date", "到期时间")
+    set_cell(mini_grids, "Installments", 1, "amount", "款项")
+    book, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Installments!D1: required column 金额 (amount) is missing; is '款项' that column? "
+        "restore its header '金额 (amount)'",
+        "Receipts: 1 rows were not used because the Installments sheet cannot be read (see "
+        "the problem reported there)"]
+    assert book.installments == ()
+    assert [r.receipt_id for r in book.receipts] == ["R002"]  # R001 named an installment
+
+
+def test_missing_optional_column_is_a_warning(mini_grids: Grids) -> None:
+    grid = mini_grids["Installments"]
+    index = col(mini_grids, "Installments", "note")
+    for line in grid:
+        del line[index]
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == [
+        "Installments!F1: column 说明 (note) is missing; add a column headed '说明 (note)'"]
+    assert len(book.installments) == 3
+
+
+def test_chinese_label_may_be_reworded(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 1, "amount", "实收金额 (amount)")
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == []
+    assert book.receipts[0].amount == D("30000.00")
+
+
+def test_missing_sheet(mini_grids: Grids) -> None:
+    del mini_grids["Incidents"]
+    book, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Incidents: sheet is missing: the workbook needs a sheet named 'Incidents' (故障); "
+        "restore it from a backup or run build-workbook for a fresh one"]
+    assert book.incidents == () and len(book.receipts) == 2
+
+
+def test_wrong_credit_code_check_character_is_a_warning(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Clients", 2, "credit_code", "911100001000080344")
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == [
+        "Clients!F2: 统一社会信用代码 '911100001000080344' check character is '4' but should "
+        "be '3': check for a typo"]
+    assert problems[0].severity is Severity.WARNING
+    assert len(book.clients) == 2
+
+
+def test_ids_and_phones_stay_text_with_leading_zeros(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Clients", 2, "phone", "057188886666")
+    set_cell(mini_grids, "Clients", 3, "client_id", 1002.0)
+    set_cell(mini_grids, "Contracts", 3, "client_id", 1002.0)
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == []
+    assert book.clients[0].phone == "057188886666"
+    assert book.clients[1].client_id == "1002"
+    assert book.contracts[1].client_id == "1002"
+
+
+def test_money_is_decimal_from_the_float_repr(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "FeeItems", 2, "amount", 59999.99)
+    set_cell(mini_grids, "FeeItems", 3, "amount", 40000.01)
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == []
+    assert [f.amount for f in book.fee_items[:2]] == [D("59999.99"), D("40000.01")]
+
+
+def test_more_than_two_decimals_is_rounded_half_up_with_a_warning(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 2, "amount", 29999.995)
+    book, problems = parse_book(mini_grids)
+    assert messages(problems) == [
+        "Receipts!E2: 金额 29999.995 has more than two decimals; 30000.00 is used"]
+    assert book.receipts[0].amount == D("30000.00")
+
+
+def test_enum_accepts_chinese_label_or_key_and_rejects_others(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Contracts", 2, "status", "active")
+    set_cell(mini_grids, "Contracts", 3, "status", "进行中")
+    book, problems = parse_book(mini_grids)
+    assert errors(problems)[0] == (
+        "Contracts!AD3: 状态 '进行中' is not one of: 草稿 (draft) / 已发送 (sent) / "
+        "已签署 (signed) / 履行中 (active) / 已到期 (expired) / 已终止 (terminated)")
+    assert errors(problems)[1] == (
+        "FeeItems!A4: 合同编号 'HT-2026-002' was skipped for its own errors (see Contracts "
+        "row 3): fix that row first; row skipped")
+    assert book.contracts[0].status == "active"
+
+
+def test_availability_duplicate_month(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Availability", 3, "month", "2026-04")
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Availability!A3: duplicate 合同编号 / 月份 'HT-2026-001 / 2026-04' (first at "
+        "Availability!A2): each must be unique; this row is skipped"]
+
+
+def test_incident_answered_before_reported(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Incidents", 2, "responded_at", "2026-03-01 08:00")
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Incidents!E2: 响应时间 2026-03-01 08:00 is before the report 2026-03-02 09:00; "
+        "row skipped"]
+
+
+def test_settings_bad_value_falls_back_to_default(mini_grids: Grids) -> None:
+    grid = mini_grids["Settings"]
+    row = next(i for i, line in enumerate(grid) if line[0] == "grace_days")
+    grid[row][2] = "三天"
+    book, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        f"Settings!C{row + 1}: 宽限天数 '三天' is not a whole number; the default is used "
+        "instead"]
+    assert book.settings.grace_days == 0
+
+
+def test_all_problems_are_collected_in_one_pass(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 2, "date", "昨天")
+    set_cell(mini_grids, "Receipts", 3, "amount", "x")
+    set_cell(mini_grids, "Incidents", 3, "severity", "紧急")
+    _, problems = parse_book(mini_grids)
+    assert [p.sheet + "!" + p.cell for p in problems] == ["Receipts!D2", "Receipts!E3",
+                                                           "Incidents!C3"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-03-31", dt.date(2026, 3, 31)),
+    ("2026/3/31", dt.date(2026, 3, 31)),
+    ("2026年3月31日", dt.date(2026, 3, 31)),
+    (dt.datetime(2026, 3, 31, 0, 0), dt.date(2026, 3, 31)),
+    (46112.0, dt.date(2026, 3, 31)),
+])
+def test_date_forms(text: Any, expected: dt.date) -> None:
+    assert conv_date(text) == expected
+
+
+def test_datetime_and_month_forms() -> None:
+    assert conv_datetime("2026/3/31 14:05") == dt.datetime(2026, 3, 31, 14, 5)
+    assert conv_datetime("2026年3月31日 14:05:09") == dt.datetime(2026, 3, 31, 14, 5, 9)
+    assert conv_month("2026-03") == dt.date(2026, 3, 1)
+    assert conv_month("2026年3月") == dt.date(2026, 3, 1)
+    assert conv_month(dt.datetime(2026, 3, 17)) == dt.date(2026, 3, 1)

@@ -1,0 +1,119 @@
+"""contract_tracker.reader: the built workbook reads back; bad files become one problem."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from contract_tracker import schema
+from contract_tracker.reader import load_book
+from contract_tracker.records import Book, Severity
+
+from .conftest import strip_sources
+
+
+def rewrite_part(path: Path, part: str, edit: "callable[[str], str]") -> None:  # type: ignore[valid-type]
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+    parts[part] = edit(parts[part].decode("utf-8")).encode("utf-8")  # type: ignore[misc]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+def sheet_part(path: Path, sheet: str) -> str:
+    index = schema.SHEET_ORDER.index(sheet) + 1
+    return f"xl/worksheets/sheet{index}.xml"
+
+
+def test_built_workbook_reads_back_to_the_same_records(mini_workbook: Path,
+                                                        mini_book: Book) -> None:
+    book, problems = load_book(mini_workbook)
+    assert [str(p) for p in problems] == []
+    assert book is not None
+    assert book.schema_version == schema.SCHEMA_VERSION
+    expected = strip_sources(mini_book)
+    assert strip_sources(Book(*[getattr(book, f) for f in (
+        "settings", "clients", "contracts", "fee_items", "installments", "receipts",
+        "incidents", "availability")])) == expected
+
+
+def test_phone_and_ids_keep_leading_zeros(mini_workbook: Path) -> None:
+    book, _ = load_book(mini_workbook)
+    assert book is not None
+    assert book.clients[0].phone == "0571-88886666"
+    assert book.settings.bank_account_no == "0121000088886666"
+
+
+def test_excel_error_value_in_a_cell_is_reported_at_that_cell(mini_workbook: Path) -> None:
+    def to_error(xml: str) -> str:
+        new, n = re.subn(r'<c r="E2"( s="\d+")?( t="n")?><v>[^<]*</v></c>',
+                         r'<c r="E2"\1 t="e"><f>Sheet9!A1</f><v>#REF!</v></c>', xml)
+        assert n == 1
+        return new
+
+    rewrite_part(mini_workbook, sheet_part(mini_workbook, "Receipts"), to_error)
+    book, problems = load_book(mini_workbook)
+    assert book is not None
+    assert [str(p) for p in problems if p.severity is Severity.ERROR] == [
+        "Receipts!E2: 金额 contains the Excel error #REF!: fix the formula or type the value"]
+    assert [r.receipt_id for r in book.receipts] == ["R002"]
+
+
+@pytest.mark.parametrize("content", [
+    b"just text, not a workbook",
+    b"PK\x03\x04 truncated zip",
+    b"",
+])
+def test_unreadable_file_is_one_clear_problem(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "broken.xlsm"
+    path.write_bytes(content)
+    book, problems = load_book(path)
+    assert book is None
+    assert len(problems) == 1
+    text = str(problems[0])
+    assert text.startswith("broken.xlsm: cannot be read as an Excel workbook (")
+    assert text.endswith("is it an .xlsx/.xlsm file, and not damaged or password-protected?")
+
+
+def test_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "other.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    book, problems = load_book(path)
+    assert book is None and "cannot be read as an Excel workbook" in str(problems[0])
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    book, problems = load_book(tmp_path / "nope.xlsm")
+    assert book is None
+    assert str(problems[0]) == f"nope.xlsm: file not found: {tmp_path / 'nope.xlsm'}"
+
+
+def test_workbook_of_another_schema_version_says_how_to_upgrade(mini_workbook: Path) -> None:
+    rewrite_part(mini_workbook, "xl/workbook.xml", lambda xml: xml.replace(
+        f'name="CT_SCHEMA_VERSION">{schema.SCHEMA_VERSION}<', 'name="CT_SCHEMA_VERSION">0<'))
+    book, problems = load_book(mini_workbook)
+    assert book is not None
+    assert str(problems[0]) == (
+        f"contracts.xlsm: was built for schema version 0, this tool uses "
+        f"{schema.SCHEMA_VERSION}: see 'Upgrading a workbook' in README.md")
+
+
+def test_missing_sheet_in_a_real_file(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "partial.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Clients")
+    ws.write_row(0, 0, [c.header for c in schema.CLIENTS.columns])
+    wb.close()
+    book, problems = load_book(path)
+    assert book is not None
+    missing = [str(p) for p in problems if "sheet is missing" in p.message]
+    assert [m.split(":")[0] for m in missing] == [
+        "Settings", "Contracts", "FeeItems", "Installments", "Receipts", "Incidents",
+        "Availability"]
