@@ -157,7 +157,7 @@ def test_renamed_required_column(mini_grids: Grids) -> None:
     assert errors(problems) == [
         "Installments!D1: required column 金额 (amount) is missing; is '款项' that column? "
         "restore its header '金额 (amount)'",
-        "Receipts: 1 rows were not used because the Installments sheet cannot be read (see "
+        "Receipts: 1 row was not used because the Installments sheet cannot be read (see "
         "the problem reported there)"]
     assert book.installments == ()
     assert [r.receipt_id for r in book.receipts] == ["R002"]  # R001 named an installment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ from contract_tracker.records import Book, Severity
 from .conftest import strip_sources
 
 
-def rewrite_part(path: Path, part: str, edit: "callable[[str], str]") -> None:  # type: ignore[valid-type]
+def rewrite_part(path: Path, part: str, edit: Callable[[str], str]) -> None:
     with zipfile.ZipFile(path) as zf:
         parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
-    parts[part] = edit(parts[part].decode("utf-8")).encode("utf-8")  # type: ignore[misc]
+    parts[part] = edit(parts[part].decode("utf-8")).encode("utf-8")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in parts.items():
             zf.writestr(name, data)

@@ -73,7 +73,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def problem_rows(problems: Sequence[Problem]) -> list[list[object]]:
-    return [["级别 severity", "位置 cell", "问题 problem"]] + [
+    header: list[object] = ["级别 severity", "位置 cell", "问题 problem"]
+    return [header] + [
         [p.severity.value, f"{p.sheet}!{p.cell}" if p.cell else p.sheet, p.message]
         for p in problems
     ]

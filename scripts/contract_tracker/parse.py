@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -81,7 +82,7 @@ def _show(value: object) -> str:
 
 
 def conv_id(value: object) -> str:
-    if isinstance(value, bool) or isinstance(value, dt.date):
+    if isinstance(value, (bool, dt.date)):
         raise Bad(f"{_show(value)!r} is not an ID or code: type it as text")
     if isinstance(value, float):
         if not value.is_integer():
@@ -438,7 +439,7 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
                 f"({bucket.from_days})")))
     ageing = sorted((b for b in ageing if b.to_days is None or b.to_days >= b.from_days),
                     key=lambda b: b.from_days)
-    for before, after in zip(ageing, ageing[1:], strict=False):
+    for before, after in itertools.pairwise(ageing):
         if before.to_days is None or after.from_days != before.to_days + 1:
             problems.append(Problem.at(after.src, "from_days", (
                 f"bucket {after.label} should start the day after {before.label} ends "
@@ -599,8 +600,8 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
     ctx.keep(sheet, keep)
     if dropped:
         ctx.problems.append(Problem(sheet, "", (
-            f"{dropped} rows were not used because the {parent} sheet cannot be read "
-            "(see the problem reported there)")))
+            f"{dropped} row{'s were' if dropped != 1 else ' was'} not used because the "
+            f"{parent} sheet cannot be read (see the problem reported there)")))
 
 
 def _check_references(ctx: _Context) -> None:

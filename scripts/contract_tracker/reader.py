@@ -36,9 +36,9 @@ def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     targets: dict[str, str] = {}
     for element in re.finditer(r"<Relationship\b[^>]*>", rels):
         rid = re.search(r'\bId="([^"]+)"', element[0])
-        target = re.search(r'\bTarget="([^"]+)"', element[0])
-        if rid and target:
-            targets[rid[1]] = target[1]
+        found = re.search(r'\bTarget="([^"]+)"', element[0])
+        if rid and found:
+            targets[rid[1]] = found[1]
     parts: dict[str, str] = {}
     for m in re.finditer(r'<sheet\b[^>]*?name="([^"]+)"[^>]*?r:id="([^"]+)"', workbook):
         target = targets.get(m[2])

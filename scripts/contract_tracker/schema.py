@@ -82,12 +82,12 @@ class Table:
 
 @dataclass(frozen=True)
 class Setting:
-    """One row of the Settings table (key / value)."""
+    """One row of the Settings table (key / value); its default is the field's default
+    in :class:`contract_tracker.records.Settings`."""
 
     key: str
     zh: str
     kind: Kind
-    default: object = None
     doc: str = ""
     required: bool = False
     choices: tuple[Choice, ...] = ()
@@ -172,45 +172,45 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bank_name", "开户银行", Kind.TEXT, required=True, clause="3.3"),
     Setting("bank_account_no", "银行账号", Kind.ID, required=True, clause="3.3"),
     Setting(
-        "late_fee_rate", "滞纳金日费率", Kind.DECIMAL, "0.0005",
+        "late_fee_rate", "滞纳金日费率", Kind.DECIMAL,
         "Late fee per day on the overdue amount (万分之五).", clause="7.2",
     ),
-    Setting("grace_days", "宽限天数", Kind.INT, 0, "Days after the due date before a fee starts."),
+    Setting("grace_days", "宽限天数", Kind.INT, "Days after the due date before a fee starts."),
     Setting(
-        "late_fee_cap_pct", "滞纳金上限(占分期金额)", Kind.PERCENT, None,
+        "late_fee_cap_pct", "滞纳金上限(占分期金额)", Kind.PERCENT,
         "Cap on one installment's total late fee; blank means no cap.",
     ),
     Setting(
-        "move_due_off_rest_days", "到期日遇节假日顺延", Kind.BOOL, True,
+        "move_due_off_rest_days", "到期日遇节假日顺延", Kind.BOOL,
         "A due date on a statutory rest day moves to the next working day (民法典第203条).",
     ),
-    Setting("sla_response_hours", "响应时限(小时)", Kind.DECIMAL, "2", clause="1.2(1)"),
-    Setting("sla_solution_hours", "解决方案时限(小时)", Kind.DECIMAL, "4", clause="1.2(1)"),
-    Setting("sla_major_hours", "重大故障解决时限(小时)", Kind.DECIMAL, "24", clause="1.2(2)"),
-    Setting("availability_target", "可用性目标", Kind.PERCENT, "0.999", clause="1.2(3)"),
+    Setting("sla_response_hours", "响应时限(小时)", Kind.DECIMAL, clause="1.2(1)"),
+    Setting("sla_solution_hours", "解决方案时限(小时)", Kind.DECIMAL, clause="1.2(1)"),
+    Setting("sla_major_hours", "重大故障解决时限(小时)", Kind.DECIMAL, clause="1.2(2)"),
+    Setting("availability_target", "可用性目标", Kind.PERCENT, clause="1.2(3)"),
     Setting(
-        "sla_clock", "SLA计时方式", Kind.ENUM, "24x7",
+        "sla_clock", "SLA计时方式", Kind.ENUM,
         "24x7 counts every minute; working_hours counts 09:00-18:00 on Chinese working days.",
         choices=CLOCK_CHOICES, clause="1.2(3)",
     ),
-    Setting("work_day_start", "工作时间开始(时)", Kind.INT, 9),
-    Setting("work_day_end", "工作时间结束(时)", Kind.INT, 18),
+    Setting("work_day_start", "工作时间开始(时)", Kind.INT),
+    Setting("work_day_end", "工作时间结束(时)", Kind.INT),
     Setting(
-        "sla_schedule", "默认SLA违约金方案", Kind.ID, "STD",
+        "sla_schedule", "默认SLA违约金方案", Kind.ID,
         "Schedule name in the SLA penalty and credit tables below.",
     ),
     Setting(
-        "sla_monthly_cap_pct", "SLA违约金月度上限(占月费)", Kind.PERCENT, "0.3",
+        "sla_monthly_cap_pct", "SLA违约金月度上限(占月费)", Kind.PERCENT,
         "SLA penalties and credits of one contract-month never exceed this share of its fee.",
     ),
-    Setting("due_soon_days", "即将到期提醒天数", Kind.INT, 7),
-    Setting("output_folder", "输出文件夹", Kind.TEXT, "output"),
-    Setting("language", "默认语言", Kind.ENUM, "zh", choices=LANGUAGE_CHOICES),
+    Setting("due_soon_days", "即将到期提醒天数", Kind.INT),
+    Setting("output_folder", "输出文件夹", Kind.TEXT),
+    Setting("language", "默认语言", Kind.ENUM, choices=LANGUAGE_CHOICES),
     Setting(
-        "lpr_one_year", "一年期LPR", Kind.PERCENT, "0.03",
+        "lpr_one_year", "一年期LPR", Kind.PERCENT,
         "For the risk flag: a late-fee rate above LPR x 1.5 may be reduced by a court.",
     ),
-    Setting("backups_kept", "保留备份份数", Kind.INT, 5),
+    Setting("backups_kept", "保留备份份数", Kind.INT),
 )
 
 SETTINGS_TABLE = Table(

@@ -7,6 +7,7 @@ page equal to what the schema says.
 from __future__ import annotations
 
 from . import schema
+from .records import Settings
 from .schema import Column, Kind, Table
 
 KIND_TEXT: dict[Kind, str] = {
@@ -77,8 +78,10 @@ def schema_markdown() -> str:
         "| key | name | type | default | clause | notes |",
         "|---|---|---|---|---|---|",
     ]
+    defaults = Settings()
     for s in schema.SETTINGS:
-        default = "" if s.default is None else str(s.default)
+        value = getattr(defaults, s.key)
+        default = "" if value in (None, "") else str(value)
         kind = KIND_TEXT[s.kind]
         if s.choices:
             kind += ": " + ", ".join(f"{c.zh} ({c.key})" for c in s.choices)
