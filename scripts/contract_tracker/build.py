@@ -20,7 +20,7 @@ from typing import Any
 
 from . import schema
 from .records import Book, Settings
-from .schema import Column, Kind, Table, col_letter
+from .schema import Column, Kind, Table
 
 BUILD_DATE = dt.datetime(2026, 1, 1)
 """Fixed creation date written into the workbook, so two builds are identical."""
