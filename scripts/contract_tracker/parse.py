@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from . import schema
@@ -315,38 +316,104 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
     rejected: dict[str, Source] = {}
     letters = tuple((key, col_letter(i)) for key, i in found.items())
     plan = [(c, found[c.key], converter(c)) for c in table.columns if c.key in found]
+    keys = [c.key for c, _, _ in plan]
+    body = grid[1:]
+    width = max(i for _, i, _ in plan) + 1
+    if any(len(line) < width for line in body):
+        body = [[*line, *([None] * (width - len(line)))] for line in body]
+    # Column by column: most cells take the fast path; a flagged cell is re-read slowly
+    # to say what is wrong with it.
+    raw_columns = list(zip(*body)) if body else [()] * width
+    columns = [_convert_column(c, conv, raw_columns[i]) for c, i, conv in plan]
+    flagged = {j for col in columns if col.count(_BAD) for j, v in enumerate(col) if v is _BAD}
+    for n, (column, _, _) in enumerate(plan):
+        if column.required:
+            flagged.update(j for j, v in enumerate(columns[n]) if v is None)
+    n_cols = len(plan)
+    # any() is a fast test for "not blank"; a row of only zeros / blanks is checked exactly.
+    blank = [not any(line) and all(v == "" or v is None for v in line) for line in zip(
+        *(raw_columns[i] for _, i, _ in plan))] if n_cols else []
     rows: list[Row] = []
-    for r in range(1, len(grid)):
-        line = grid[r]
-        cells = [(c, line[i] if i < len(line) else None, conv) for c, i, conv in plan]
-        if all(is_blank(v) for _, v, _ in cells):
+    for j, values in enumerate(zip(*columns)):
+        if blank[j]:
             continue
-        src = Source(table.sheet, r + 1, letters)
-        values: dict[str, Any] = {}
-        ok = True
-        for column, raw, conv in cells:
-            if isinstance(raw, CellError):
-                problems.append(Problem.at(src, column.key, (
-                    f"{column.zh} contains the Excel error {raw.code}: fix the formula "
-                    f"or type the value")))
-                ok = False
+        src = Source(table.sheet, j + 2, letters)
+        if j in flagged:
+            row_problems = _row_problems(plan, [raw_columns[i][j] for _, i, _ in plan], src)
+            problems.extend(row_problems)
+            if not row_problems:  # whitespace-only cells: a blank row after all
                 continue
-            if is_blank(raw):
-                if column.required:
-                    problems.append(Problem.at(src, column.key, (
-                        f"{column.zh} is required but empty")))
-                    ok = False
-                continue
-            try:
-                values[column.key] = conv(raw)
-            except Bad as bad:
-                problems.append(Problem.at(src, column.key, f"{column.zh} {bad}"))
-                ok = False
-        if ok:
-            rows.append(Row(values, src))
-        elif key_column is not None and isinstance(values.get(key_column.key), str):
-            rejected.setdefault(values[key_column.key], src)
+            key = values[0] if key_column is not None else None
+            if isinstance(key, str) and key:
+                rejected.setdefault(key, src)
+            continue
+        rows.append(Row(dict(zip(keys, values, strict=True)), src))
     return TableRead(rows, problems, rejected, True)
+
+
+_BAD = object()
+"""A cell the fast path could not convert; its message comes from the slow path."""
+
+_DATE, _DATETIME, _FLOAT, _STR = dt.date, dt.datetime, float, str
+
+
+def _convert_column(column: Column, conv: Callable[[object], Any],
+                    raw: Sequence[object]) -> list[Any]:
+    """Convert one column, with the commonest cell type of each kind inlined."""
+    kind = column.kind
+    if kind in (Kind.ID, Kind.TEXT):
+        return [(v.strip() or None) if v.__class__ is _STR else _fast(conv, v) for v in raw]
+    if kind is Kind.MONEY or kind is Kind.DECIMAL:
+        return [Decimal(repr(v)) if v.__class__ is _FLOAT and v >= 0 else _fast(conv, v)
+                for v in raw]
+    if kind is Kind.DATE:
+        return [v if v.__class__ is _DATE else
+                v.date() if v.__class__ is _DATETIME else _fast(conv, v) for v in raw]
+    if kind is Kind.DATETIME:
+        return [v if v.__class__ is _DATETIME and not v.microsecond else _fast(conv, v)
+                for v in raw]
+    if kind is Kind.ENUM:
+        lookup = {ch.zh: ch.key for ch in column.choices}
+        lookup.update({ch.key: ch.key for ch in column.choices})
+        return [lookup.get(v) or _fast(conv, v) if v.__class__ is _STR else _fast(conv, v)
+                for v in raw]
+    return [_fast(conv, v) for v in raw]
+
+
+def _fast(conv: Callable[[object], Any], value: object) -> Any:
+    """The converted cell, None for a blank one, ``_BAD`` for one with a problem."""
+    if value is None or value == "":
+        return None
+    try:
+        converted = conv(value)
+    except Bad:
+        return _BAD
+    if type(value) is CellError:
+        return _BAD
+    return None if converted == "" else converted
+
+
+def _row_problems(plan: list[tuple[Column, int, Callable[[object], Any]]],
+                  raws: list[object], src: Source) -> list[Problem]:
+    """What is wrong with each cell of a flagged row, in column order."""
+    found: list[Problem] = []
+    blank_row = True
+    for (column, _, conv), raw in zip(plan, raws, strict=True):
+        if isinstance(raw, CellError):
+            found.append(Problem.at(src, column.key, (
+                f"{column.zh} contains the Excel error {raw.code}: fix the formula or type "
+                "the value")))
+            blank_row = False
+        elif is_blank(raw):
+            if column.required:
+                found.append(Problem.at(src, column.key, f"{column.zh} is required but empty"))
+        else:
+            blank_row = False
+            try:
+                conv(raw)
+            except Bad as bad:
+                found.append(Problem.at(src, column.key, f"{column.zh} {bad}"))
+    return [] if blank_row else found
 
 
 def _unique(table: Table, rows: list[Row], problems: list[Problem],
