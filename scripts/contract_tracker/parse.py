@@ -16,7 +16,6 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from . import schema
@@ -323,7 +322,7 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
         body = [[*line, *([None] * (width - len(line)))] for line in body]
     # Column by column: most cells take the fast path; a flagged cell is re-read slowly
     # to say what is wrong with it.
-    raw_columns = list(zip(*body)) if body else [()] * width
+    raw_columns = list(zip(*body, strict=True)) if body else [()] * width
     columns = [_convert_column(c, conv, raw_columns[i]) for c, i, conv in plan]
     flagged = {j for col in columns if col.count(_BAD) for j, v in enumerate(col) if v is _BAD}
     for n, (column, _, _) in enumerate(plan):
@@ -332,9 +331,9 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
     n_cols = len(plan)
     # any() is a fast test for "not blank"; a row of only zeros / blanks is checked exactly.
     blank = [not any(line) and all(v == "" or v is None for v in line) for line in zip(
-        *(raw_columns[i] for _, i, _ in plan))] if n_cols else []
+        *(raw_columns[i] for _, i, _ in plan), strict=True)] if n_cols else []
     rows: list[Row] = []
-    for j, values in enumerate(zip(*columns)):
+    for j, values in enumerate(zip(*columns, strict=True)):
         if blank[j]:
             continue
         src = Source(table.sheet, j + 2, letters)
