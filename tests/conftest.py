@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contract_tracker import schema
-from contract_tracker.build import book_rows, build_workbook, interim_vba_project
+from contract_tracker.build import book_rows, build_workbook
 from contract_tracker.records import (
     AgeingBucket,
     AvailabilityMonth,
@@ -121,8 +121,7 @@ def mini_workbook(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """A fresh copy of the master workbook built from the mini book."""
     if "mini" not in _BUILT:
         _BUILT["mini"] = build_workbook(
-            make_mini_book(), tmp_path_factory.mktemp("built") / "contracts.xlsm",
-            interim_vba_project())
+            make_mini_book(), tmp_path_factory.mktemp("built") / "contracts.xlsm")
     target = tmp_path / "contracts.xlsm"
     shutil.copyfile(_BUILT["mini"], target)
     return target

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from contract_tracker import schema
-from contract_tracker.build import build_workbook, interim_vba_project
+from contract_tracker.build import build_workbook
 from contract_tracker.cli import BUNDLED_WORKBOOK
 from contract_tracker.records import Book
 
@@ -23,16 +23,15 @@ def parts(path: Path) -> dict[str, bytes]:
 
 
 def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
-    a = build_workbook(make_mini_book(), tmp_path / "a.xlsm", interim_vba_project())
-    b = build_workbook(make_mini_book(), tmp_path / "b.xlsm", interim_vba_project())
+    a = build_workbook(make_mini_book(), tmp_path / "a.xlsm")
+    b = build_workbook(make_mini_book(), tmp_path / "b.xlsm")
     assert a.read_bytes() == b.read_bytes()
 
 
 def test_committed_workbook_equals_a_fresh_build(tmp_path: Path) -> None:
     from contract_tracker.sample import sample_book
 
-    fresh = build_workbook(sample_book("small"), tmp_path / "contracts.xlsm",
-                           interim_vba_project())
+    fresh = build_workbook(sample_book("small"), tmp_path / "contracts.xlsm")
     committed, built = parts(BUNDLED_WORKBOOK), parts(fresh)
     assert sorted(committed) == sorted(built)
     changed = [name for name in built if committed[name] != built[name]]
@@ -97,7 +96,7 @@ def test_data_validation_covers_dropdowns_dates_and_amounts(mini_workbook: Path)
 
 
 def test_empty_workbook_builds_and_has_all_tables(tmp_path: Path) -> None:
-    path = build_workbook(Book(), tmp_path / "empty.xlsm", interim_vba_project())
+    path = build_workbook(Book(), tmp_path / "empty.xlsm")
     wb = openpyxl.load_workbook(path, keep_vba=True)
     names = {name for ws in wb.worksheets for name in ws.tables}
     assert names == {t.name for t in schema.USER_TABLES}
@@ -111,3 +110,25 @@ def test_libreoffice_prints_the_user_sheets(mini_workbook: Path, tmp_path: Path)
                    "¥100,000.00", "2026-01-10", "(due_date)", "履行中",
                    "2026-03-02 09:00", "R&D <Ltd> 商贸有限公司"):
         assert needle in text, needle
+
+
+def test_workbook_carries_the_ribbon_and_the_checked_in_vba(mini_workbook: Path) -> None:
+    from oletools.olevba import VBA_Parser
+
+    from contract_tracker.build import code_name
+    from contract_tracker.excel.package import custom_ui_xml, vba_source_text
+
+    p = parts(mini_workbook)
+    assert p["customUI/customUI.xml"] == custom_ui_xml()
+    assert b"http://schemas.microsoft.com/office/2006/relationships/ui/extensibility" in p[
+        "_rels/.rels"]
+    workbook_xml = p["xl/workbook.xml"].decode()
+    assert 'codeName="ThisWorkbook"' in workbook_xml
+    assert f'codeName="{code_name("Contracts")}"'.encode() in p["xl/worksheets/sheet3.xml"]
+    parser = VBA_Parser(str(mini_workbook))
+    modules = {path.split("/")[-1]: code for _, path, _, code in parser.extract_macros()}
+    parser.close()
+    assert modules["ContractTracker"] == vba_source_text("ContractTracker.bas").replace(
+        "\r\n", "\n").replace("\n", "\r\n")
+    assert set(modules) == {"ThisWorkbook", "ContractTracker", "xlwings", "Dictionary",
+                            *(code_name(s) for s in schema.SHEET_ORDER)}

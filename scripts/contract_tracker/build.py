@@ -209,9 +209,19 @@ def _page_setup(ws: Any, total_width: float = 0) -> None:
     ws.set_footer("&C&P / &N")
 
 
-def build_workbook(book: Book, path: Path, vba_project: bytes | None = None) -> Path:
-    """Write the master workbook for ``book`` to ``path`` (.xlsm)."""
+def code_name(sheet: str) -> str:
+    """The VBA codeName of a sheet: ``shContracts`` (prefixed, so no sheet shadows a VBA
+    built-in such as ``Log``)."""
+    return f"sh{sheet}"
+
+
+def build_workbook(book: Book, path: Path, with_vba: bool = True) -> Path:
+    """Write the master workbook for ``book`` to ``path``: an .xlsm with the project's
+    VBA module, the pinned xlwings standalone module and the ribbon (``with_vba``), or a
+    plain .xlsx without them."""
     import xlsxwriter
+
+    from .excel.package import attach_vba_project, with_custom_ui
 
     target = io.BytesIO()
     workbook = xlsxwriter.Workbook(target, {
@@ -229,10 +239,7 @@ def build_workbook(book: Book, path: Path, vba_project: bytes | None = None) -> 
     rows = book_rows(book)
     sheets: dict[str, Any] = {}
     for name in schema.SHEET_ORDER:
-        ws = workbook.add_worksheet(name)
-        sheets[name] = ws
-        if vba_project is not None:
-            ws.set_vba_name(name)
+        sheets[name] = workbook.add_worksheet(name)
 
     for table in schema.DATA_TABLES:
         ws = sheets[table.sheet]
@@ -273,11 +280,12 @@ def build_workbook(book: Book, path: Path, vba_project: bytes | None = None) -> 
 
     workbook.define_name("CT_SCHEMA_VERSION", f"={schema.SCHEMA_VERSION}")
     sheets["Dashboard"].activate()
-    if vba_project is not None:
-        workbook.add_vba_project(io.BytesIO(vba_project), is_stream=True)
-        workbook.set_vba_name("ThisWorkbook")
+    if with_vba:
+        attach_vba_project(workbook, [(name, code_name(name)) for name in schema.SHEET_ORDER])
     workbook.close()
     data = _normalise_zip(target.getvalue())
+    if with_vba:
+        data = with_custom_ui(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
@@ -297,13 +305,7 @@ def _normalise_zip(data: bytes) -> bytes:
 
 
 def interim_vba_project() -> bytes:
-    """The VBA project of the pinned xlwings package's standalone quickstart workbook.
+    """Kept only until every caller passes ``with_vba``; returns the project's own VBA."""
+    from .excel.package import vba_project_bytes
 
-    A valid, Excel-made project (xlwings' standalone module) used until the project's
-    own VBA build lands; taken from the pinned package, so the build stays reproducible.
-    """
-    import xlwings
-
-    quickstart = Path(xlwings.__file__).parent / "quickstart_standalone.xlsm"
-    with zipfile.ZipFile(quickstart) as zf:
-        return zf.read("xl/vbaProject.bin")
+    return vba_project_bytes([(name, code_name(name)) for name in schema.SHEET_ORDER])

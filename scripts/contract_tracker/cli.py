@@ -50,22 +50,22 @@ def count_errors(problems: Sequence[Problem]) -> int:
 
 
 def cmd_build_workbook(args: argparse.Namespace) -> int:
-    from .build import build_workbook, interim_vba_project
+    from .build import build_workbook
     from .records import Book
     from .sample import sample_book
 
     book = Book() if args.empty else sample_book("small")
-    path = build_workbook(book, Path(args.out), interim_vba_project())
+    path = build_workbook(book, Path(args.out))
     _out(f"built {path}")
     return EXIT_OK
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .build import build_workbook, interim_vba_project
+    from .build import build_workbook
     from .sample import sample_book
 
     book = sample_book(args.size, seed=args.seed)
-    path = build_workbook(book, Path(args.out), interim_vba_project())
+    path = build_workbook(book, Path(args.out))
     _out(f"wrote {path}: {len(book.clients)} clients, {len(book.contracts)} contracts, "
          f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
          f"{len(book.incidents)} incidents, {len(book.availability)} availability months")

@@ -1,0 +1,286 @@
+"""Put the Excel front end into the master workbook: its VBA project and its ribbon.
+
+The VBA project is built from source on every build (see :mod:`.vbaproject`):
+
+- ``ThisWorkbook`` and one document module per sheet, named by the codeNames that
+  XlsxWriter writes with ``set_vba_name``;
+- ``ContractTracker`` from the checked-in ``vba/ContractTracker.bas`` (the ribbon callback);
+- the standalone xlwings modules, read from the installed, pinned xlwings package: the
+  ``xlwings`` module (``xlwings/xlwings.bas``) and the ``Dictionary`` class
+  (``xlwings/addin/Dictionary.cls``, which ``xlwings.bas`` uses on macOS) -- the same
+  two modules that ``xlwings quickstart --standalone`` ships in its workbook.
+
+The ribbon is the checked-in ``vba/customUI.xml`` (2006 schema), added to the finished
+package as ``customUI/customUI.xml`` with a root relationship of the 2006 type.
+
+Use from a build with XlsxWriter::
+
+    workbook = xlsxwriter.Workbook(target, {"in_memory": True, ...})
+    ...  # add every worksheet
+    attach_vba_project(workbook, [(sheet_name, code_name), ...])
+    workbook.close()
+    data = with_custom_ui(target.getvalue())   # or add_custom_ui(path) on a file
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import importlib.util
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+from xml.etree import ElementTree
+
+from contract_tracker.excel.vbaproject import (
+    DEFAULT_REFERENCES,
+    DocumentBase,
+    VbaModule,
+    build_vba_project,
+)
+
+__all__ = [
+    "CUSTOM_UI_NAMESPACE",
+    "CUSTOM_UI_PART",
+    "CUSTOM_UI_REL_TYPE",
+    "RIBBON_TAGS",
+    "VBA_PROJECT_NAME",
+    "WORKBOOK_CODE_NAME",
+    "RibbonButton",
+    "add_custom_ui",
+    "attach_vba_project",
+    "contract_tracker_module",
+    "custom_ui_xml",
+    "project_modules",
+    "ribbon_buttons",
+    "vba_project_bytes",
+    "vba_source_text",
+    "with_custom_ui",
+    "xlwings_modules",
+]
+
+VBA_PROJECT_NAME: Final = "VBAProject"
+WORKBOOK_CODE_NAME: Final = "ThisWorkbook"
+CUSTOM_UI_PART: Final = "customUI/customUI.xml"
+CUSTOM_UI_NAMESPACE: Final = "http://schemas.microsoft.com/office/2006/01/customui"
+CUSTOM_UI_REL_TYPE: Final = (
+    "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility")
+_RELS_PART = "_rels/.rels"
+_RELS_NAMESPACE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+#: Names the codeNames must not take: the project, its modules and its libraries.
+_RESERVED_NAMES = frozenset({"vba", "excel", VBA_PROJECT_NAME.lower(),
+                             *(ref.name.lower() for ref in DEFAULT_REFERENCES)})
+
+
+def vba_source_text(name: str) -> str:
+    """A checked-in file of the package's ``vba`` folder (UTF-8 text)."""
+    resource = importlib.resources.files("contract_tracker").joinpath("vba", name)
+    return resource.read_bytes().decode("utf-8")
+
+
+def custom_ui_xml() -> bytes:
+    """The checked-in ribbon, ``vba/customUI.xml``, as stored in the package."""
+    return importlib.resources.files("contract_tracker").joinpath(
+        "vba", "customUI.xml").read_bytes()
+
+
+@dataclass(frozen=True)
+class RibbonButton:
+    """A button of the ribbon tab, as declared in customUI.xml."""
+
+    id: str
+    tag: str
+    label: str
+    on_action: str
+    image_mso: str
+    size: str
+    screentip: str
+    group: str
+
+
+def ribbon_buttons(xml: bytes | None = None) -> tuple[RibbonButton, ...]:
+    """The buttons of ``xml`` (default: the checked-in customUI.xml), in ribbon order."""
+    root = ElementTree.fromstring(custom_ui_xml() if xml is None else xml)
+    ns = f"{{{CUSTOM_UI_NAMESPACE}}}"
+    if root.tag != f"{ns}customUI":
+        raise ValueError(f"customUI root must be {ns}customUI, found {root.tag}")
+    buttons = []
+    for group in root.iter(f"{ns}group"):
+        for button in group.iter(f"{ns}button"):
+            buttons.append(RibbonButton(
+                id=button.get("id", ""), tag=button.get("tag", ""),
+                label=button.get("label", ""), on_action=button.get("onAction", ""),
+                image_mso=button.get("imageMso", ""), size=button.get("size", "normal"),
+                screentip=button.get("screentip", ""), group=group.get("label", "")))
+    return tuple(buttons)
+
+
+#: The action tags of the ribbon's buttons, in ribbon order: the names the Python
+#: dispatcher must provide (parsed from customUI.xml, the one place they are declared).
+RIBBON_TAGS: Final[tuple[str, ...]] = tuple(b.tag for b in ribbon_buttons())
+
+
+def contract_tracker_module() -> VbaModule:
+    """The checked-in ribbon callback module, ``vba/ContractTracker.bas``."""
+    return VbaModule.from_bas(vba_source_text("ContractTracker.bas"))
+
+
+def _xlwings_dir() -> Path:
+    spec = importlib.util.find_spec("xlwings")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("xlwings is not installed: pip install -r requirements.txt")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def xlwings_modules() -> tuple[VbaModule, VbaModule]:
+    """The standalone xlwings VBA: module ``xlwings`` and class ``Dictionary``.
+
+    Read from the installed xlwings; the module's ``'Version:`` line must match the
+    installed version (the VBA and the Python side of xlwings go together).
+    """
+    folder = _xlwings_dir()
+    bas = (folder / "xlwings.bas").read_bytes().decode("cp1252")
+    version = importlib.metadata.version("xlwings")
+    stated = re.search(r"^'Version: (\S+)", bas, re.MULTILINE)
+    if stated is None or stated.group(1) != version:
+        raise RuntimeError(f"xlwings.bas states version {stated and stated.group(1)!r}, "
+                           f"installed xlwings is {version}")
+    cls = (folder / "addin" / "Dictionary.cls").read_bytes().decode("cp1252")
+    return VbaModule.from_bas(bas), VbaModule.from_cls(cls)
+
+
+def project_modules(sheet_code_names: Sequence[tuple[str, str]]) -> list[VbaModule]:
+    """The modules of the workbook's project, in project order.
+
+    ``sheet_code_names`` pairs each sheet name with its codeName, in sheet order.
+    """
+    code_names = [code for _, code in sheet_code_names]
+    for code in code_names:
+        if code.lower() in _RESERVED_NAMES or code.lower() == WORKBOOK_CODE_NAME.lower():
+            raise ValueError(f"codeName {code!r} is reserved in the VBA project")
+    modules = [VbaModule.document(WORKBOOK_CODE_NAME, DocumentBase.WORKBOOK)]
+    modules += [VbaModule.document(code, DocumentBase.WORKSHEET) for code in code_names]
+    modules.append(contract_tracker_module())
+    modules.extend(xlwings_modules())
+    return modules
+
+
+def vba_project_bytes(sheet_code_names: Sequence[tuple[str, str]]) -> bytes:
+    """The workbook's ``vbaProject.bin``; byte-identical for the same inputs.
+
+    ``sheet_code_names``: ``(sheet name, codeName)`` for every worksheet in sheet order;
+    the codeNames must be the ones given to XlsxWriter's ``set_vba_name``.
+    """
+    return build_vba_project(VBA_PROJECT_NAME, project_modules(sheet_code_names))
+
+
+class _XlsxWorkbook(Protocol):
+    def worksheets(self) -> Sequence[Any]: ...
+
+    def set_vba_name(self, name: str | None = None) -> None: ...
+
+    def add_vba_project(self, vba_project: Any, is_stream: bool = False) -> int: ...
+
+
+def attach_vba_project(workbook: _XlsxWorkbook,
+                       sheet_code_names: Sequence[tuple[str, str]]) -> bytes:
+    """Give an XlsxWriter workbook (before ``close``) its codeNames and VBA project.
+
+    Every worksheet must be named in ``sheet_code_names`` and no other sheet: a sheet
+    without a document module would leave the workbook and the project out of step.
+    Chartsheets are refused (no document module kind for them here). Returns the bytes
+    of the project that was added.
+    """
+    mapping = dict(sheet_code_names)
+    if len(mapping) != len(sheet_code_names):
+        raise ValueError("a sheet is named twice in sheet_code_names")
+    sheets = list(workbook.worksheets())
+    for sheet in sheets:
+        if getattr(sheet, "is_chartsheet", False):
+            raise ValueError(f"chartsheet {sheet.get_name()!r} is not supported")
+    names = [sheet.get_name() for sheet in sheets]
+    missing = [n for n in names if n not in mapping]
+    unknown = [n for n in mapping if n not in names]
+    if missing or unknown:
+        raise ValueError(f"codeNames must cover exactly the workbook's sheets; "
+                         f"missing {missing}, unknown {unknown}")
+    ordered = [(name, mapping[name]) for name in names]
+    data = vba_project_bytes(ordered)
+    workbook.set_vba_name(WORKBOOK_CODE_NAME)
+    for sheet in sheets:
+        sheet.set_vba_name(mapping[sheet.get_name()])
+    if workbook.add_vba_project(io.BytesIO(data), is_stream=True) != 0:
+        raise RuntimeError("XlsxWriter refused the VBA project")
+    return data
+
+
+def _rels_with_custom_ui(rels: bytes) -> bytes:
+    """The package's root relationships with the customUI relationship added once."""
+    root = ElementTree.fromstring(rels)
+    ns = f"{{{_RELS_NAMESPACE}}}"
+    ids = set()
+    for rel in root.iter(f"{ns}Relationship"):
+        ids.add(rel.get("Id"))
+        if rel.get("Type") == CUSTOM_UI_REL_TYPE:
+            if rel.get("Target", "").lstrip("/") != CUSTOM_UI_PART:
+                raise ValueError(f"package already has a ribbon at {rel.get('Target')}")
+            return rels
+    number = 1
+    while f"rId{number}" in ids:
+        number += 1
+    element = (f'<Relationship Id="rId{number}" Type="{CUSTOM_UI_REL_TYPE}" '
+               f'Target="{CUSTOM_UI_PART}"/>').encode("ascii")
+    closing = b"</Relationships>"
+    at = rels.rfind(closing)
+    if at < 0:
+        raise ValueError("root relationships part has no closing </Relationships>")
+    return rels[:at] + element + rels[at:]
+
+
+def with_custom_ui(package: bytes, xml: bytes | None = None) -> bytes:
+    """``package`` (an .xlsm's bytes) with the ribbon part and its root relationship.
+
+    The zip is rewritten deterministically: parts keep their order (the ribbon part is
+    added last, or replaced in place), every entry is deflated with a fixed timestamp,
+    so the same input gives the same bytes. Running it twice changes nothing more.
+    """
+    ui = custom_ui_xml() if xml is None else xml
+    ribbon_buttons(ui)  # refuses a document that is not a 2006 customUI
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        names = [info.filename for info in src.infolist()]
+        if _RELS_PART not in names:
+            raise ValueError("not an OPC package: no _rels/.rels")
+        if CUSTOM_UI_PART not in names:
+            names.append(CUSTOM_UI_PART)
+        for name in names:
+            if name == CUSTOM_UI_PART:
+                data = ui
+            elif name == _RELS_PART:
+                data = _rels_with_custom_ui(src.read(name))
+            else:
+                data = src.read(name)
+            entry = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, data)
+    return out.getvalue()
+
+
+def add_custom_ui(xlsm_path: Path) -> None:
+    """Add the ribbon to the .xlsm at ``xlsm_path`` (see :func:`with_custom_ui`).
+
+    The new package is written beside the file and moved over it, so an interrupted
+    run leaves the original intact.
+    """
+    data = with_custom_ui(xlsm_path.read_bytes())
+    temporary = xlsm_path.with_name(xlsm_path.name + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(xlsm_path)
