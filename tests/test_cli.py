@@ -86,3 +86,33 @@ def test_built_workbook_is_a_zip_with_workbook_part(mini_workbook: Path) -> None
     with zipfile.ZipFile(mini_workbook) as zf:
         assert zf.testzip() is None
         assert "xl/workbook.xml" in zf.namelist()
+
+
+def test_validate_write_fills_problems_with_links_and_logs(
+        mini_workbook: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import openpyxl
+
+    rewrite_part(mini_workbook, sheet_part(mini_workbook, "Receipts"),
+                 lambda xml: xml.replace("<v>30000</v>", '<v>-30000</v>', 1))
+    before = {n: d for n, d in _parts(mini_workbook).items() if "sheet" not in n or
+              n.endswith(("sheet2.xml", "sheet6.xml"))}
+    assert main(["validate", str(mini_workbook), "--write"]) == 1
+    wb = openpyxl.load_workbook(mini_workbook)
+    problems = wb["Problems"]
+    assert problems["A1"].value.startswith("数据问题 Problems — 1 个错误 errors, 0 个警告")
+    assert [c.value for c in problems[3]] == [
+        "错误 error", "Receipts!E2",
+        "金额 -30000 is negative: amounts and counts must be 0 or more"]
+    assert problems["B3"].hyperlink.location == "'Receipts'!E2"
+    log_rows = [[c.value for c in row] for row in wb["Log"].iter_rows(min_row=2)]
+    assert any(r[1] == "validate" and r[3] == "1 errors, 0 warnings" for r in log_rows)
+    after = _parts(mini_workbook)
+    for name in ("xl/worksheets/sheet2.xml", "xl/worksheets/sheet6.xml", "xl/vbaProject.bin",
+                 "customUI/customUI.xml", "xl/sharedStrings.xml"):
+        assert after[name] == before[name], name
+    assert (mini_workbook.parent / ".backups").is_dir()
+
+
+def _parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {i.filename: zf.read(i.filename) for i in zf.infolist()}

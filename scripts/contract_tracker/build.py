@@ -276,6 +276,8 @@ def build_workbook(book: Book, path: Path, with_vba: bool = True) -> Path:
                         fmt.note)
         ws.set_column(0, 0, 60)
         _page_setup(ws)
+        # The writer puts a title in row 1 and the header in row 2; the Log has no title.
+        ws.repeat_rows(0 if tool.name == "Log" else 1)
         ws.set_tab_color("#808080" if tool.name != "Dashboard" else HEADER_COLOR)
 
     workbook.define_name("CT_SCHEMA_VERSION", f"={schema.SCHEMA_VERSION}")
@@ -303,9 +305,3 @@ def _normalise_zip(data: bytes) -> bytes:
             dst.writestr(fixed, src.read(info.filename))
     return out.getvalue()
 
-
-def interim_vba_project() -> bytes:
-    """Kept only until every caller passes ``with_vba``; returns the project's own VBA."""
-    from .excel.package import vba_project_bytes
-
-    return vba_project_bytes([(name, code_name(name)) for name in schema.SHEET_ORDER])

@@ -96,7 +96,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.write:
         from .toolsheets import write_problems
 
-        write_problems(path, problems, command="validate")
+        write_problems(path, problems, command="validate",
+                       backups_kept=book.settings.backups_kept)
         _out(f"Problems sheet updated in {path}")
     return EXIT_PROBLEMS if errors else EXIT_OK
 

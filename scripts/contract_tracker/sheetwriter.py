@@ -1,0 +1,1788 @@
+"""The one writer for the tool-owned sheets of the master workbook.
+
+Every command that puts something into the master (penalties -> Workings, dashboard ->
+Dashboard, validate -> Problems, every command -> Log) goes through
+:func:`write_tool_sheets`. It never loads and re-saves the workbook with a spreadsheet
+library (openpyxl drops parts and rewrites everything, see ``pitfalls.md``); instead it
+edits the zip package directly:
+
+* Only the XML part of each target sheet (``xl/worksheets/sheetN.xml``, found through
+  ``workbook.xml`` and its relationships by sheet name) is regenerated, with inline strings
+  (``t="inlineStr"``), so user text can never become a formula and ``sharedStrings.xml`` is
+  untouched. No ``<f>`` element is ever written.
+* Named styles (:data:`STYLES`, :data:`DIFF_STYLES`) map to ``cellXfs`` / ``dxfs`` entries
+  of ``xl/styles.xml``: an identical existing entry is reused, a missing one is appended.
+  ``styles.xml`` changes only by addition: existing entries keep their index and bytes,
+  only the ``count`` attributes of the grown collections change.
+* Print titles need a ``_xlnm.Print_Titles`` defined name in ``workbook.xml``; it is
+  inserted or replaced there only when the requested rows differ from what is already
+  defined (build the workbook with the same print titles and ``workbook.xml`` never
+  changes). A stale ``calcChain.xml`` entry pointing into a rewritten sheet (a cache
+  Excel rebuilds) is removed, because Excel reports such a file as damaged.
+* Every other part is copied as its raw compressed bytes (local header, data and
+  central-directory record), so VBA, the ribbon, user sheets, tables, validation,
+  ``sharedStrings``, content types, ``docProps`` and the other tool sheets stay
+  byte-identical, and copying is fast.
+* The target sheet keeps its ``<sheetPr>`` (``codeName``, tab colour), the sheet view's
+  attributes (``tabSelected``, zoom), its format defaults, protection, margins and any
+  relationship-backed element (``drawing``, ``legacyDrawing``, ``picture``, ...); its
+  ``.rels`` part is not touched, so a later issue can put a chart on a tool sheet.
+
+Safety: refuse (:class:`WriteRefused`, one exception type with a user-facing message,
+nothing written) when Excel's owner file ``~$<name>`` sits beside the workbook, the file
+or its folder is not writable, a target is not a tool-owned sheet or missing, or the file
+is not a workbook. Otherwise: write a temp file in the same folder, fsync, verify it (zip
+CRC test, each written sheet parses and reads back equal with python-calamine), keep a
+backup of the previous file in ``.backups/`` (the last N), then ``os.replace``. A
+``PermissionError`` from the replace (Windows: Excel holds the file) is a refusal too;
+no partial file is ever left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import posixpath
+import re
+import shutil
+import struct
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+import xml.parsers.expat as expat
+import zipfile
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, cast
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as _defused_fromstring
+
+from contract_tracker import schema
+
+__all__ = [
+    "DIFF_STYLES",
+    "LOG_HEADERS",
+    "LOG_SHEET",
+    "STYLES",
+    "CellStyle",
+    "CellValue",
+    "CondRule",
+    "DiffStyle",
+    "LogEntry",
+    "SheetContent",
+    "WorkbookLocked",
+    "WriteRefused",
+    "WriteReport",
+    "append_log",
+    "location",
+    "table_sheet",
+    "write_tool_sheets",
+]
+
+CellValue = str | int | Decimal | float | dt.date | dt.datetime | bool | None
+"""What a cell may hold. Enum members are written as their ``value``."""
+
+MAX_ROWS = 1_048_576
+MAX_COLS = 16_384
+MAX_TEXT = 32_767  # Excel's limit on the characters of one cell
+LOG_SHEET = "Log"
+LOG_MAX_ROWS = 20_000  # the Log keeps its newest rows only
+_MAX_PART = 256 * 1024 * 1024  # refuse to inflate a part bigger than this (zip bombs)
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class WriteRefused(Exception):
+    """The workbook was not written; ``str(exc)`` says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class WorkbookLocked(WriteRefused):
+    """The workbook is open in Excel (owner file present, or the OS refused access)."""
+
+
+class _BadPart(Exception):
+    """A part of the package is not what it should be (becomes a WriteRefused)."""
+
+
+# --- styles -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellStyle:
+    """A cell format; colours are ARGB hex (``"FF9C0006"``)."""
+
+    num_format: str | None = None
+    bold: bool = False
+    size: float | None = None
+    color: str | None = None
+    underline: bool = False
+    fill: str | None = None
+    wrap: bool = False
+    border_bottom: bool = False
+    horizontal: str | None = None
+    vertical: str | None = None
+
+    def merged(self, other: CellStyle) -> CellStyle:
+        """This style with every property ``other`` sets laid over it."""
+        changes = {
+            f.name: getattr(other, f.name)
+            for f in fields(other)
+            if getattr(other, f.name) not in (None, False)
+        }
+        return CellStyle(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+
+@dataclass(frozen=True)
+class DiffStyle:
+    """A differential format (``dxf``) that a conditional-formatting rule applies."""
+
+    color: str | None = None
+    fill: str | None = None
+    bold: bool = False
+
+
+STYLES: Mapping[str, CellStyle] = MappingProxyType({
+    "text": CellStyle(),
+    "bold": CellStyle(bold=True),
+    "title": CellStyle(bold=True, size=14),
+    "header": CellStyle(bold=True, fill="FFDDEBF7", wrap=True, border_bottom=True,
+                        vertical="center"),
+    "money": CellStyle(num_format="¥#,##0.00"),
+    "number": CellStyle(num_format="#,##0.00"),
+    "int": CellStyle(num_format="0"),
+    "percent": CellStyle(num_format="0.00%"),
+    "date": CellStyle(num_format="yyyy-mm-dd"),
+    "datetime": CellStyle(num_format="yyyy-mm-dd hh:mm"),
+    "wrap": CellStyle(wrap=True, vertical="top"),
+    "link": CellStyle(underline=True, color="FF0563C1"),
+    "muted": CellStyle(color="FF808080"),
+    "red": CellStyle(color="FF9C0006", fill="FFFFC7CE"),
+    "amber": CellStyle(color="FF9C5700", fill="FFFFEB9C"),
+    "green": CellStyle(color="FF006100", fill="FFC6EFCE"),
+})
+"""Named cell styles. Combine with ``+``: ``"money+bold"``, ``"wrap+red"``."""
+
+DIFF_STYLES: Mapping[str, DiffStyle] = MappingProxyType({
+    "red": DiffStyle("FF9C0006", "FFFFC7CE"),
+    "amber": DiffStyle("FF9C5700", "FFFFEB9C"),
+    "green": DiffStyle("FF006100", "FFC6EFCE"),
+    "grey": DiffStyle("FF595959", "FFE7E6E6"),
+    "bold": DiffStyle(bold=True),
+})
+"""Named differential styles for :class:`CondRule`."""
+
+
+def resolve_style(name: str) -> CellStyle:
+    """The :class:`CellStyle` of ``"money"`` or a combination like ``"money+bold"``."""
+    style = CellStyle()
+    for part in name.split("+"):
+        try:
+            style = style.merged(STYLES[part.strip()])
+        except KeyError:
+            raise ValueError(f"unknown style {part!r} in {name!r}; known: "
+                             f"{', '.join(sorted(STYLES))}") from None
+    return style
+
+
+# --- content ----------------------------------------------------------------------------
+
+_CELL_RE = re.compile(r"\$?([A-Z]{1,3})\$?([1-9][0-9]{0,6})")
+_RANGE_RE = re.compile(r"\$?[A-Z]{1,3}\$?[1-9][0-9]{0,6}(?::\$?[A-Z]{1,3}\$?[1-9][0-9]{0,6})?")
+_OPERATORS = MappingProxyType({
+    "==": "equal", "!=": "notEqual", ">": "greaterThan", ">=": "greaterThanOrEqual",
+    "<": "lessThan", "<=": "lessThanOrEqual",
+})
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _parse_range(ref: str) -> tuple[int, int, int, int]:
+    """``'B2:D9'`` -> 0-based (row1, col1, row2, col2); a single cell is a 1x1 range."""
+    if not _RANGE_RE.fullmatch(ref):
+        raise ValueError(f"not a cell range: {ref!r}")
+    cells = [_CELL_RE.fullmatch(p) for p in ref.split(":")]
+    (c1, r1), (c2, r2) = [(_col_index(m.group(1)), int(m.group(2)) - 1)
+                          for m in (cells[0], cells[-1]) if m]
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+def _check_sqref(sqref: str) -> None:
+    for ref in sqref.split():
+        _parse_range(ref)
+
+
+def location(sheet: str, cell: str) -> str:
+    """A hyperlink location: ``location("Installments", "D17")`` -> ``'Installments'!D17``."""
+    return "'" + sheet.replace("'", "''") + "'!" + cell
+
+
+@dataclass(frozen=True)
+class CondRule:
+    """Conditional formatting: cells of ``range`` whose value ``op`` ``value`` get ``style``.
+
+    ``op`` is one of ``== != > >= < <=``; a str ``value`` compares as text ("cell equals
+    text X"), a number as a number. ``style`` names a :data:`DIFF_STYLES` entry.
+    LibreOffice 7.4's PDF export crashes on a text rule over TRUE/FALSE cells of a sheet
+    that also holds a date (an XlsxWriter-only file does the same); Excel is fine. Put text
+    rules on text columns.
+    """
+
+    range: str
+    op: str
+    value: str | int | float | Decimal
+    style: str
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPERATORS:
+            raise ValueError(f"unknown operator {self.op!r}; use one of {', '.join(_OPERATORS)}")
+        if self.style not in DIFF_STYLES:
+            raise ValueError(f"unknown conditional style {self.style!r}; known: "
+                             f"{', '.join(sorted(DIFF_STYLES))}")
+        if isinstance(self.value, str) and len(self.value) > 250:
+            raise ValueError("a conditional-formatting text may have at most 250 characters")
+        if isinstance(self.value, bool) or not isinstance(self.value, (str, int, float, Decimal)):
+            raise ValueError(f"conditional value must be text or a number: {self.value!r}")
+
+
+def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True)
+class SheetContent:
+    """Everything one tool-owned sheet shows. ``rows[0]`` is Excel row 1.
+
+    Coordinates are 0-based ``(row, col)`` pairs into ``rows``; ranges are A1 strings.
+    A cell's style is the first of ``cell_styles``, ``row_styles``, ``col_styles`` that
+    names one; a date or datetime whose style has no number format gets ``yyyy-mm-dd``
+    or ``yyyy-mm-dd hh:mm`` added, and a linked cell without a cell style looks like a
+    link. ``freeze`` is (rows, columns) kept in view; ``print_title_rows`` is a 1-based
+    inclusive (first, last) pair repeated on every printed page; ``print_header`` is the
+    centred page header (a page-number footer comes with it). ``landscape``, ``fit_width``
+    (one page wide), ``print_title_rows`` and ``print_header`` left at None keep what the
+    sheet has. Empty strings and None are empty cells; a timezone-aware datetime is written
+    as its wall-clock time; a date before 1900-03-01 (Excel's serials are wrong there) is
+    written as ISO text.
+    """
+
+    rows: Sequence[Sequence[CellValue]] = ()
+    col_styles: Mapping[int, str] = field(default_factory=dict)
+    row_styles: Mapping[int, str] = field(default_factory=dict)
+    cell_styles: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    widths: Mapping[int, float] = field(default_factory=dict)
+    freeze: tuple[int, int] | None = None
+    autofilter: str | None = None
+    links: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    rules: Sequence[CondRule] = ()
+    merges: Sequence[str] = ()
+    landscape: bool | None = None
+    fit_width: bool | None = None
+    print_title_rows: tuple[int, int] | None = None
+    print_header: str | None = None
+
+    def __post_init__(self) -> None:
+        rows = tuple(tuple(r) for r in self.rows)
+        if len(rows) > MAX_ROWS:
+            raise ValueError(f"{len(rows)} rows: a sheet holds at most {MAX_ROWS}")
+        if any(len(r) > MAX_COLS for r in rows):
+            raise ValueError(f"a sheet holds at most {MAX_COLS} columns")
+        object.__setattr__(self, "rows", rows)
+        for name in ("col_styles", "row_styles", "cell_styles", "widths", "links"):
+            object.__setattr__(self, name, _frozen_map(getattr(self, name)))
+        object.__setattr__(self, "rules", tuple(self.rules))
+        object.__setattr__(self, "merges", tuple(self.merges))
+        for style in {*self.col_styles.values(), *self.row_styles.values(),
+                      *self.cell_styles.values()}:
+            resolve_style(style)
+        for key in (*self.col_styles, *self.widths):
+            if not 0 <= key < MAX_COLS:
+                raise ValueError(f"column index out of range: {key}")
+        for key in self.row_styles:
+            if not 0 <= key < MAX_ROWS:
+                raise ValueError(f"row index out of range: {key}")
+        for r, c in (*self.cell_styles, *self.links):
+            if not (0 <= r < MAX_ROWS and 0 <= c < MAX_COLS):
+                raise ValueError(f"cell index out of range: {(r, c)}")
+        for target in self.links.values():
+            if not target or _ILLEGAL_RE.search(target) or "\n" in target or "\r" in target:
+                raise ValueError(f"bad hyperlink location: {target!r}")
+        for w in self.widths.values():
+            if not 0 <= w <= 255:
+                raise ValueError(f"column width out of range: {w}")
+        if self.freeze is not None and (min(self.freeze) < 0 or self.freeze == (0, 0)):
+            raise ValueError(f"freeze needs (rows, cols) with one of them > 0: {self.freeze}")
+        if self.autofilter is not None:
+            _parse_range(self.autofilter)
+        for rule in self.rules:
+            _check_sqref(rule.range)
+        boxes = [_parse_range(m) for m in self.merges]
+        for i, a in enumerate(boxes):
+            if a[0] == a[2] and a[1] == a[3]:
+                raise ValueError(f"merge of a single cell: {self.merges[i]}")
+            for j in range(i):
+                b = boxes[j]
+                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                    raise ValueError(f"merged ranges overlap: {self.merges[j]} and "
+                                     f"{self.merges[i]}")
+        if self.print_title_rows is not None:
+            first, last = self.print_title_rows
+            if not 1 <= first <= last <= MAX_ROWS:
+                raise ValueError(f"print_title_rows must be 1-based (first, last): "
+                                 f"{self.print_title_rows}")
+
+    @property
+    def width(self) -> int:
+        """Number of columns used."""
+        return max((len(r) for r in self.rows), default=0)
+
+
+def table_sheet(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[CellValue]],
+    *,
+    title: str | None = None,
+    col_styles: Sequence[str | None] = (),
+    widths: Sequence[float | None] = (),
+    links: Mapping[tuple[int, int], str] | None = None,
+    cell_styles: Mapping[tuple[int, int], str] | None = None,
+    rules: Sequence[CondRule] = (),
+    freeze_cols: int = 0,
+    landscape: bool = True,
+    print_header: str | None = None,
+) -> SheetContent:
+    """The usual tool sheet: an optional title row, one header row, then the data.
+
+    Row 1 is the title (bold, merged across the table) when ``title`` is given; the header
+    row follows it, frozen, filtered and repeated on every printed page; then the data.
+    ``links`` and ``cell_styles`` are keyed by (data row, column), 0-based. A rule whose
+    range is bare column letters (``"C"`` or ``"C:E"``) covers those columns' data rows.
+    The page is landscape and one page wide.
+    """
+    data = [tuple(r) for r in rows]
+    ncols = max(len(headers), max((len(r) for r in data), default=0))
+    last = schema.col_letter(max(ncols, 1) - 1)
+    top: list[tuple[CellValue, ...]] = []
+    row_styles: dict[int, str] = {}
+    merges: list[str] = []
+    if title is not None:
+        top.append((title,))
+        row_styles[0] = "title"
+        if ncols > 1:
+            merges.append(f"A1:{last}1")
+    head = len(top)  # 0-based index of the header row
+    row_styles[head] = "header"
+    first_data = head + 1  # 0-based index of the first data row
+    end_row = max(first_data + len(data), first_data + 1)  # 1-based last data row (>= one)
+
+    def expand(ref: str) -> str:
+        if re.fullmatch(r"[A-Z]{1,3}(?::[A-Z]{1,3})?", ref):
+            a, _, b = ref.partition(":")
+            return f"{a}{first_data + 1}:{b or a}{end_row}"
+        return ref
+
+    return SheetContent(
+        rows=(*top, tuple(headers), *data),
+        col_styles={i: s for i, s in enumerate(col_styles) if s},
+        row_styles=row_styles,
+        cell_styles={(r + first_data, c): s for (r, c), s in (cell_styles or {}).items()},
+        widths={i: w for i, w in enumerate(widths) if w is not None},
+        freeze=(first_data, freeze_cols),
+        autofilter=f"A{head + 1}:{last}{max(first_data + len(data), head + 1)}",
+        links={(r + first_data, c): t for (r, c), t in (links or {}).items()},
+        rules=tuple(CondRule(expand(x.range), x.op, x.value, x.style) for x in rules),
+        merges=merges,
+        landscape=landscape,
+        fit_width=True,
+        print_title_rows=(head + 1, head + 1),
+        print_header=print_header,
+    )
+
+
+# --- the Log ------------------------------------------------------------------------------
+
+LOG_HEADERS: tuple[str, ...] = (
+    "时间 (time)", "命令 (command)", "级别 (level)", "内容 (message)", "文件 (file)",
+)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the Log sheet."""
+
+    time: dt.datetime
+    command: str
+    message: str
+    level: str = "info"  # info | warning | error
+    file: str = ""
+
+    def row(self) -> tuple[CellValue, ...]:
+        return (self.time, self.command, self.level, self.message, self.file)
+
+
+def _log_content(rows: Sequence[Sequence[CellValue]]) -> SheetContent:
+    return table_sheet(
+        LOG_HEADERS, rows[-LOG_MAX_ROWS:],
+        col_styles=("datetime", None, None, "wrap", None),
+        widths=(17, 16, 10, 70, 40),
+        rules=(CondRule("C", "==", "error", "red"), CondRule("C", "==", "warning", "amber")),
+        print_header="日志 (Log)",
+    )
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What :func:`write_tool_sheets` did."""
+
+    path: Path
+    sheets: tuple[str, ...]
+    changed_parts: tuple[str, ...]
+    styles_added: int
+    backup: Path | None
+    cleaned: tuple[str, ...]  # "Problems!C5: ..." for text that had to be changed
+    notes: tuple[str, ...]
+    seconds: float
+
+    def summary(self) -> str:
+        """One line for the user: what was written where, and the backup."""
+        if not self.sheets:
+            return f"{self.path.name}: nothing to write"
+        backup = f"; backup {self.backup.parent.name}/{self.backup.name}" if self.backup else ""
+        cleaned = f"; {len(self.cleaned)} cell text(s) cleaned" if self.cleaned else ""
+        return (f"{self.path.name}: wrote {', '.join(self.sheets)} in {self.seconds:.1f} s"
+                f"{backup}{cleaned}")
+
+
+# --- XML helpers --------------------------------------------------------------------------
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_M = "{" + MAIN_NS + "}"
+_R = "{" + REL_NS + "}"
+_P = "{" + PKG_REL_NS + "}"
+
+_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPED_RE = re.compile("(_x[0-9A-Fa-f]{4}_)")
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                               "\r": "&#13;", "\n": "&#10;", "\t": "&#9;"})
+
+
+def _attr(value: object) -> str:
+    return str(value).translate(_ATTR_ESCAPES)
+
+
+_XML_ERRORS: tuple[type[Exception], ...] = (ET.ParseError, DefusedXmlException,
+                                            UnicodeDecodeError)
+
+
+_PART_ERRORS: tuple[type[Exception], ...] = (_BadPart, *_XML_ERRORS)
+
+
+def _parse(data: bytes | str) -> ET.Element:
+    """Parse XML from the workbook (untrusted: no entities, no DTDs)."""
+    return cast(ET.Element, _defused_fromstring(data))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _serialize(el: ET.Element) -> str:
+    """Re-emit a kept element with the main namespace unprefixed and ``r:`` for rel ids.
+
+    Elements and attributes of other namespaces (``x14ac:``, ``mc:``...) are left out:
+    the new sheet declares only the two namespaces it uses.
+    """
+    if not el.tag.startswith(_M):
+        return ""
+    name = el.tag[len(_M):]
+    attrs = []
+    for key, value in el.attrib.items():
+        if key.startswith(_R):
+            attrs.append(f' r:{key[len(_R):]}="{_attr(value)}"')
+        elif not key.startswith("{"):
+            attrs.append(f' {key}="{_attr(value)}"')
+    inner = (el.text or "").translate(_TEXT_ESCAPES) + "".join(_serialize(c) for c in el)
+    return f"<{name}{''.join(attrs)}>{inner}</{name}>" if inner else f"<{name}{''.join(attrs)}/>"
+
+
+# --- zip package ----------------------------------------------------------------------------
+
+_EOCD = struct.Struct("<4s4H2LH")
+_CDIR = struct.Struct("<4s4B4HL2L5H2L")
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    offset: int  # of the local header
+    end: int  # end of the local record (data and descriptor), exclusive
+    record: bytes  # the raw central-directory record
+    time: int
+    date: int
+    external_attr: int
+    create: bytes  # "version made by" (2 bytes)
+
+
+def _not_workbook(path: Path, why: str) -> WriteRefused:
+    return WriteRefused(f"{path.name} is not a valid Excel workbook ({why}); nothing was "
+                        f"written. Open it in Excel and save it as .xlsm, or restore a backup.")
+
+
+def _read_index(f: IO[bytes], path: Path) -> tuple[list[_Entry], bytes]:
+    """The zip's entries in central-directory order, and its comment (raw zip parsing)."""
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    tail_len = min(size, _EOCD.size + 65535)
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or pos + _EOCD.size > len(tail):
+        raise _not_workbook(path, "no zip directory")
+    _, disk, cd_disk, _n_disk, n_total, cd_size, cd_offset, comment_len = _EOCD.unpack_from(
+        tail, pos)
+    eocd_at = size - tail_len + pos
+    if disk or cd_disk:
+        raise _not_workbook(path, "multi-volume zip")
+    if (0xFFFF in (n_total,) or 0xFFFFFFFF in (cd_size, cd_offset)
+            or tail[max(0, pos - 20):pos].startswith(b"PK\x06\x07")):
+        raise WriteRefused(f"{path.name} is a ZIP64 archive (over 4 GB or 65,535 parts); "
+                           f"the tool cannot rewrite it. Nothing was written.")
+    if cd_offset + cd_size != eocd_at:
+        raise _not_workbook(path, "data before or inside the zip directory")
+    comment = tail[pos + _EOCD.size:pos + _EOCD.size + comment_len]
+    f.seek(cd_offset)
+    cd = f.read(cd_size)
+    raw: list[tuple[str, int, bytes, tuple[int, ...]]] = []
+    p = 0
+    for _ in range(n_total):
+        if cd[p:p + 4] != b"PK\x01\x02" or p + _CDIR.size > len(cd):
+            raise _not_workbook(path, "damaged zip directory")
+        fields_ = _CDIR.unpack_from(cd, p)
+        flags, n_len, x_len, c_len, offset = fields_[5], fields_[12], fields_[13], fields_[14], \
+            fields_[18]
+        name_b = cd[p + _CDIR.size:p + _CDIR.size + n_len]
+        name = name_b.decode("utf-8" if flags & 0x800 else "cp437")
+        rec_len = _CDIR.size + n_len + x_len + c_len
+        raw.append((name, offset, cd[p:p + rec_len], fields_))
+        p += rec_len
+    if p != len(cd):
+        raise _not_workbook(path, "damaged zip directory")
+    ends = sorted({offset for _, offset, _, _ in raw} | {cd_offset})
+    entries: list[_Entry] = []
+    seen: set[str] = set()
+    for name, offset, record, fl in raw:
+        if name in seen or offset >= cd_offset:
+            raise _not_workbook(path, f"bad zip entry {name!r}")
+        seen.add(name)
+        f.seek(offset)
+        if f.read(4) != b"PK\x03\x04":
+            raise _not_workbook(path, f"bad zip entry {name!r}")
+        end = ends[ends.index(offset) + 1]
+        entries.append(_Entry(name, offset, end, record, fl[7], fl[8], fl[17], record[4:6]))
+    return entries, comment
+
+
+def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, length: int) -> None:
+    src.seek(start)
+    while length > 0:
+        chunk = src.read(min(length, 1 << 20))
+        if not chunk:
+            raise OSError("unexpected end of the workbook file")
+        dst.write(chunk)
+        length -= len(chunk)
+
+
+def _write_zip(src: IO[bytes], entries: Sequence[_Entry], comment: bytes,
+               replace: Mapping[str, bytes], drop: frozenset[str], dst: IO[bytes]) -> None:
+    """Copy ``entries`` raw from ``src``, swapping in ``replace`` and leaving out ``drop``."""
+    records: list[bytes] = []
+    for e in entries:
+        if e.name in drop:
+            continue
+        pos = dst.tell()
+        if pos >= 0xFFFFFFFF:
+            raise WriteRefused("the workbook would exceed 4 GB; nothing was written.")
+        data = replace.get(e.name)
+        if data is None:
+            _copy_range(src, dst, e.offset, e.end - e.offset)
+            records.append(e.record[:42] + struct.pack("<L", pos) + e.record[46:])
+            continue
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        comp = packer.compress(data) + packer.flush()
+        crc = zlib.crc32(data)
+        name_b = e.name.encode("utf-8")
+        flags = 0 if name_b.isascii() else 0x800
+        dst.write(_LOCAL.pack(b"PK\x03\x04", 20, 0, flags, 8, e.time, e.date, crc, len(comp),
+                              len(data), len(name_b), 0) + name_b)
+        dst.write(comp)
+        records.append(_CDIR.pack(b"PK\x01\x02", e.create[0], e.create[1], 20, 0, flags, 8,
+                                  e.time, e.date, crc, len(comp), len(data), len(name_b), 0, 0,
+                                  0, 0, e.external_attr, pos) + name_b)
+    cd_start = dst.tell()
+    for rec in records:
+        dst.write(rec)
+    cd_size = dst.tell() - cd_start
+    dst.write(_EOCD.pack(b"PK\x05\x06", 0, 0, len(records), len(records), cd_size, cd_start,
+                         len(comment)) + comment)
+
+
+# --- the package's structure ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SheetRef:
+    name: str
+    sheet_id: str
+    index: int  # position in <sheets>, for localSheetId
+    part: str
+
+
+def _rels_path(part: str) -> str:
+    folder, base = posixpath.split(part)
+    return posixpath.join(folder, "_rels", base + ".rels")
+
+
+def _resolve(source_part: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(source_part), target)).lstrip("/")
+
+
+class _Package:
+    """Read access to the workbook's parts and where things are."""
+
+    def __init__(self, f: IO[bytes], path: Path) -> None:
+        self.path = path
+        self.entries, self.comment = _read_index(f, path)
+        self.names = {e.name for e in self.entries}
+        try:
+            self.zip = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise _not_workbook(path, str(exc)) from None
+        root_rels = self._rels("_rels/.rels", "")
+        doc = [t for typ, t in root_rels.values() if typ.endswith("/officeDocument")]
+        if not doc or doc[0] not in self.names:
+            raise _not_workbook(path, "no workbook part")
+        self.workbook_part = doc[0]
+        self.workbook_rels_part = _rels_path(self.workbook_part)
+        self.workbook_xml = self.read(self.workbook_part)
+        try:
+            wb = _parse(self.workbook_xml)
+        except _XML_ERRORS as exc:
+            raise _not_workbook(path, f"workbook.xml: {exc}") from None
+        if wb.tag != _M + "workbook":
+            raise WriteRefused(f"{path.name} is saved as Strict Open XML, which the tool cannot "
+                               f"update. Save it in Excel as 'Excel Macro-Enabled Workbook'.")
+        rels = self._rels(self.workbook_rels_part, self.workbook_part)
+        self.sheets: dict[str, _SheetRef] = {}
+        sheets_el = wb.find(_M + "sheets")
+        for i, sh in enumerate(sheets_el if sheets_el is not None else ()):
+            rid = sh.get(_R + "id", "")
+            if rid in rels and rels[rid][0].endswith("/worksheet"):
+                name = sh.get("name", "")
+                self.sheets[name] = _SheetRef(name, sh.get("sheetId", ""), i, rels[rid][1])
+        pr = wb.find(_M + "workbookPr")
+        self.date1904 = pr is not None and pr.get("date1904", "0") in ("1", "true")
+        by_type = {typ.rsplit("/", 1)[-1]: t for typ, t in rels.values()}
+        self.styles_part = by_type.get("styles")
+        self.calc_chain_part = by_type.get("calcChain")
+
+    def read(self, part: str) -> bytes:
+        try:
+            info = self.zip.getinfo(part)
+            if info.file_size > _MAX_PART:
+                raise WriteRefused(f"{self.path.name}: part {part} is too large "
+                                   f"({info.file_size:,} bytes); nothing was written.")
+            return self.zip.read(info)
+        except (KeyError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            raise _not_workbook(self.path, f"{part}: {exc}") from None
+
+    def _rels(self, part: str, source: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (type, resolved target part) of internal relationships."""
+        if part not in self.names:
+            raise _not_workbook(self.path, f"missing {part}")
+        try:
+            root = _parse(self.read(part))
+        except _XML_ERRORS as exc:
+            raise _not_workbook(self.path, f"{part}: {exc}") from None
+        out: dict[str, tuple[str, str]] = {}
+        for rel in root.iter(_P + "Relationship"):
+            if rel.get("TargetMode") == "External":
+                continue
+            out[rel.get("Id", "")] = (rel.get("Type", ""),
+                                     _resolve(source, rel.get("Target", "")))
+        return out
+
+
+# --- styles.xml -------------------------------------------------------------------------
+
+_STYLE_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs",
+                "cellStyles", "dxfs", "tableStyles", "colors", "extLst")
+_FONT_ORDER = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u",
+               "vertAlign", "sz", "color", "name", "family", "charset", "scheme")
+_BUILTIN_FORMATS = MappingProxyType({
+    "General": 0, "0": 1, "0.00": 2, "#,##0": 3, "#,##0.00": 4, "0%": 9, "0.00%": 10,
+})
+
+# a generated element: (tag, ((attr, value), ...), (children...))
+_E = tuple[str, tuple[tuple[str, str], ...], tuple[Any, ...]]
+
+
+def _key_of_el(el: ET.Element) -> object:
+    return (el.tag, tuple(sorted(el.attrib.items())), tuple(_key_of_el(c) for c in el))
+
+
+def _key_of_e(e: _E) -> object:
+    tag, attrs, children = e
+    return (_M + tag, tuple(sorted(attrs)), tuple(_key_of_e(c) for c in children))
+
+
+def _e_from_el(el: ET.Element) -> _E | None:
+    if not el.tag.startswith(_M) or any(k.startswith("{") for k in el.attrib):
+        return None
+    kids = tuple(k for k in (_e_from_el(c) for c in el) if k is not None)
+    return (el.tag[len(_M):], tuple(el.attrib.items()), kids)
+
+
+class _Styles:
+    """Find or append the cellXfs and dxfs that named styles need, by addition only."""
+
+    def __init__(self, xml: bytes) -> None:
+        self.original = xml
+        self.text = xml.decode("utf-8")
+        root = _parse(xml)
+        if root.tag != _M + "styleSheet":
+            raise _BadPart("no styleSheet")
+        m = re.search(r"<(\w+:)?styleSheet[\s>]", self.text)
+        self.prefix = (m.group(1) or "") if m else ""
+        self.keys: dict[str, list[object]] = {}
+        self.new: dict[str, list[str]] = {}
+        for coll in ("numFmts", "fonts", "fills", "borders", "cellXfs", "dxfs"):
+            el = root.find(_M + coll)
+            kids = list(el) if el is not None else []
+            self.keys[coll] = [_key_of_el(k) for k in kids]
+            self.new[coll] = []
+        nf = root.find(_M + "numFmts")
+        self.formats = {x.get("formatCode", ""): int(x.get("numFmtId", "0"))
+                        for x in (nf if nf is not None else ())}
+        fonts = root.find(_M + "fonts")
+        base = _e_from_el(fonts[0]) if fonts is not None and len(fonts) else None
+        self.base_font: _E = base or ("font", (), (
+            ("sz", (("val", "11"),), ()), ("color", (("theme", "1"),), ()),
+            ("name", (("val", "Calibri"),), ()), ("family", (("val", "2"),), ()),
+            ("scheme", (("val", "minor"),), ())))
+        self.xf_cache: dict[CellStyle, int] = {}
+        self.dxf_cache: dict[DiffStyle, int] = {}
+
+    @property
+    def added(self) -> int:
+        return sum(len(v) for v in self.new.values())
+
+    def _render(self, e: _E) -> str:
+        tag, attrs, children = e
+        p = self.prefix
+        a = "".join(f' {k}="{_attr(v)}"' for k, v in attrs)
+        if not children:
+            return f"<{p}{tag}{a}/>"
+        return f"<{p}{tag}{a}>{''.join(self._render(c) for c in children)}</{p}{tag}>"
+
+    def _index(self, coll: str, e: _E) -> int:
+        key = _key_of_e(e)
+        keys = self.keys[coll]
+        if key in keys:
+            return keys.index(key)
+        keys.append(key)
+        self.new[coll].append(self._render(e))
+        return len(keys) - 1
+
+    def _num_fmt(self, code: str | None) -> int:
+        if code is None:
+            return 0
+        if code in _BUILTIN_FORMATS:
+            return _BUILTIN_FORMATS[code]
+        if code not in self.formats:
+            new_id = max([163, *self.formats.values()]) + 1
+            self.formats[code] = new_id
+            self._index("numFmts", ("numFmt", (("numFmtId", str(new_id)),
+                                               ("formatCode", code)), ()))
+        return self.formats[code]
+
+    def _font(self, s: CellStyle) -> int:
+        if not (s.bold or s.underline or s.size or s.color):
+            return 0
+        drop = {"b", "u", "sz", "color"}
+        kids: list[_E] = [k for k in self.base_font[2] if k[0] not in drop]
+        size = [k for k in self.base_font[2] if k[0] == "sz"]
+        color = [k for k in self.base_font[2] if k[0] == "color"]
+        if s.bold:
+            kids.append(("b", (), ()))
+        if s.underline:
+            kids.append(("u", (), ()))
+        kids.append(("sz", (("val", f"{s.size:g}"),), ()) if s.size else
+                    (size[0] if size else ("sz", (("val", "11"),), ())))
+        if s.color:
+            kids.append(("color", (("rgb", s.color),), ()))
+        elif color:
+            kids.append(color[0])
+        order = {n: i for i, n in enumerate(_FONT_ORDER)}
+        kids.sort(key=lambda k: order.get(k[0], len(order)))
+        return self._index("fonts", ("font", (), tuple(kids)))
+
+    def xf(self, s: CellStyle) -> int:
+        if s in self.xf_cache:
+            return self.xf_cache[s]
+        num = self._num_fmt(s.num_format)
+        font = self._font(s)
+        fill = 0 if not s.fill else self._index("fills", ("fill", (), (
+            ("patternFill", (("patternType", "solid"),), (
+                ("fgColor", (("rgb", s.fill),), ()), ("bgColor", (("indexed", "64"),), ()))),)))
+        border = 0 if not s.border_bottom else self._index("borders", ("border", (), (
+            ("left", (), ()), ("right", (), ()), ("top", (), ()),
+            ("bottom", (("style", "thin"),), (("color", (("auto", "1"),), ()),)),
+            ("diagonal", (), ()))))
+        align = tuple((k, v) for k, v in (("horizontal", s.horizontal),
+                                          ("vertical", s.vertical),
+                                          ("wrapText", "1" if s.wrap else None)) if v)
+        attrs = [("numFmtId", str(num)), ("fontId", str(font)), ("fillId", str(fill)),
+                 ("borderId", str(border)), ("xfId", "0")]
+        attrs += [(k, "1") for k, v in (("applyNumberFormat", num), ("applyFont", font),
+                                       ("applyFill", fill), ("applyBorder", border),
+                                       ("applyAlignment", align)) if v]
+        children = (("alignment", align, ()),) if align else ()
+        index = 0 if s == CellStyle() else self._index("cellXfs", ("xf", tuple(attrs), children))
+        self.xf_cache[s] = index
+        return index
+
+    def dxf(self, d: DiffStyle) -> int:
+        if d in self.dxf_cache:
+            return self.dxf_cache[d]
+        parts: list[_E] = []
+        font = tuple(x for x in (("b", (), ()) if d.bold else None,
+                                 ("color", (("rgb", d.color),), ()) if d.color else None) if x)
+        if font:
+            parts.append(("font", (), font))
+        if d.fill:
+            parts.append(("fill", (), (("patternFill", (), (
+                ("bgColor", (("rgb", d.fill),), ()),)),)))
+        index = self._index("dxfs", ("dxf", (), tuple(parts)))
+        self.dxf_cache[d] = index
+        return index
+
+    def result(self) -> bytes | None:
+        """The new styles.xml, or None when nothing had to be added."""
+        if not self.added:
+            return None
+        text = self.text
+        p = re.escape(self.prefix)
+        for coll, frags in self.new.items():
+            if not frags:
+                continue
+            count = len(self.keys[coll])
+            m = re.search(rf"<{p}{coll}(?=[\s/>])[^>]*?(/?)>", text)
+            if m:
+                open_tag = m.group(0)[:-2] if m.group(1) else m.group(0)[:-1]
+                if re.search(r'\scount="[^"]*"', open_tag):
+                    open_tag = re.sub(r'(\s)count="[^"]*"', rf'\g<1>count="{count}"', open_tag)
+                else:
+                    open_tag = open_tag.rstrip() + f' count="{count}"'
+                if m.group(1):
+                    text = (text[:m.start()] + open_tag + ">" + "".join(frags)
+                            + f"</{self.prefix}{coll}>" + text[m.end():])
+                else:
+                    close = text.index(f"</{self.prefix}{coll}>", m.end())
+                    text = (text[:m.start()] + open_tag + ">" + text[m.end():close]
+                            + "".join(frags) + text[close:])
+                continue
+            block = (f'<{self.prefix}{coll} count="{count}">' + "".join(frags)
+                     + f"</{self.prefix}{coll}>")
+            at = text.index(f"</{self.prefix}styleSheet>")
+            for later in _STYLE_ORDER[_STYLE_ORDER.index(coll) + 1:]:
+                m2 = re.search(rf"<{p}{later}(?=[\s/>])", text)
+                if m2:
+                    at = m2.start()
+                    break
+            text = text[:at] + block + text[at:]
+        return text.encode("utf-8")
+
+
+# --- workbook.xml: print titles -----------------------------------------------------------
+
+_DEFINED_NAME_RE = re.compile(r"<(\w+:)?definedName\b([^>]*)>(.*?)</(?:\w+:)?definedName>", re.S)
+_XML_ATTR_RE = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
+
+
+def _quote_sheet(name: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) and not _CELL_RE.fullmatch(name.upper()):
+        return name
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _unescape(text: str) -> str:
+    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+            .replace("&apos;", "'").replace("&amp;", "&"))
+
+
+def _set_print_titles(xml: str, ref: _SheetRef, rows: tuple[int, int]) -> str | None:
+    """workbook.xml with the sheet's print titles set to ``rows``; None if already so."""
+    value = f"{_quote_sheet(ref.name)}!${rows[0]}:${rows[1]}"
+    wanted = value.replace("'", "")
+    prefix = ""
+    mm = re.search(r"<(\w+:)?workbook[\s>]", xml)
+    if mm and mm.group(1):
+        prefix = mm.group(1)
+    element = (f'<{prefix}definedName name="_xlnm.Print_Titles" localSheetId="{ref.index}">'
+               f"{_attr(value)}</{prefix}definedName>")
+    for m in _DEFINED_NAME_RE.finditer(xml):
+        attrs = dict(_XML_ATTR_RE.findall(m.group(2)))
+        if attrs.get("name") == "_xlnm.Print_Titles" and attrs.get("localSheetId") == str(
+                ref.index):
+            if _unescape(m.group(3)).replace("'", "") == wanted:
+                return None
+            return xml[:m.start()] + element + xml[m.end():]
+    block = f"<{prefix}definedNames>{element}</{prefix}definedNames>"
+    names = re.search(r"<(\w+:)?definedNames\s*>", xml)
+    if names:
+        return xml[:names.end()] + element + xml[names.end():]
+    names = re.search(r"<(\w+:)?definedNames\s*/>", xml)
+    if names:
+        return xml[:names.start()] + block + xml[names.end():]
+    at = -1
+    for pattern in (r"</(?:\w+:)?sheets>", r"</(?:\w+:)?functionGroups>|<(?:\w+:)?functionGroups"
+                    r"[^>]*/>", r"</(?:\w+:)?externalReferences>"):
+        for found in re.finditer(pattern, xml):
+            at = max(at, found.end())
+    if at < 0:
+        return None
+    return xml[:at] + block + xml[at:]
+
+
+# --- calcChain.xml ------------------------------------------------------------------------
+
+_CALC_C_RE = re.compile(r"<(?:\w+:)?c\b[^>]*?/>")
+
+
+def _filter_calc_chain(xml: bytes, sheet_ids: set[str]) -> tuple[bytes | None, bool]:
+    """The calc chain without entries of ``sheet_ids``: (new xml or None if unchanged, empty)."""
+    text = xml.decode("utf-8")
+    kept: list[str] = []
+    current = ""
+    written_sheet = None
+    removed = 0
+    for m in _CALC_C_RE.finditer(text):
+        tag = m.group(0)
+        found = re.search(r'\si="(\d+)"', tag)
+        if found:
+            current = found.group(1)
+        if current in sheet_ids:
+            removed += 1
+            continue
+        if not found and written_sheet != current:
+            tag = re.sub(r"^(<(?:\w+:)?c)\b", rf'\1 i="{current}"', tag)
+        kept.append(tag)
+        written_sheet = current
+    if not removed:
+        return None, False
+    if not kept:
+        return b"", True
+    first = _CALC_C_RE.search(text)
+    last = list(_CALC_C_RE.finditer(text))[-1]
+    assert first is not None
+    return (text[:first.start()] + "".join(kept) + text[last.end():]).encode("utf-8"), False
+
+
+# --- rendering one sheet --------------------------------------------------------------------
+
+_EPOCH_1900 = dt.date(1899, 12, 30)
+_EPOCH_1904 = dt.date(1904, 1, 1)
+_KEEP_BEFORE_DATA = ("sheetFormatPr",)
+_KEEP_AFTER = ("sheetProtection", "protectedRanges")
+_KEEP_TAIL = ("drawing", "legacyDrawing", "legacyDrawingHF", "picture", "oleObjects",
+              "controls", "webPublishItems")
+
+
+def _serial(value: dt.date, date1904: bool) -> float | None:
+    """Excel's serial number of a date or datetime; None before 1900-03-01 (1904-01-01)."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if date1904:
+        days = (day - _EPOCH_1904).days
+    else:
+        days = (day - _EPOCH_1900).days
+        if days < 61:  # before 1900-03-01 Excel's serials are off by its phantom 1900-02-29
+            return None
+    if days < 0:
+        return None
+    if isinstance(value, dt.datetime):
+        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+        return days + seconds / 86400
+    return days
+
+
+def _clean_text(text: str) -> tuple[str, str]:
+    """Text fit for a cell, and a note when it had to change ('' when not)."""
+    note = ""
+    if _ILLEGAL_RE.search(text):
+        n = len(_ILLEGAL_RE.findall(text))
+        text = _ILLEGAL_RE.sub("", text)
+        note = f"removed {n} control character{'s' if n > 1 else ''}"
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT]
+        note = (note + "; " if note else "") + f"cut to Excel's {MAX_TEXT:,} characters"
+    return text, note
+
+
+def _col_width(width: float) -> float:
+    """XlsxWriter's conversion of a width in characters to the stored column width."""
+    if width <= 0:
+        return 0.0
+    pixels = int(width * 12 + 0.5) if width < 1 else int(width * 7 + 0.5) + 5
+    return int(pixels / 7 * 256) / 256
+
+
+_MAX_DECIMAL = Decimal("1e308")
+_BIG_INT = 10**15  # larger ints go through Decimal (and become #NUM! beyond 1e308)
+
+
+def _number(value: Decimal | float) -> str | None:
+    if isinstance(value, Decimal):
+        if not value.is_finite() or abs(value) > _MAX_DECIMAL:
+            return None
+        return format(value, "f") if -20 <= value.adjusted() <= 20 else str(value)
+    if not math.isfinite(value):
+        return None
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    xml: bytes
+    cleaned: list[str]
+
+
+def _split_old(text: str) -> ET.Element:
+    """Parse an existing sheet without its (possibly large) sheetData."""
+    m = re.search(r"<(\w+:)?sheetData[\s/>]", text)
+    if m:
+        start = m.start()
+        gt = text.index(">", start)
+        if text[gt - 1] == "/":
+            end = gt + 1
+        else:
+            close = re.compile(r"</(\w+:)?sheetData\s*>").search(text, gt)
+            if close is None:
+                raise _BadPart("unterminated sheetData")
+            end = close.end()
+        text = text[:start] + text[end:]
+    return _parse(text)
+
+
+def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Styles,
+                  date1904: bool) -> _Rendered:
+    old = _split_old(old_xml.decode("utf-8"))
+    if old.tag != _M + "worksheet":
+        raise _BadPart("not a worksheet part")
+    kept: dict[str, ET.Element] = {}
+    for child in old:
+        if child.tag.startswith(_M):
+            kept.setdefault(child.tag[len(_M):], child)
+    if "tableParts" in kept and len(kept["tableParts"]):
+        raise WriteRefused(f"The tool-owned sheet {name} holds an Excel table, which the tool "
+                           f"cannot keep consistent; nothing was written. Remove the table or "
+                           f"rebuild the workbook.")
+
+    # styles: (style name or None, kind) -> xf index
+    xf_cache: dict[tuple[str | None, int], int] = {}
+    date_style, datetime_style = STYLES["date"], STYLES["datetime"]
+
+    def xf(style: str | None, kind: int) -> int:
+        key = (style, kind)
+        found = xf_cache.get(key)
+        if found is None:
+            s = resolve_style(style) if style else CellStyle()
+            if kind == 1 and s.num_format is None:
+                s = s.merged(date_style)
+            elif kind == 2 and s.num_format is None:
+                s = s.merged(datetime_style)
+            found = xf_cache[key] = styles.xf(s)
+        return found
+
+    ncols = content.width
+    letters = [schema.col_letter(i) for i in range(max(ncols, 1))]
+    col_styles = [content.col_styles.get(i) for i in range(ncols)]
+    cell_styles = dict(content.cell_styles)
+    link_style = "link"
+    for cell in content.links:
+        cell_styles.setdefault(cell, link_style)
+    styled_rows = {r for r, _ in cell_styles}
+    row_styles = content.row_styles
+    cleaned: list[str] = []
+    out: list[str] = []
+    add = out.append
+    epoch_date = _EPOCH_1904 if date1904 else _EPOCH_1900
+    first_plain_date = dt.date(1904, 1, 1) if date1904 else dt.date(1900, 3, 1)
+
+    for r, row in enumerate(content.rows):
+        rn = str(r + 1)
+        rstyle = row_styles.get(r)
+        special = r in styled_rows
+        cells: list[str] = []
+        put = cells.append
+        for c, v in enumerate(row):
+            explicit = (cell_styles.get((r, c)) if special else None) or rstyle
+            style = explicit or col_styles[c]
+            ref = letters[c] + rn
+            t = type(v)
+            if v is None or (t is str and not v):
+                if explicit:
+                    put(f'<c r="{ref}" s="{xf(explicit, 0)}"/>')
+                continue
+            if isinstance(v, Enum):
+                v = v.value
+                t = type(v)
+            if t is str or (t is not bool and isinstance(v, str)):
+                text = cast(str, v)
+                if _ILLEGAL_RE.search(text) or len(text) > MAX_TEXT:
+                    text, note = _clean_text(text)
+                    cleaned.append(f"{name}!{ref}: {note}")
+                if "_x" in text:
+                    text = _ESCAPED_RE.sub(r"_x005F\1", text)
+                body = text.translate(_TEXT_ESCAPES)
+                space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() \
+                    else ""
+                s = f' s="{xf(style, 0)}"' if style else ""
+                put(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{body}</t></is></c>')
+            elif t is bool:
+                s = f' s="{xf(style, 0)}"' if style else ""
+                put(f'<c r="{ref}"{s} t="b"><v>{1 if v else 0}</v></c>')
+            elif t is int and -_BIG_INT < cast(int, v) < _BIG_INT:
+                s = f' s="{xf(style, 0)}"' if style else ""
+                put(f'<c r="{ref}"{s}><v>{v}</v></c>')
+            elif t is Decimal or t is float:
+                num = _number(cast("Decimal | float", v))
+                s = f' s="{xf(style, 0)}"' if style else ""
+                if num is None:
+                    put(f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>')
+                else:
+                    put(f'<c r="{ref}"{s}><v>{num}</v></c>')
+            elif t is dt.date and cast(dt.date, v) >= first_plain_date:
+                days = (cast(dt.date, v) - epoch_date).days
+                put(f'<c r="{ref}" s="{xf(style, 1)}"><v>{days}</v></c>')
+            elif isinstance(v, (dt.date, dt.datetime)):
+                stamp = v
+                is_dt = isinstance(stamp, dt.datetime)
+                if is_dt and cast(dt.datetime, stamp).tzinfo is not None:
+                    stamp = cast(dt.datetime, stamp).replace(tzinfo=None)
+                serial = _serial(stamp, date1904)
+                if serial is None:  # before Excel's dates: write it as text
+                    put(f'<c r="{ref}" t="inlineStr"><is><t>{stamp.isoformat()}</t></is></c>')
+                else:
+                    put(f'<c r="{ref}" s="{xf(style, 2 if is_dt else 1)}">'
+                        f"<v>{serial!r}</v></c>")
+            elif isinstance(v, (int, float, Decimal)):
+                num = _number(Decimal(v) if isinstance(v, int) else v)
+                s = f' s="{xf(style, 0)}"' if style else ""
+                put(f'<c r="{ref}"{s}><v>{num}</v></c>' if num is not None else
+                    f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>')
+            else:
+                raise TypeError(f"{name}!{ref}: cannot write a {type(v).__name__} "
+                                f"({v!r}) to a cell")
+        for c in range(len(row), ncols):  # styled blanks after a short header/title row
+            if special and (r, c) in cell_styles:
+                put(f'<c r="{letters[c]}{rn}" s="{xf(cell_styles[(r, c)], 0)}"/>')
+        if cells:
+            add(f'<row r="{rn}">')
+            add("".join(cells))
+            add("</row>")
+    sheet_data = "".join(out)
+
+    parts: list[str] = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+    ]
+    parts.append(_sheet_pr(kept.get("sheetPr"), content.fit_width))
+    last_ref = f"{letters[max(ncols, 1) - 1]}{max(len(content.rows), 1)}"
+    parts.append(f'<dimension ref="{"A1" if last_ref == "A1" else "A1:" + last_ref}"/>')
+    parts.append(_sheet_views(kept.get("sheetViews"), content.freeze))
+    for tag in _KEEP_BEFORE_DATA:
+        if tag in kept:
+            parts.append(_serialize(kept[tag]))
+    if "sheetFormatPr" not in kept:
+        parts.append('<sheetFormatPr defaultRowHeight="15"/>')
+    if content.widths:
+        parts.append("<cols>")
+        parts.extend(f'<col min="{c + 1}" max="{c + 1}" width="{_col_width(w)}" '
+                     f'customWidth="1"/>' for c, w in sorted(content.widths.items()))
+        parts.append("</cols>")
+    parts.append(f"<sheetData>{sheet_data}</sheetData>" if sheet_data else "<sheetData/>")
+    for tag in _KEEP_AFTER:
+        if tag in kept:
+            parts.append(_serialize(kept[tag]))
+    if content.autofilter:
+        parts.append(f'<autoFilter ref="{content.autofilter}"/>')
+    if content.merges:
+        parts.append(f'<mergeCells count="{len(content.merges)}">')
+        parts.extend(f'<mergeCell ref="{m}"/>' for m in content.merges)
+        parts.append("</mergeCells>")
+    for priority, rule in enumerate(content.rules, start=1):
+        value = rule.value
+        if isinstance(value, str):
+            formula = '"' + _clean_text(value)[0].replace('"', '""') + '"'
+        else:
+            num = _number(Decimal(value) if isinstance(value, int) else value)
+            if num is None:
+                raise ValueError(f"conditional value is not a finite number: {value!r}")
+            formula = num
+        parts.append(
+            f'<conditionalFormatting sqref="{rule.range}"><cfRule type="cellIs" '
+            f'dxfId="{styles.dxf(DIFF_STYLES[rule.style])}" priority="{priority}" '
+            f'operator="{_OPERATORS[rule.op]}"><formula>{formula.translate(_TEXT_ESCAPES)}'
+            f"</formula></cfRule></conditionalFormatting>")
+    if content.links:
+        parts.append("<hyperlinks>")
+        for (r, c), target in sorted(content.links.items()):
+            parts.append(f'<hyperlink ref="{schema.col_letter(c)}{r + 1}" '
+                         f'location="{_attr(target)}" display="{_attr(target)}"/>')
+        parts.append("</hyperlinks>")
+    if "printOptions" in kept:
+        parts.append(_serialize(kept["printOptions"]))
+    parts.append(_serialize(kept["pageMargins"]) if "pageMargins" in kept else
+                 '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+                 'footer="0.3"/>')
+    parts.append(_page_setup(kept.get("pageSetup"), content))
+    if content.print_header is not None:
+        header = content.print_header.replace("&", "&&")
+        parts.append(f'<headerFooter><oddHeader>{_attr("&C&B" + header)}</oddHeader>'
+                     f'<oddFooter>{_attr("&C&P / &N")}</oddFooter></headerFooter>')
+    elif "headerFooter" in kept:
+        parts.append(_serialize(kept["headerFooter"]))
+    for tag in _KEEP_TAIL:
+        if tag in kept:
+            parts.append(_serialize(kept[tag]))
+    if "tableParts" in kept:
+        parts.append(_serialize(kept["tableParts"]))
+    parts.append("</worksheet>")
+    return _Rendered("".join(parts).encode("utf-8"), cleaned)
+
+
+def _sheet_pr(old: ET.Element | None, fit: bool | None) -> str:
+    attrs = {k: v for k, v in (old.attrib.items() if old is not None else ())
+             if not k.startswith("{") and k != "filterMode"}
+    children = {_local(c.tag): c for c in (old if old is not None else ()) if
+                c.tag.startswith(_M)}
+    setup = dict(children["pageSetUpPr"].attrib) if "pageSetUpPr" in children else {}
+    setup = {k: v for k, v in setup.items() if not k.startswith("{")}
+    if fit:
+        setup["fitToPage"] = "1"
+    elif fit is not None:
+        setup.pop("fitToPage", None)
+    inner = "".join(_serialize(children[t]) for t in ("tabColor", "outlinePr") if t in children)
+    if setup:
+        inner += "<pageSetUpPr" + "".join(f' {k}="{_attr(v)}"' for k, v in setup.items()) + "/>"
+    a = "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items())
+    if not a and not inner:
+        return ""
+    return f"<sheetPr{a}>{inner}</sheetPr>" if inner else f"<sheetPr{a}/>"
+
+
+def _sheet_views(old: ET.Element | None, freeze: tuple[int, int] | None) -> str:
+    view = old.find(_M + "sheetView") if old is not None else None
+    attrs = {k: v for k, v in (view.attrib.items() if view is not None else ())
+             if not k.startswith("{") and k != "topLeftCell"}
+    attrs.setdefault("workbookViewId", "0")
+    a = "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items())
+    if not freeze:
+        return f"<sheetViews><sheetView{a}/></sheetViews>"
+    rows, cols = freeze
+    top_left = f"{schema.col_letter(cols)}{rows + 1}"
+    if rows and cols:
+        pane = (f'<pane xSplit="{cols}" ySplit="{rows}" topLeftCell="{top_left}" '
+                f'activePane="bottomRight" state="frozen"/>'
+                f'<selection pane="topRight"/><selection pane="bottomLeft"/>'
+                f'<selection pane="bottomRight" activeCell="{top_left}" sqref="{top_left}"/>')
+    elif rows:
+        pane = (f'<pane ySplit="{rows}" topLeftCell="{top_left}" activePane="bottomLeft" '
+                f'state="frozen"/><selection pane="bottomLeft" activeCell="{top_left}" '
+                f'sqref="{top_left}"/>')
+    else:
+        pane = (f'<pane xSplit="{cols}" topLeftCell="{top_left}" activePane="topRight" '
+                f'state="frozen"/><selection pane="topRight" activeCell="{top_left}" '
+                f'sqref="{top_left}"/>')
+    return f"<sheetViews><sheetView{a}>{pane}</sheetView></sheetViews>"
+
+
+def _page_setup(old: ET.Element | None, content: SheetContent) -> str:
+    attrs: dict[str, str] = {}
+    if old is not None:
+        for k, v in old.attrib.items():
+            if k == _R + "id":
+                attrs["r:id"] = v
+            elif not k.startswith("{"):
+                attrs[k] = v
+    attrs.setdefault("paperSize", "9")
+    if content.fit_width:
+        attrs["fitToWidth"] = "1"
+        attrs["fitToHeight"] = "0"
+    elif content.fit_width is not None:
+        attrs.pop("fitToWidth", None)
+        attrs.pop("fitToHeight", None)
+    if content.landscape is not None:
+        attrs["orientation"] = "landscape" if content.landscape else "portrait"
+    return "<pageSetup" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items()) + "/>"
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def _expected(value: CellValue, date1904: bool) -> object:
+    """What python-calamine reads back for a written value ('' for an empty cell)."""
+    t = type(value)
+    if t is str:
+        text = cast(str, value)
+        return text if len(text) <= MAX_TEXT and not _ILLEGAL_RE.search(text) else \
+            _clean_text(text)[0]
+    if t is Decimal:
+        number = cast(Decimal, value)
+        return float(number) if number.is_finite() and abs(number) <= _MAX_DECIMAL else ""
+    if t is int and -_BIG_INT < cast(int, value) < _BIG_INT:
+        return float(cast(int, value))
+    if isinstance(value, Enum):
+        value = value.value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _clean_text(value)[0]
+    if isinstance(value, (int, float, Decimal)):
+        num = _number(Decimal(value) if isinstance(value, int) else value)
+        return "" if num is None else float(num)
+    if isinstance(value, (dt.date, dt.datetime)):
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)
+        serial = _serial(value, date1904)
+        return value.isoformat() if serial is None else value
+    return value
+
+
+def _same(got: object, want: object, date1904: bool) -> bool:
+    if got == want and type(got) is type(want):
+        return True
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return got == want or math.isclose(got, want, rel_tol=1e-15)
+    if isinstance(want, (dt.date, dt.datetime)):
+        ws = _serial(want, date1904)
+        if isinstance(got, (dt.date, dt.datetime)):
+            gs = _serial(got, date1904)
+        elif isinstance(got, (int, float)) and not isinstance(got, bool):
+            gs = float(got)
+        else:
+            return False
+        return ws is not None and gs is not None and abs(ws - gs) < 2e-8  # ~1 ms
+    return False
+
+
+def _verify(tmp: Path, pkg: _Package, plan: _Plan) -> None:
+    """Zip-test the new file, parse its changed parts and read the written sheets back."""
+    expected_names = [e.name for e in pkg.entries if e.name not in plan.drop]
+    try:
+        with zipfile.ZipFile(tmp) as z:
+            if z.namelist() != expected_names:
+                raise WriteRefused("verification failed: the new file's parts differ; nothing "
+                                   "was written.")
+            bad = z.testzip()
+            if bad is not None:
+                raise WriteRefused(f"verification failed: part {bad} is damaged; nothing "
+                                   f"was written.")
+            for part, data in plan.replace.items():
+                if z.read(part) != data:
+                    raise WriteRefused(f"verification failed: part {part} differs; nothing "
+                                       f"was written.")
+                expat.ParserCreate().Parse(data, True)  # well-formed (no tree: fast)
+    except (zipfile.BadZipFile, expat.ExpatError, OSError, KeyError, zlib.error) as exc:
+        raise WriteRefused(f"verification of the new file failed ({exc}); nothing was "
+                           f"written.") from None
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(tmp))
+        for name, content in plan.targets.items():
+            grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            _compare(name, content, grid, pkg.date1904)
+    except WriteRefused:
+        raise
+    except Exception as exc:  # calamine raises its own types
+        raise WriteRefused(f"verification of the new file failed ({exc}); nothing was "
+                           f"written.") from None
+
+
+def _compare(name: str, content: SheetContent, grid: Sequence[Sequence[object]],
+             date1904: bool) -> None:
+    height = len(grid)
+    for r, row in enumerate(content.rows):
+        got_row = grid[r] if r < height else []
+        width = len(got_row)
+        for c, value in enumerate(row):
+            want = _expected(value, date1904)
+            got = got_row[c] if c < width else ""
+            if not _same(got, want, date1904):
+                raise WriteRefused(
+                    f"verification failed: {name}!{schema.col_letter(c)}{r + 1} reads back "
+                    f"{got!r} instead of {want!r}; nothing was written.")
+        for c in range(len(row), width):
+            if got_row[c] != "":
+                raise WriteRefused(f"verification failed: {name}!{schema.col_letter(c)}{r + 1}"
+                                   f" is not empty; nothing was written.")
+    for r in range(len(content.rows), height):
+        if any(v != "" for v in grid[r]):
+            raise WriteRefused(f"verification failed: {name} row {r + 1} is not empty; "
+                               f"nothing was written.")
+
+
+# --- file safety --------------------------------------------------------------------------
+
+
+def _owner_file(path: Path) -> Path | None:
+    candidate = path.with_name("~$" + path.name)
+    return candidate if candidate.exists() else None
+
+
+def _check_can_write(path: Path) -> None:
+    if not path.is_file():
+        raise WriteRefused(f"{path} does not exist or is not a file; nothing was written.")
+    owner = _owner_file(path)
+    if owner is not None:
+        raise WorkbookLocked(
+            f"{path.name} is open in Excel ({owner.name} is beside it); nothing was written. "
+            f"Close the workbook in Excel and run the command again, or use the buttons on the "
+            f"workbook's ribbon tab. If Excel is not running, {owner.name} is left over from a "
+            f"crash: delete it.")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise WriteRefused(f"The folder {path.parent} is not writable; nothing was written. "
+                           f"Copy the workbook to a folder you can write to.")
+    try:
+        with open(path, "r+b"):
+            pass
+    except PermissionError:
+        if os.name == "nt":
+            raise WorkbookLocked(f"{path.name} is open in another program (Excel?) and locked; "
+                                 f"nothing was written. Close it and try again.") from None
+        raise WriteRefused(f"{path.name} is read-only; nothing was written. Make it writable "
+                           f"or copy it.") from None
+    except OSError as exc:
+        raise WriteRefused(f"{path.name} cannot be opened for writing ({exc.strerror}); "
+                           f"nothing was written.") from None
+
+
+_BACKUP_STAMP = "%Y%m%d-%H%M%S-%f"
+
+
+def _backup_re(path: Path) -> re.Pattern[str]:
+    return re.compile(re.escape(path.stem) + r"\.\d{8}-\d{6}-\d{6}" + re.escape(path.suffix))
+
+
+def _make_backup(path: Path, keep: int) -> Path | None:
+    if keep <= 0:
+        return None
+    folder = path.parent / ".backups"
+    try:
+        folder.mkdir(exist_ok=True)
+        stamp = dt.datetime.now().strftime(_BACKUP_STAMP)
+        target = folder / f"{path.stem}.{stamp}{path.suffix}"
+        while target.exists():
+            time.sleep(0.000_01)
+            stamp = dt.datetime.now().strftime(_BACKUP_STAMP)
+            target = folder / f"{path.stem}.{stamp}{path.suffix}"
+        try:
+            os.link(path, target)  # the old file lives on under the backup's name
+        except OSError:
+            shutil.copy2(path, target)
+    except OSError as exc:
+        raise WriteRefused(f"Cannot keep a backup in {folder} ({exc.strerror or exc}); nothing "
+                           f"was written.") from None
+    return target
+
+
+def _rotate_backups(path: Path, keep: int) -> list[str]:
+    folder = path.parent / ".backups"
+    if keep <= 0 or not folder.is_dir():
+        return []
+    pattern = _backup_re(path)
+    backups = sorted(p for p in os.listdir(folder) if pattern.fullmatch(p))
+    notes = []
+    for old in backups[:-keep]:
+        try:
+            (folder / old).unlink()
+        except OSError as exc:
+            notes.append(f"could not delete old backup {old}: {exc.strerror or exc}")
+    return notes
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- reading the Log back ----------------------------------------------------------------
+
+
+_LOG_KEYS = tuple(schema.header_key(h) for h in LOG_HEADERS)
+
+
+def _read_log_rows(path: Path) -> list[tuple[CellValue, ...]] | None:
+    """The data rows under the Log sheet's header row, as calamine reads them.
+
+    The header row is found by its English keys (``(time)``, ``(command)``...), so a
+    reworded Chinese label still matches. None when there is no such row: the sheet holds
+    the build's placeholder, not a log.
+    """
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        grid = book.get_sheet_by_name(LOG_SHEET).to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises its own types
+        raise WriteRefused(f"The existing Log sheet of {path.name} cannot be read ({exc}); "
+                           f"nothing was written.") from None
+    for i, row in enumerate(grid):
+        if tuple(schema.header_key(v) for v in row[:len(_LOG_KEYS)]) == _LOG_KEYS:
+            start = i + 1
+            break
+    else:
+        return None
+    rows: list[tuple[CellValue, ...]] = []
+    for row in grid[start:]:
+        values = [None if v == "" else v for v in row]
+        while values and values[-1] is None:
+            values.pop()
+        if values:
+            rows.append(tuple(cast(list[CellValue], values)))
+    return rows
+
+
+# --- the writer ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    targets: dict[str, SheetContent]
+    replace: dict[str, bytes]
+    drop: set[str]
+    styles_added: int
+    cleaned: list[str]
+    notes: list[str]
+
+
+def _plan(pkg: _Package, path: Path, sheets: Mapping[str, SheetContent],
+          log: Sequence[LogEntry]) -> _Plan:
+    """Render every target sheet and work out which parts change."""
+    targets = dict(sheets)
+    notes: list[str] = []
+    missing = [n for n in (*targets, *([LOG_SHEET] if log else [])) if n not in pkg.sheets]
+    if missing:
+        raise WriteRefused(f"{path.name} has no sheet {', '.join(missing)}; nothing was "
+                           f"written. Rebuild the workbook (contract-tracker build-workbook) "
+                           f"and copy your data into it.")
+    if log:
+        old_rows = _read_log_rows(path)
+        if old_rows is None:
+            notes.append("the Log sheet had no log yet: started one")
+            old_rows = []
+        new_rows = [e.row() for e in log]
+        extra = len(old_rows) + len(new_rows) - LOG_MAX_ROWS
+        if extra > 0:
+            notes.append(f"the Log keeps its newest {LOG_MAX_ROWS:,} rows; {extra:,} older "
+                         f"rows dropped")
+        targets[LOG_SHEET] = _log_content([*old_rows, *new_rows])
+    plan = _Plan(targets, {}, set(), 0, [], notes)
+    if not targets:
+        return plan
+    if pkg.styles_part is None or pkg.styles_part not in pkg.names:
+        raise _not_workbook(path, "no styles part")
+    try:
+        styles = _Styles(pkg.read(pkg.styles_part))
+    except _PART_ERRORS as exc:
+        raise _not_workbook(path, f"{pkg.styles_part}: {exc}") from None
+    original_wb = pkg.workbook_xml.decode("utf-8")
+    workbook_xml = original_wb
+    for name, content in targets.items():
+        ref = pkg.sheets[name]
+        if ref.part not in pkg.names:
+            raise _not_workbook(path, f"sheet {name} has no part")
+        try:
+            rendered = _render_sheet(name, content, pkg.read(ref.part), styles, pkg.date1904)
+        except _PART_ERRORS as exc:
+            raise _not_workbook(path, f"sheet {name}: {exc}") from None
+        plan.replace[ref.part] = rendered.xml
+        plan.cleaned.extend(rendered.cleaned)
+        if content.print_title_rows is not None:
+            workbook_xml = _set_print_titles(workbook_xml, ref, content.print_title_rows) \
+                or workbook_xml
+    if workbook_xml != original_wb:
+        plan.replace[pkg.workbook_part] = workbook_xml.encode("utf-8")
+        notes.append("workbook.xml: print titles defined")
+    new_styles = styles.result()
+    if new_styles is not None:
+        plan.replace[pkg.styles_part] = new_styles
+        plan.styles_added = styles.added
+        notes.append(f"styles.xml: {styles.added} entries appended")
+    if pkg.calc_chain_part and pkg.calc_chain_part in pkg.names:
+        ids = {pkg.sheets[n].sheet_id for n in targets}
+        chain, empty = _filter_calc_chain(pkg.read(pkg.calc_chain_part), ids)
+        if empty:
+            plan.drop.add(pkg.calc_chain_part)
+            _drop_calc_chain(pkg, plan.replace)
+            notes.append("calcChain.xml (a formula cache) removed")
+        elif chain is not None:
+            plan.replace[pkg.calc_chain_part] = chain
+            notes.append("calcChain.xml: entries of the rewritten sheets removed")
+    return plan
+
+
+def write_tool_sheets(
+    path: Path | str,
+    sheets: Mapping[str, SheetContent],
+    *,
+    log: Sequence[LogEntry] = (),
+    backups_kept: int = 5,
+) -> WriteReport:
+    """Replace the content of tool-owned ``sheets`` (and append ``log``) in one safe write.
+
+    Raises :class:`WriteRefused` (or its subclass :class:`WorkbookLocked`) with a message
+    for the user when nothing could be written; the workbook is then unchanged. Bad
+    content (an unknown style, a value of an unsupported type) is a programming error:
+    ``ValueError`` / ``TypeError``, also before anything is written.
+    """
+    started = time.perf_counter()
+    path = Path(os.path.realpath(path))
+    for name in sheets:
+        if name not in schema.TOOL_SHEET_NAMES:
+            raise WriteRefused(
+                f"{name!r} is not a tool-owned sheet; the tool writes only "
+                f"{', '.join(sorted(schema.TOOL_SHEET_NAMES))}, never a user's sheet. "
+                f"Nothing was written.")
+    if log and LOG_SHEET in sheets:
+        raise ValueError("pass the Log either as a sheet or as entries, not both")
+    _check_can_write(path)
+    before = path.stat()
+    with open(path, "rb") as src:
+        pkg = _Package(src, path)
+        try:
+            plan = _plan(pkg, path, sheets, log)
+            if not plan.targets:
+                return WriteReport(path, (), (), 0, None, (), ("nothing to write",),
+                                   time.perf_counter() - started)
+            tmp = _write_temp(src, pkg, plan, path)
+        finally:
+            pkg.zip.close()
+    try:  # the source is closed: Windows cannot replace an open file
+        _verify(tmp, pkg, plan)
+        now = path.stat()
+        if (now.st_mtime_ns, now.st_size) != (before.st_mtime_ns, before.st_size):
+            raise WorkbookLocked(f"{path.name} was changed by another program while the tool "
+                                 f"was writing; nothing was written. Run the command again.")
+        backup = _make_backup(path, backups_kept)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    backup.unlink()
+            if isinstance(exc, PermissionError):
+                raise WorkbookLocked(
+                    f"{path.name} is open in Excel (or another program) and locked; nothing "
+                    f"was written. Close it and run the command again, or use the buttons on "
+                    f"the workbook's ribbon tab.") from None
+            raise WriteRefused(f"Replacing {path.name} failed ({exc.strerror or exc}); "
+                               f"nothing was written.") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+    notes = [*plan.notes, *_rotate_backups(path, backups_kept)]
+    if plan.cleaned:
+        notes.append(f"{len(plan.cleaned)} cell text(s) changed to fit a workbook")
+    return WriteReport(
+        path=path,
+        sheets=tuple(plan.targets),
+        changed_parts=tuple(e.name for e in pkg.entries
+                            if e.name in plan.replace or e.name in plan.drop),
+        styles_added=plan.styles_added,
+        backup=backup,
+        cleaned=tuple(plan.cleaned),
+        notes=tuple(notes),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write_temp(src: IO[bytes], pkg: _Package, plan: _Plan, path: Path) -> Path:
+    """The new workbook in a temp file beside ``path``, flushed to disk."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteRefused(f"Cannot create a file in {path.parent} ({exc.strerror or exc}); "
+                           f"nothing was written.") from None
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as dst:
+            _write_zip(src, pkg.entries, pkg.comment, plan.replace, frozenset(plan.drop), dst)
+            dst.flush()
+            os.fsync(dst.fileno())
+        with contextlib.suppress(OSError):
+            shutil.copymode(path, tmp)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise WriteRefused(f"Writing the new workbook failed ({exc.strerror or exc}); "
+                               f"nothing was written.") from None
+        raise
+    return tmp
+
+
+def _drop_calc_chain(pkg: _Package, replace: dict[str, bytes]) -> None:
+    """Remove calcChain's relationship and content-type override (the part is dropped)."""
+    assert pkg.calc_chain_part is not None
+    rels = pkg.read(pkg.workbook_rels_part).decode("utf-8")
+    rels = re.sub(r'<(\w+:)?Relationship\b[^>]*?Type="[^"]*/calcChain"[^>]*/>', "", rels)
+    replace[pkg.workbook_rels_part] = rels.encode("utf-8")
+    ct_part = "[Content_Types].xml"
+    if ct_part in pkg.names:
+        ct = pkg.read(ct_part).decode("utf-8")
+        name = re.escape("/" + pkg.calc_chain_part)
+        ct = re.sub(rf'<(\w+:)?Override\b[^>]*?PartName="{name}"[^>]*/>', "", ct)
+        replace[ct_part] = ct.encode("utf-8")
+
+
+def append_log(path: Path | str, entries: Sequence[LogEntry], *,
+               backups_kept: int = 5) -> WriteReport:
+    """Append ``entries`` to the Log sheet (earlier rows are read back and kept)."""
+    return write_tool_sheets(path, {}, log=entries, backups_kept=backups_kept)
