@@ -134,7 +134,7 @@ def strip_sources(book: Book) -> Book:
     from contract_tracker.records import NO_SOURCE
 
     def clean(items: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(dataclasses.replace(x, src=NO_SOURCE) for x in items)
+        return tuple(x._replace(src=NO_SOURCE) for x in items)
 
     s = book.settings
     settings = dataclasses.replace(

@@ -14,8 +14,9 @@ import datetime as dt
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from . import schema
@@ -230,11 +231,36 @@ def is_blank(value: object) -> bool:
 # --- one table ------------------------------------------------------------------------
 
 
-class Row(NamedTuple):
-    """One converted row: values by column key (blank cells absent) and its source."""
+class SettingRow(NamedTuple):
+    """One row of the key / value Settings table."""
 
-    values: dict[str, Any]
+    key: str
+    label: str | None
+    value: Any
+    note: str | None
     src: Source
+
+
+RECORD_OF: dict[str, type[Any]] = {
+    schema.SETTINGS_TABLE.name: SettingRow,
+    schema.SLA_PENALTY_TABLE.name: SlaPenaltyRule,
+    schema.CREDIT_TIER_TABLE.name: CreditTier,
+    schema.AGEING_TABLE.name: AgeingBucket,
+    schema.CLIENTS.name: Client,
+    schema.CONTRACTS.name: Contract,
+    schema.FEE_ITEMS.name: FeeItem,
+    schema.INSTALLMENTS.name: Installment,
+    schema.RECEIPTS.name: Receipt,
+    schema.INCIDENTS.name: Incident,
+    schema.AVAILABILITY.name: AvailabilityMonth,
+}
+"""The record each table's rows become; its fields are the table's column keys."""
+
+Row = Any  # a record of RECORD_OF: every field a column key, plus ``src``
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f for f in cls._fields if f != "src")
 
 
 def _region(table: Table) -> tuple[int, int | None]:
@@ -315,30 +341,38 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
     rejected: dict[str, Source] = {}
     letters = tuple((key, col_letter(i)) for key, i in found.items())
     plan = [(c, found[c.key], converter(c)) for c in table.columns if c.key in found]
-    keys = [c.key for c, _, _ in plan]
     body = grid[1:]
     width = max(i for _, i, _ in plan) + 1
     if any(len(line) < width for line in body):
         body = [[*line, *([None] * (width - len(line)))] for line in body]
     # Column by column: most cells take the fast path; a flagged cell is re-read slowly
     # to say what is wrong with it.
-    raw_columns = list(zip(*body, strict=True)) if body else [()] * width
-    columns = [_convert_column(c, conv, raw_columns[i]) for c, i, conv in plan]
-    flagged = {j for col in columns if col.count(_BAD) for j, v in enumerate(col) if v is _BAD}
+    raw_columns = [list(map(itemgetter(i), body)) for _, i, _ in plan]
+    columns = [_convert_column(c, conv, raw) for (c, _, conv), raw in
+               zip(plan, raw_columns, strict=True)]
+    flagged = {j for col in columns if _BAD in col for j, v in enumerate(col) if v is _BAD}
     for n, (column, _, _) in enumerate(plan):
         if column.required:
             flagged.update(j for j, v in enumerate(columns[n]) if v is None)
-    n_cols = len(plan)
+        if column.kind is Kind.MONEY:
+            problems.extend(_round_money(table, column, columns[n], letters))
+    first, last = min(i for _, i, _ in plan), width
     # any() is a fast test for "not blank"; a row of only zeros / blanks is checked exactly.
-    blank = [not any(line) and all(v == "" or v is None for v in line) for line in zip(
-        *(raw_columns[i] for _, i, _ in plan), strict=True)] if n_cols else []
-    rows: list[Row] = []
+    blank = [not any(line[first:last]) and all(v == "" or v is None for v in line[first:last])
+             for line in body]
+    # Fields the record has but the sheet lacks (an optional column) stay None.
+    positions = {c.key: n for n, (c, _, _) in enumerate(plan)}
+    columns.append([None] * len(body))
+    cls = RECORD_OF[table.name]
+    pick = itemgetter(*(positions.get(f, len(plan)) for f in _field_names(cls)))
+    records: list[Row] = []
+    sheet = table.sheet
     for j, values in enumerate(zip(*columns, strict=True)):
         if blank[j]:
             continue
-        src = Source(table.sheet, j + 2, letters)
+        src = Source(sheet, j + 2, letters)
         if j in flagged:
-            row_problems = _row_problems(plan, [raw_columns[i][j] for _, i, _ in plan], src)
+            row_problems = _row_problems(plan, [raw[j] for raw in raw_columns], src)
             problems.extend(row_problems)
             if not row_problems:  # whitespace-only cells: a blank row after all
                 continue
@@ -346,8 +380,20 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
             if isinstance(key, str) and key:
                 rejected.setdefault(key, src)
             continue
-        rows.append(Row(dict(zip(keys, values, strict=True)), src))
-    return TableRead(rows, problems, rejected, True)
+        records.append(cls(*pick(values), src=src))
+    return TableRead(records, problems, rejected, True)
+
+
+def _round_money(table: Table, column: Column, values: list[Any],
+                 letters: tuple[tuple[str, str], ...]) -> list[Problem]:
+    """Round amounts typed with more than two decimals half-up, with a warning each."""
+    found = []
+    for j, v in enumerate(values):
+        if v.__class__ is Decimal and v.as_tuple().exponent < -2:  # type: ignore[operator]
+            values[j] = round_fen(v)
+            found.append(Problem(table.sheet, f"{dict(letters)[column.key]}{j + 2}", (
+                f"{column.zh} {v} has more than two decimals; {values[j]} is used"), W))
+    return found
 
 
 _BAD = object()
@@ -424,7 +470,7 @@ def _unique(table: Table, rows: list[Row], problems: list[Problem],
     seen: dict[tuple[object, ...], Source] = {}
     kept: list[Row] = []
     for row in rows:
-        k = tuple(row.values.get(key) for key in keys)
+        k = tuple(getattr(row, key) for key in keys)
         first = seen.get(k)
         if first is not None:
             label = " / ".join(table.column(key).zh for key in keys)
@@ -451,14 +497,14 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
     sources: list[tuple[str, Source]] = []
     by_key = {s.key: s for s in schema.SETTINGS}
     for row in rows:
-        key = row.values["key"]
+        key = row.key
         definition = by_key.get(key)
         if definition is None:
             problems.append(Problem.at(row.src, "key", (
                 f"'{key}' is not a known setting; it is ignored"), W))
             continue
         sources.append((key, row.src))
-        raw = row.values.get("value")
+        raw = row.value
         if raw is None:
             continue
         column = Column(key, definition.zh, definition.kind, choices=definition.choices)
@@ -480,24 +526,14 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
         if isinstance(getattr(defaults, key), Decimal) and isinstance(value, int):
             values[key] = Decimal(value)
 
-    penalties = [
-        SlaPenaltyRule(r.values["schedule"], r.values["breach"], r.values["mode"],
-                       r.values["value"], r.src)
-        for r in _table_rows(schema.SLA_PENALTY_TABLE, grid, problems)
-    ]
+    penalties: list[SlaPenaltyRule] = _table_rows(schema.SLA_PENALTY_TABLE, grid, problems)
     for rule in penalties:
         if rule.mode == "percent" and rule.value > 1:
             problems.append(Problem.at(rule.src, "value", (
                 f"a percentage penalty of {rule.value} is more than 100 % of the monthly fee: "
                 "type 0.05 for 5 %"), W))
-    tiers = [
-        CreditTier(r.values["schedule"], r.values["below"], r.values["credit_pct"], r.src)
-        for r in _table_rows(schema.CREDIT_TIER_TABLE, grid, problems)
-    ]
-    ageing = [
-        AgeingBucket(r.values["label"], r.values["from_days"], r.values.get("to_days"), r.src)
-        for r in _table_rows(schema.AGEING_TABLE, grid, problems)
-    ]
+    tiers: list[CreditTier] = _table_rows(schema.CREDIT_TIER_TABLE, grid, problems)
+    ageing: list[AgeingBucket] = _table_rows(schema.AGEING_TABLE, grid, problems)
     for bucket in ageing:
         if bucket.to_days is not None and bucket.to_days < bucket.from_days:
             problems.append(Problem.at(bucket.src, "to_days", (
@@ -527,10 +563,6 @@ def _table_rows(table: Table, grid: Grid | None, problems: list[Problem]) -> lis
 # --- the whole book -------------------------------------------------------------------
 
 
-def _build(cls: type[Any], rows: Iterable[Row]) -> list[Any]:
-    return [cls(**row.values, src=row.src) for row in rows]
-
-
 def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
                ) -> tuple[Book, tuple[Problem, ...]]:
     """Every user-owned table of a workbook, validated: ``(book, problems)``."""
@@ -549,13 +581,13 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
         check(ctx)
     book = Book(
         settings=settings,
-        clients=tuple(_build(Client, ctx.rows("Clients"))),
-        contracts=tuple(_build(Contract, ctx.rows("Contracts"))),
-        fee_items=tuple(_build(FeeItem, ctx.rows("FeeItems"))),
-        installments=tuple(_build(Installment, ctx.rows("Installments"))),
-        receipts=tuple(_build(Receipt, ctx.rows("Receipts"))),
-        incidents=tuple(_build(Incident, ctx.rows("Incidents"))),
-        availability=tuple(_build(AvailabilityMonth, ctx.rows("Availability"))),
+        clients=tuple(ctx.rows("Clients")),
+        contracts=tuple(ctx.rows("Contracts")),
+        fee_items=tuple(ctx.rows("FeeItems")),
+        installments=tuple(ctx.rows("Installments")),
+        receipts=tuple(ctx.rows("Receipts")),
+        incidents=tuple(ctx.rows("Incidents")),
+        availability=tuple(ctx.rows("Availability")),
         schema_version=schema_version,
     )
     return book, tuple(problems)
@@ -582,7 +614,7 @@ class _Context:
             if predicate(row):
                 kept.append(row)
             elif key.unique:
-                rejected.setdefault(row.values[key.key], row.src)
+                rejected.setdefault(getattr(row, key.key), row.src)
         self.tables[sheet] = kept
 
     def report(self, row: Row, key: str, message: str, severity: Severity = Severity.ERROR
@@ -592,34 +624,34 @@ class _Context:
 
 def _check_credit_codes(ctx: _Context) -> None:
     for row in ctx.rows("Clients"):
-        code = row.values["credit_code"]
+        code = row.credit_code
         problem = credit_code_problem(code)
         if problem:
             ctx.report(row, "credit_code", f"统一社会信用代码 '{code}' {problem}", W)
-        email = row.values.get("email")
+        email = row.email
         if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             ctx.report(row, "email", f"联系人邮箱 '{email}' is not an e-mail address", W)
 
 
 def _check_contract_dates(ctx: _Context) -> None:
     def good(row: Row) -> bool:
-        v = row.values
-        if v["end_date"] < v["start_date"]:
+        v = row
+        if v.end_date < v.start_date:
             ctx.report(row, "end_date", (
-                f"结束日期 {v['end_date']} is before 起始日期 {v['start_date']}: "
+                f"结束日期 {v.end_date} is before 起始日期 {v.start_date}: "
                 "the term must end after it starts; row skipped"))
             return False
-        prepayment = v.get("prepayment")
-        if prepayment is not None and prepayment > v["total_fee"]:
+        prepayment = v.prepayment
+        if prepayment is not None and prepayment > v.total_fee:
             ctx.report(row, "prepayment", (
                 f"预付款 {fmt_money_grouped(prepayment)} is more than the total fee "
-                f"{fmt_money_grouped(v['total_fee'])}; row skipped"))
+                f"{fmt_money_grouped(v.total_fee)}; row skipped"))
             return False
         return True
 
     ctx.keep("Contracts", good)
     for row in ctx.rows("Contracts"):
-        items = row.values.get("service_items")
+        items = row.service_items
         if items and not re.fullmatch(r"\s*[1-8](\s*[,，、]\s*[1-8])*\s*", items):
             ctx.report(row, "service_items", (
                 f"服务内容 '{items}' should list item numbers 1-8 of clause 1.1, "
@@ -635,14 +667,14 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
     """
     parent_table = next(t for t in schema.DATA_TABLES if t.sheet == parent)
     parent_key = parent_table.columns[0].key
-    good = {row.values[parent_key] for row in ctx.rows(parent)}
+    good = {getattr(row, parent_key) for row in ctx.rows(parent)}
     read = ctx.reads[parent]
     label = next(t for t in schema.DATA_TABLES if t.sheet == sheet).column(key).zh
     dropped = 0
 
     def keep(row: Row) -> bool:
         nonlocal dropped
-        named = row.values.get(key)
+        named = getattr(row, key)
         if named is None or named in good:
             return True
         if not read.usable:
@@ -675,30 +707,30 @@ def _check_references(ctx: _Context) -> None:
     for sheet in ("FeeItems", "Installments", "Receipts", "Incidents", "Availability"):
         _check_reference(ctx, sheet, "contract_id", "Contracts")
     _check_reference(ctx, "Receipts", "installment_id", "Installments")
-    owners = {row.values["installment_id"]: row.values["contract_id"]
+    owners = {row.installment_id: row.contract_id
               for row in ctx.rows("Installments")}
 
     def same_contract(row: Row) -> bool:
-        named = row.values.get("installment_id")
+        named = row.installment_id
         owner = owners.get(named) if named else None
-        if owner is None or owner == row.values["contract_id"]:
+        if owner is None or owner == row.contract_id:
             return True
         ctx.report(row, "installment_id", (
             f"分期编号 '{named}' belongs to contract {owner}, not "
-            f"{row.values['contract_id']}; row skipped"))
+            f"{row.contract_id}; row skipped"))
         return False
 
     ctx.keep("Receipts", same_contract)
 
 
 def _check_sums(ctx: _Context) -> None:
-    contracts = {row.values["contract_id"]: row for row in ctx.rows("Contracts")}
+    contracts = {row.contract_id: row for row in ctx.rows("Contracts")}
     for sheet, label in (("FeeItems", "费用组成"), ("Installments", "付款计划")):
         totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for row in ctx.rows(sheet):
-            totals[row.values["contract_id"]] += row.values["amount"]
+            totals[row.contract_id] += row.amount
         for cid, contract in contracts.items():
-            total = contract.values["total_fee"]
+            total = contract.total_fee
             if cid not in totals:
                 if sheet == "Installments":
                     ctx.report(contract, "contract_id", (
@@ -711,12 +743,12 @@ def _check_sums(ctx: _Context) -> None:
                     f"total fee {fmt_money_grouped(total)}: check the {sheet} rows"), W)
     scheduled: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in ctx.rows("Installments"):
-        scheduled[row.values["contract_id"]] += row.values["amount"]
+        scheduled[row.contract_id] += row.amount
     received: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for row in sorted(ctx.rows("Receipts"), key=lambda r: (r.values["date"], r.src.row)):
-        cid = row.values["contract_id"]
+    for row in sorted(ctx.rows("Receipts"), key=lambda r: (r.date, r.src.row)):
+        cid = row.contract_id
         before = received[cid]
-        received[cid] += row.values["amount"]
+        received[cid] += row.amount
         if before <= scheduled[cid] < received[cid]:
             ctx.report(row, "amount", (
                 f"with this receipt, {cid} has received "
@@ -726,28 +758,15 @@ def _check_sums(ctx: _Context) -> None:
                 "installment"), W)
 
 
-def _check_money_precision(ctx: _Context) -> None:
-    for table in schema.DATA_TABLES:
-        money = [c.key for c in table.columns if c.kind is Kind.MONEY]
-        for row in ctx.rows(table.sheet):
-            for key in money:
-                value = row.values.get(key)
-                if value is not None and value != round_fen(value):
-                    ctx.report(row, key, (
-                        f"{table.column(key).zh} {value} has more than two decimals; "
-                        f"{round_fen(value)} is used"), W)
-                    row.values[key] = round_fen(value)
-
-
 def _check_incidents(ctx: _Context) -> None:
     def good(row: Row) -> bool:
-        v = row.values
+        v = row
         for key in ("responded_at", "solution_at", "resolved_at"):
-            moment = v.get(key)
-            if moment is not None and moment < v["reported_at"]:
+            moment = getattr(v, key)
+            if moment is not None and moment < v.reported_at:
                 ctx.report(row, key, (
                     f"{schema.INCIDENTS.column(key).zh} {moment:%Y-%m-%d %H:%M} is before the "
-                    f"report {v['reported_at']:%Y-%m-%d %H:%M}; row skipped"))
+                    f"report {v.reported_at:%Y-%m-%d %H:%M}; row skipped"))
                 return False
         return True
 
@@ -756,10 +775,10 @@ def _check_incidents(ctx: _Context) -> None:
 
 def _check_availability(ctx: _Context) -> None:
     def good(row: Row) -> bool:
-        v = row.values
-        month: dt.date = v["month"]
+        v = row
+        month: dt.date = v.month
         minutes = calendar.monthrange(month.year, month.month)[1] * 24 * 60
-        used = v["downtime_minutes"] + (v.get("maintenance_minutes") or ZERO)
+        used = v.downtime_minutes + (v.maintenance_minutes or ZERO)
         if used > minutes:
             ctx.report(row, "downtime_minutes", (
                 f"downtime plus maintenance ({used} min) exceeds the {minutes} minutes of "
@@ -771,7 +790,6 @@ def _check_availability(ctx: _Context) -> None:
 
 
 VALIDATORS: tuple[Callable[[_Context], None], ...] = (
-    _check_money_precision,
     _check_credit_codes,
     _check_contract_dates,
     _check_references,

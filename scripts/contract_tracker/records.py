@@ -2,7 +2,9 @@
 
 Every record carries ``src``: the sheet and row it came from, and where each of its
 columns sits, so any later stage can point at the exact cell (``Receipts!E17``).
-Records are frozen dataclasses; collections of them are tuples. Nothing here does I/O.
+Row records are NamedTuples (immutable, and cheap to build by the hundred thousand, as
+in beancount); the one-per-workbook ``Settings`` and ``Book`` are frozen dataclasses.
+Collections of records are tuples. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -62,8 +64,7 @@ class Problem(NamedTuple):
 Problems = tuple[Problem, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class SlaPenaltyRule:
+class SlaPenaltyRule(NamedTuple):
     schedule: str
     breach: str  # response | solution | major
     mode: str  # fixed | percent
@@ -71,16 +72,14 @@ class SlaPenaltyRule:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class CreditTier:
+class CreditTier(NamedTuple):
     schedule: str
     below: Decimal  # availability strictly below this ...
     credit_pct: Decimal  # ... earns this share of the monthly fee
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class AgeingBucket:
+class AgeingBucket(NamedTuple):
     label: str
     from_days: int
     to_days: int | None  # None: open-ended
@@ -131,8 +130,7 @@ class Settings:
         return self.src
 
 
-@dataclass(frozen=True, slots=True)
-class Client:
+class Client(NamedTuple):
     client_id: str
     name: str
     legal_rep: str
@@ -146,8 +144,7 @@ class Client:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class Contract:
+class Contract(NamedTuple):
     contract_id: str
     client_id: str
     signing_date: dt.date
@@ -182,8 +179,7 @@ class Contract:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class FeeItem:
+class FeeItem(NamedTuple):
     contract_id: str
     item: str
     amount: Decimal
@@ -191,8 +187,7 @@ class FeeItem:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class Installment:
+class Installment(NamedTuple):
     installment_id: str
     contract_id: str
     kind: str  # prepayment | progress | final
@@ -202,8 +197,7 @@ class Installment:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(NamedTuple):
     receipt_id: str
     contract_id: str
     date: dt.date
@@ -213,8 +207,7 @@ class Receipt:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class Incident:
+class Incident(NamedTuple):
     incident_id: str
     contract_id: str
     severity: str  # normal | major
@@ -227,8 +220,7 @@ class Incident:
     src: Source = NO_SOURCE
 
 
-@dataclass(frozen=True, slots=True)
-class AvailabilityMonth:
+class AvailabilityMonth(NamedTuple):
     contract_id: str
     month: dt.date  # first day of the month
     downtime_minutes: Decimal

@@ -1,0 +1,97 @@
+"""Benchmark: reading the large sample workbook into validated records.
+
+Prints, for the user-owned sheets of the large sample (5,000 clients and contracts,
+60,000 installments, 60,000 receipts, 20,000 incidents):
+- python-calamine alone (the grids, no validation): the reader's floor;
+- ``load_book`` (calamine + error cells + parse and validation into records);
+- openpyxl read-only, values only, for contrast (``--openpyxl``; slow).
+
+Usage: ``.venv/bin/python benchmarks/bench_read.py [--repeat 3] [--openpyxl]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from contract_tracker import schema
+from contract_tracker.build import build_workbook
+from contract_tracker.parse import parse_book
+from contract_tracker.reader import load_book, read_grids
+from contract_tracker.sample import sample_book
+
+CACHE = Path(__file__).resolve().parents[1] / "build" / "bench" / "contracts-large.xlsm"
+
+
+def large_workbook() -> Path:
+    if not CACHE.exists():
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        print(f"building {CACHE} (once) ...", flush=True)
+        build_workbook(sample_book("large"), CACHE)
+    return CACHE
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def calamine_only(path: Path) -> None:
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    for name in schema.USER_SHEETS:
+        book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    book.close()
+
+
+def openpyxl_only(path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_vba=False)
+    for name in schema.USER_SHEETS:
+        for _ in wb[name].iter_rows(values_only=True):
+            pass
+    wb.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--openpyxl", action="store_true")
+    args = parser.parse_args()
+    path = large_workbook()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+          f"{sys.version.split()[0]}, {platform.platform()}")
+    print(f"workbook: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    book, problems = load_book(path)
+    assert book is not None
+    print(f"rows: {len(book.clients)} clients, {len(book.contracts)} contracts, "
+          f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
+          f"{len(book.incidents)} incidents; {len(problems)} problems")
+    grids, version = read_grids(path)
+    rows = [
+        ("python-calamine grids (floor)", timed(lambda: calamine_only(path), args.repeat)),
+        ("read_grids (+ error cells)", timed(lambda: read_grids(path), args.repeat)),
+        ("parse_book (validate -> records)", timed(lambda: parse_book(grids, version),
+                                                   args.repeat)),
+        ("load_book (read + parse)", timed(lambda: load_book(path), args.repeat)),
+    ]
+    if args.openpyxl:
+        rows.append(("openpyxl read-only (contrast)", timed(lambda: openpyxl_only(path), 1)))
+    for label, (best, median) in rows:
+        print(f"{label:<36} best {best:6.3f} s   median {median:6.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
