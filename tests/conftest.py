@@ -52,7 +52,8 @@ def make_mini_book() -> Book:
                  prepay_days=10, prepay_day_type="working", final_days=30,
                  renewal_notice_days=30, confidentiality_years=3),
         Contract("HT-2026-002", "C002", dt.date(2026, 2, 1), dt.date(2026, 2, 1),
-                 dt.date(2027, 1, 31), D("240000.50"), "signed", late_fee_exempt=True,
+                 dt.date(2027, 1, 31), D("240000.50"), "signed", final_days=15,
+                 renewal_notice_days=60, confidentiality_years=2, late_fee_exempt=True,
                  sla_clock="working_hours", language="en"),
     )
     fee_items = (

@@ -116,3 +116,62 @@ def test_validate_write_fills_problems_with_links_and_logs(
 def _parts(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
         return {i.filename: zf.read(i.filename) for i in zf.infolist()}
+
+
+def test_generate_writes_contracts_and_logs_each_with_hashes(
+        mini_workbook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    import docx
+    import openpyxl
+
+    out = tmp_path / "out"
+    assert main(["generate", str(mini_workbook), "--contract", "HT-2026-001",
+                 "--out", str(out)]) == 0
+    [made] = sorted(out.glob("*.docx"))
+    assert made.name == "HT-2026-001_杭州优品电子商务有限公司.docx"
+    text = "\n".join(p.text for p in docx.Document(str(made)).paragraphs)
+    assert "杭州优品电子商务有限公司" in text and "人民币壹拾万元整" in text
+    log = [[c.value for c in row] for row in openpyxl.load_workbook(mini_workbook)["Log"]
+           .iter_rows(min_row=2)]
+    [entry] = [r for r in log if r[1] == "generate"]
+    assert entry[4] == str(made)
+    assert hashlib.sha256(made.read_bytes()).hexdigest() in entry[3]
+    assert "template contract_zh.docx sha256 " in entry[3]
+
+
+def test_generate_needs_a_selection(mini_workbook: Path) -> None:
+    assert main(["generate", str(mini_workbook)]) == 1
+
+
+def test_generate_refuses_signed_contract_unless_forced(
+        mini_workbook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["generate", str(mini_workbook), "--contract", "HT-2026-002",
+                 "--out", str(out)]) == 0
+    # The client moves: the contract's text changes, but it is signed.
+    rewrite_part(mini_workbook, "xl/sharedStrings.xml",
+                 lambda xml: xml.replace("深圳市南山区科技园", "深圳市南山区科技园一号", 1))
+    capsys.readouterr()
+    assert main(["generate", str(mini_workbook), "--contract", "HT-2026-002",
+                 "--out", str(out)]) == 1
+    assert "--force" in capsys.readouterr().out
+    assert main(["generate", str(mini_workbook), "--contract", "HT-2026-002", "--force",
+                 "--out", str(out)]) == 0
+    assert len(list(out.glob("*.docx"))) == 2  # the new one and the old one, kept
+
+
+def test_check_template_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from docx import Document
+
+    assert main(["check-template", str(REPO_ROOT / "templates" / "contract_zh.docx")]) == 0
+    bad = tmp_path / "bad.docx"
+    doc = Document()
+    doc.add_paragraph("{{ client.adress }} {{ contract.total_fee }}")
+    doc.save(str(bad))
+    capsys.readouterr()
+    assert main(["check-template", str(bad), "--kind", "contract"]) == 1
+    assert "client.adress" in capsys.readouterr().out
+    junk = tmp_path / "junk.docx"
+    junk.write_bytes(b"not a zip")
+    assert main(["check-template", str(junk)]) == 2

@@ -15,12 +15,15 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__, schema
 from .money import ZERO
-from .records import Problem, Severity
+from .records import Book, Problem, Severity
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
+PENDING_STATUSES = frozenset({"draft", "sent"})
+"""Contracts still being negotiated: the ones 'generate --pending' (re)writes."""
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_WORKBOOK = REPO_ROOT / "workbook" / "contracts.xlsm"
 
@@ -140,6 +143,89 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def output_dir(workbook: Path, folder: str, override: str | None) -> Path:
+    """Where outputs go: ``--out``, else Settings' output folder beside the workbook."""
+    if override:
+        return Path(override)
+    base = Path(folder or "output")
+    return base if base.is_absolute() else workbook.resolve().parent / base
+
+
+def _load_or_report(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
+    from .reader import load_book
+
+    book, problems = load_book(path)
+    if book is None:
+        print_problems(problems)
+    return book, problems
+
+
+def _log_or_warn(path: Path, book: Book, sheets: dict[str, Any],
+                 entries: Sequence[Any]) -> bool:
+    """Write tool sheets and Log lines; a refusal (say, open in Excel) is a warning."""
+    from .sheetwriter import WriteRefused
+    from .toolsheets import write_master
+
+    try:
+        write_master(path, sheets, entries, book.settings.backups_kept)
+    except WriteRefused as refused:
+        _err(f"warning: the workbook was not updated: {refused}")
+        return False
+    return True
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .docgen import generate_contracts
+    from .toolsheets import log_entry
+
+    path = Path(args.workbook)
+    book, data_problems = _load_or_report(path)
+    if book is None:
+        return EXIT_UNREADABLE
+    if count_errors(data_problems):
+        _out(f"note: {count_errors(data_problems)} rows have errors and were skipped "
+             "(run validate to see them)")
+    if not args.all and not args.contract and not args.pending:
+        _err("name the contracts: --contract ID (repeatable), --pending or --all")
+        return EXIT_PROBLEMS
+    if args.all:
+        selection: list[str] | str = "all"
+    else:
+        selection = list(args.contract or [])
+        if args.pending:
+            selection += [c.contract_id for c in book.contracts
+                          if c.status in PENDING_STATUSES]
+    out = output_dir(path, book.settings.output_folder, args.out) / (
+        "" if args.out else "contracts")
+    docs, gen_problems = generate_contracts(book, selection, out, pdf=args.pdf,
+                                            force=args.force, progress=sys.stderr.isatty())
+    print_problems(gen_problems)
+    for doc in docs:
+        _out(f"{doc.action:<9} {doc.output}" + (f"  + {doc.pdf}" if doc.pdf else ""))
+    entries = [log_entry(
+        "generate", f"{d.contract_id}: {d.action}; template {d.template} sha256 "
+        f"{d.template_sha256}; output sha256 {d.output_sha256}"
+        + (f"; pdf sha256 {d.pdf_sha256}" if d.pdf else "")
+        + (f"; previous file kept as {d.kept}" if d.kept else ""), file=d.output)
+        for d in docs]
+    logged = _log_or_warn(path, book, {}, entries) if entries else True
+    errors = count_errors(gen_problems)
+    _out(f"{len(docs)} contracts in {out}; {errors} not generated")
+    return EXIT_PROBLEMS if errors or not logged else EXIT_OK
+
+
+def cmd_check_template(args: argparse.Namespace) -> int:
+    from .docgen import TemplateError, format_check
+
+    try:
+        report, ok = format_check(Path(args.template), args.kind)
+    except TemplateError as exc:
+        _err(f"{args.template}: {exc}")
+        return EXIT_UNREADABLE
+    _out(report)
+    return EXIT_OK if ok else EXIT_PROBLEMS
+
+
 def cmd_schema_doc(args: argparse.Namespace) -> int:
     from .schemadoc import schema_markdown
 
@@ -203,6 +289,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("inspect", cmd_inspect, "summarise what the workbook holds")
     _workbook_arg(p)
+
+    p = add("generate", cmd_generate,
+            "write each contract as .docx (and PDF) from the Word templates")
+    _workbook_arg(p)
+    p.add_argument("--contract", action="append", metavar="ID", help="a contract number "
+                   "(repeat for more)")
+    p.add_argument("--pending", action="store_true", help="every draft or sent contract")
+    p.add_argument("--all", action="store_true", help="every contract")
+    p.add_argument("--pdf", action="store_true", help="also convert to PDF (LibreOffice "
+                   "or Word)")
+    p.add_argument("--force", action="store_true", help="replace signed contracts' files "
+                   "(the old file is kept, renamed)")
+    p.add_argument("--out", help="output folder (default: Settings' output folder beside "
+                   "the workbook, subfolder contracts)")
+
+    p = add("check-template", cmd_check_template,
+            "list a template's placeholders and those the workbook cannot fill")
+    p.add_argument("template", help="a .docx template")
+    p.add_argument("--kind", choices=("contract", "dunning"), help="what the template is for")
 
     p = add("schema-doc", cmd_schema_doc, "print the column guide (docs/schema.md)")
     p.add_argument("--out", help="write to this file instead of printing")
