@@ -15,15 +15,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from . import __version__, schema
+from .jobs import JobResult
 from .money import ZERO
 from .records import Book, Problem, Severity
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
-PENDING_STATUSES = frozenset({"draft", "sent"})
-"""Contracts still being negotiated: the ones 'generate --pending' (re)writes."""
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_WORKBOOK = REPO_ROOT / "workbook" / "contracts.xlsm"
 
@@ -97,10 +95,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
          f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
          f"{len(book.incidents)} incidents, {len(book.availability)} availability months read")
     if args.write:
-        from .toolsheets import write_problems
+        from .jobs import validate_job
 
-        write_problems(path, problems, command="validate",
-                       backups_kept=book.settings.backups_kept)
+        if not _write_job(path, book, validate_job(book, problems)):
+            return EXIT_UNREADABLE
         _out(f"Problems sheet updated in {path}")
     return EXIT_PROBLEMS if errors else EXIT_OK
 
@@ -143,14 +141,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def output_dir(workbook: Path, folder: str, override: str | None) -> Path:
-    """Where outputs go: ``--out``, else Settings' output folder beside the workbook."""
-    if override:
-        return Path(override)
-    base = Path(folder or "output")
-    return base if base.is_absolute() else workbook.resolve().parent / base
-
-
 def _load_or_report(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
     from .reader import load_book
 
@@ -160,23 +150,24 @@ def _load_or_report(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
     return book, problems
 
 
-def _log_or_warn(path: Path, book: Book, sheets: dict[str, Any],
-                 entries: Sequence[Any]) -> bool:
-    """Write tool sheets and Log lines; a refusal (say, open in Excel) is a warning."""
+def _write_job(path: Path, book: Book, job: JobResult) -> bool:
+    """Write a job's sheets and Log lines into the master; a refusal (say, the workbook is
+    open in Excel) is reported, not raised."""
     from .sheetwriter import WriteRefused
     from .toolsheets import write_master
 
+    if not job.sheets and not job.log:
+        return True
     try:
-        write_master(path, sheets, entries, book.settings.backups_kept)
+        write_master(path, job.sheets, job.log, book.settings.backups_kept)
     except WriteRefused as refused:
-        _err(f"warning: the workbook was not updated: {refused}")
+        _err(f"not written: {refused}")
         return False
     return True
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .docgen import generate_contracts
-    from .toolsheets import log_entry
+    from .jobs import generate_job, output_dir, pending_contracts
 
     path = Path(args.workbook)
     book, data_problems = _load_or_report(path)
@@ -188,30 +179,48 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.all and not args.contract and not args.pending:
         _err("name the contracts: --contract ID (repeatable), --pending or --all")
         return EXIT_PROBLEMS
-    if args.all:
-        selection: list[str] | str = "all"
+    selection: list[str] | str = "all" if args.all else [
+        *(args.contract or []), *(pending_contracts(book) if args.pending else [])]
+    out = output_dir(path, book.settings.output_folder, args.out)
+    if not args.out:
+        out = out / "contracts"
+    job = generate_job(book, selection, out, pdf=args.pdf, force=args.force,
+                       progress=sys.stderr.isatty())
+    print_problems(job.problems)
+    for line in job.log:
+        _out(f"{line.message.split(';')[0]:<28} {line.file}")
+    logged = _write_job(path, book, job)
+    _out(job.summary)
+    return EXIT_PROBLEMS if job.errors or not logged else EXIT_OK
+
+
+def cmd_penalties(args: argparse.Namespace) -> int:
+    import json
+
+    from .engine import penalties_json, penalties_table
+    from .jobs import penalties_job
+
+    path = Path(args.workbook)
+    book, data_problems = _load_or_report(path)
+    if book is None:
+        return EXIT_UNREADABLE
+    as_of = args.as_of or dt.date.today()
+    job, result = penalties_job(book, as_of)
+    if args.json:
+        payload = penalties_json(result)
+        payload["problems"] = [
+            {"sheet": p.sheet, "cell": p.cell, "severity": p.severity.value,
+             "message": p.message} for p in (*data_problems, *job.problems)]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
     else:
-        selection = list(args.contract or [])
-        if args.pending:
-            selection += [c.contract_id for c in book.contracts
-                          if c.status in PENDING_STATUSES]
-    out = output_dir(path, book.settings.output_folder, args.out) / (
-        "" if args.out else "contracts")
-    docs, gen_problems = generate_contracts(book, selection, out, pdf=args.pdf,
-                                            force=args.force, progress=sys.stderr.isatty())
-    print_problems(gen_problems)
-    for doc in docs:
-        _out(f"{doc.action:<9} {doc.output}" + (f"  + {doc.pdf}" if doc.pdf else ""))
-    entries = [log_entry(
-        "generate", f"{d.contract_id}: {d.action}; template {d.template} sha256 "
-        f"{d.template_sha256}; output sha256 {d.output_sha256}"
-        + (f"; pdf sha256 {d.pdf_sha256}" if d.pdf else "")
-        + (f"; previous file kept as {d.kept}" if d.kept else ""), file=d.output)
-        for d in docs]
-    logged = _log_or_warn(path, book, {}, entries) if entries else True
-    errors = count_errors(gen_problems)
-    _out(f"{len(docs)} contracts in {out}; {errors} not generated")
-    return EXIT_PROBLEMS if errors or not logged else EXIT_OK
+        _out(penalties_table(result, None if args.all else 30))
+        print_problems((*data_problems, *job.problems), None if args.all else 50)
+    if args.write:
+        if not _write_job(path, book, job):
+            return EXIT_UNREADABLE
+        if not args.json:
+            _out(f"Workings sheet updated in {path}")
+    return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
 
 
 def cmd_check_template(args: argparse.Namespace) -> int:
@@ -304,6 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: Settings' output folder beside "
                    "the workbook, subfolder contracts)")
 
+    p = add("penalties", cmd_penalties,
+            "late fees (clause 7.2) and SLA penalties (clause 1.2) as of a date")
+    _workbook_arg(p)
+    p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="the report date (default: today); figures are as of its end")
+    p.add_argument("--json", action="store_true", help="print one JSON object (see "
+                   "docs/penalties-json.md)")
+    p.add_argument("--write", action="store_true", help="fill the Workings sheet")
+    p.add_argument("--all", action="store_true", help="list every row, not the first 30")
+
     p = add("check-template", cmd_check_template,
             "list a template's placeholders and those the workbook cannot fill")
     p.add_argument("template", help="a .docx template")
@@ -326,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except BrokenPipeError:  # output piped into head or less, closed early
+        sys.stderr.close()
+        return EXIT_OK
     except Exception as exc:
         from .sheetwriter import WriteRefused
 

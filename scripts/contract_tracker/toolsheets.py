@@ -62,13 +62,3 @@ def write_master(path: Path, sheets: Mapping[str, SheetContent],
                  log: Sequence[LogEntry] = (), backups_kept: int = 5) -> WriteReport:
     """Write tool-owned sheets and Log lines into the master in one backed-up, atomic step."""
     return write_tool_sheets(path, sheets, log=log, backups_kept=backups_kept)
-
-
-def write_problems(path: Path, problems: Sequence[Problem], command: str,
-                   backups_kept: int = 5) -> WriteReport:
-    now = dt.datetime.now().replace(microsecond=0)
-    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
-    entry = log_entry(command, f"{errors} errors, {len(problems) - errors} warnings",
-                      level="error" if errors else "info", now=now)
-    return write_master(path, {"Problems": problems_sheet(problems, now)}, [entry],
-                        backups_kept)

@@ -1,0 +1,135 @@
+"""The operations behind every command and ribbon button, free of where the workbook is.
+
+A job takes an already-read :class:`~contract_tracker.records.Book` (with the problems
+found reading it) and returns a :class:`JobResult`: the tool-owned sheets to write, the
+Log lines, the files it wrote elsewhere, the problems and a one-line summary. The command
+line writes the sheets into the file with :mod:`sheetwriter`; the Excel macros write them
+into the open workbook through xlwings. Neither shell computes anything itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .records import Book, Problem, Severity
+from .sheetwriter import CellValue, CondRule, LogEntry, SheetContent, table_sheet
+from .toolsheets import log_entry, problems_sheet
+
+if TYPE_CHECKING:
+    from .engine import PenaltyResult
+
+PENDING_STATUSES = frozenset({"draft", "sent"})
+"""Contracts still being negotiated: the ones 'generate --pending' (re)writes."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    sheets: Mapping[str, SheetContent] = field(default_factory=dict)
+    log: tuple[LogEntry, ...] = ()
+    files: tuple[Path, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    summary: str = ""
+    failed: bool = False  # the job could not do what was asked (not: the data has problems)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for p in self.problems if p.severity is Severity.ERROR)
+
+    def merged(self, other: JobResult) -> JobResult:
+        return JobResult({**self.sheets, **other.sheets}, self.log + other.log,
+                         self.files + other.files, self.problems + other.problems,
+                         "; ".join(s for s in (self.summary, other.summary) if s),
+                         self.failed or other.failed)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def output_dir(workbook: Path, folder: str, override: str | Path | None = None) -> Path:
+    """Where outputs go: the override, else Settings' output folder beside the workbook."""
+    if override:
+        return Path(override)
+    base = Path(folder or "output")
+    return base if base.is_absolute() else workbook.resolve().parent / base
+
+
+def validate_job(book: Book, problems: Sequence[Problem], *,
+                 now: dt.datetime | None = None) -> JobResult:
+    """The Problems sheet for what reading found."""
+    now = now or _now()
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    summary = (f"{errors} errors, {len(problems) - errors} warnings; "
+               f"{len(book.contracts)} contracts read")
+    return JobResult(
+        {"Problems": problems_sheet(problems, now)},
+        (log_entry("validate", f"{errors} errors, {len(problems) - errors} warnings",
+                   level="error" if errors else "info", now=now),),
+        problems=tuple(problems), summary=summary)
+
+
+def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
+                   now: dt.datetime) -> SheetContent:
+    """The Workings sheet: the engine's rows, each pointing back at its source cells."""
+    from .engine import WORKINGS_COLUMNS
+
+    header, body = rows[0], rows[1:]
+    styles: dict[str, str] = {"amount": "money", "fee": "money", "from": "date", "to": "date",
+                              "days": "int", "rate": "number"}
+    col_styles = [styles.get(key) for key, _ in WORKINGS_COLUMNS]
+    return table_sheet(
+        [str(h) for h in header], [list(r) for r in body],
+        title=f"计算过程 Workings — 截至 as of {as_of:%Y-%m-%d} (日终 end of day); "
+              f"生成于 made {now:%Y-%m-%d %H:%M}",
+        col_styles=col_styles, freeze_cols=2,
+        rules=[CondRule("A", "==", "风险提示 risk", "amber")],
+    )
+
+
+def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
+                  ) -> tuple[JobResult, PenaltyResult]:
+    """Late fees and SLA penalties as of ``as_of``: the Workings sheet, and the engine's
+    result for the caller to print."""
+    from .engine import compute_penalties, workings_rows
+    from .money import fmt_money_grouped
+
+    now = now or _now()
+    result, problems = compute_penalties(book, as_of)
+    t = result.totals
+    summary = (f"as of {as_of}: late fees ¥{fmt_money_grouped(t.late_fees)} owed to us, "
+               f"overdue ¥{fmt_money_grouped(t.overdue)}; SLA ¥{fmt_money_grouped(t.sla_owed)}"
+               f" owed by us ({t.breaches} breaches, {t.availability_breaches} availability "
+               "misses)")
+    job = JobResult(
+        {"Workings": workings_sheet(workings_rows(result), as_of, now)},  # type: ignore[arg-type]
+        (log_entry("penalties", summary, now=now),), problems=problems, summary=summary)
+    return job, result
+
+
+def generate_job(book: Book, selection: Sequence[str] | str, out_dir: Path, *,
+                 pdf: bool = False, force: bool = False, progress: bool = False,
+                 now: dt.datetime | None = None) -> JobResult:
+    """Contracts as .docx (and PDF): one Log line per file with template and output hashes."""
+    from .docgen import generate_contracts
+
+    docs, problems = generate_contracts(book, selection, out_dir, pdf=pdf, force=force,
+                                        progress=progress)
+    now = now or _now()
+    log = tuple(log_entry(
+        "generate", f"{d.contract_id}: {d.action}; template {d.template} sha256 "
+        f"{d.template_sha256}; output sha256 {d.output_sha256}"
+        + (f"; pdf sha256 {d.pdf_sha256}" if d.pdf else "")
+        + (f"; previous file kept as {d.kept}" if d.kept else ""), file=d.output, now=now)
+        for d in docs)
+    files = tuple(Path(d.output) for d in docs) + tuple(Path(d.pdf) for d in docs if d.pdf)
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    return JobResult({}, log, files, tuple(problems),
+                     f"{len(docs)} contracts in {out_dir}; {errors} not generated")
+
+
+def pending_contracts(book: Book) -> list[str]:
+    return [c.contract_id for c in book.contracts if c.status in PENDING_STATUSES]
