@@ -1,0 +1,187 @@
+"""Time ``compute_penalties`` over a large book.
+
+Usage: ``.venv/bin/python benchmarks/bench_engine.py [--repeat N] [--as-of YYYY-MM-DD]
+[--synthetic]``. Uses ``contract_tracker.sample.sample_book("large")`` when it exists
+(60,000 installments, 60,000 receipts, 20,000 incidents across 5,000 contracts), else a
+synthetic book of the same shape built here. Prints the machine, the book's size, the
+best and median wall time of the engine alone, and a checksum of the totals so two runs
+can be compared. Target: <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from contract_tracker.engine import compute_penalties, penalties_json
+from contract_tracker.records import (
+    AvailabilityMonth,
+    Book,
+    Contract,
+    CreditTier,
+    Incident,
+    Installment,
+    Receipt,
+    Settings,
+    SlaPenaltyRule,
+    Source,
+)
+from contract_tracker.schema import (
+    AVAILABILITY,
+    CONTRACTS,
+    DEFAULT_CREDIT_TIERS,
+    DEFAULT_SLA_PENALTIES,
+    INCIDENTS,
+    INSTALLMENTS,
+    RECEIPTS,
+    col_letter,
+)
+
+
+def _cols(table: object) -> tuple[tuple[str, str], ...]:
+    return tuple((c.key, col_letter(i)) for i, c in enumerate(table.columns))  # type: ignore[attr-defined]
+
+
+def synthetic_book(contracts: int = 5000, per_contract: int = 12,
+                   incidents_per: int = 4, months_per: int = 12) -> Book:
+    """A deterministic book shaped like the large sample (no randomness, no I/O)."""
+    c_cols, i_cols, r_cols = _cols(CONTRACTS), _cols(INSTALLMENTS), _cols(RECEIPTS)
+    n_cols, a_cols = _cols(INCIDENTS), _cols(AVAILABILITY)
+    settings = Settings(
+        sla_penalties=tuple(SlaPenaltyRule(s, b, m, Decimal(v))
+                            for s, b, m, v in DEFAULT_SLA_PENALTIES),
+        credit_tiers=tuple(CreditTier(s, Decimal(b), Decimal(p))
+                           for s, b, p in DEFAULT_CREDIT_TIERS),
+    )
+    cs, ins, rs, incs, avs = [], [], [], [], []
+    row_i = row_r = row_n = row_a = 2
+    for k in range(contracts):
+        cid = f"HT-{k:05d}"
+        start = dt.date(2025, 1 + k % 12, 1)
+        end = dt.date(start.year + 1, start.month, 1) - dt.timedelta(days=1)
+        cs.append(Contract(
+            cid, f"KH-{k % 800:04d}", start - dt.timedelta(days=10), start, end,
+            Decimal(120000 + 37 * k) + Decimal("0.50"), "active",
+            prepay_days=10, prepay_day_type="working" if k % 3 == 0 else None, final_days=30,
+            late_fee_rate=Decimal("0.0004") if k % 10 == 0 else None,
+            grace_days=5 if k % 7 == 0 else None,
+            late_fee_cap_pct=Decimal("0.1") if k % 11 == 0 else None,
+            late_fee_exempt=True if k % 97 == 0 else None,
+            sla_clock="working_hours" if k % 5 == 0 else None,
+            src=Source("Contracts", k + 2, c_cols),
+        ))
+        amount = (Decimal(120000 + 37 * k) + Decimal("0.50")) / per_contract
+        amount = amount.quantize(Decimal("0.01"))
+        for j in range(per_contract):
+            iid = f"{cid}-{j + 1:02d}"
+            kind = "prepayment" if j == 0 else "final" if j == per_contract - 1 else "progress"
+            due = None if kind != "progress" else start + dt.timedelta(days=30 * j)
+            ins.append(Installment(iid, cid, kind, amount, due,
+                                   src=Source("Installments", row_i, i_cols)))
+            row_i += 1
+            # One receipt per installment: on time, late, split or still open.
+            pay_day = start + dt.timedelta(days=30 * j + (k * 7 + j * 13) % 60)
+            paid = amount if (k + j) % 9 else amount / 2
+            rs.append(Receipt(
+                f"SK-{row_r:06d}", cid, pay_day, paid.quantize(Decimal("0.01")),
+                installment_id=iid if (k + j) % 4 else None,
+                src=Source("Receipts", row_r, r_cols),
+            ))
+            row_r += 1
+        for j in range(incidents_per):
+            reported = dt.datetime(2025, 1 + (k + j) % 12, 1 + (k * 3 + j) % 27,
+                                   (k + j * 5) % 24, (k * 11) % 60)
+            minutes = (k * 37 + j * 101) % 400
+            incs.append(Incident(
+                f"GZ-{row_n:06d}", cid, "major" if (k + j) % 6 == 0 else "normal", reported,
+                responded_at=reported + dt.timedelta(minutes=minutes // 3),
+                solution_at=reported + dt.timedelta(minutes=minutes) if j % 5 else None,
+                resolved_at=reported + dt.timedelta(hours=(k + j) % 30),
+                paused_minutes=(k % 4) * 15 or None,
+                src=Source("Incidents", row_n, n_cols),
+            ))
+            row_n += 1
+        for j in range(months_per):
+            avs.append(AvailabilityMonth(
+                cid, dt.date(2025, 1 + j, 1), Decimal((k * 13 + j * 7) % 90),
+                Decimal(120) if j % 3 == 0 else None,
+                src=Source("Availability", row_a, a_cols),
+            ))
+            row_a += 1
+    return Book(settings=settings, contracts=tuple(cs), installments=tuple(ins),
+                receipts=tuple(rs), incidents=tuple(incs), availability=tuple(avs),
+                schema_version=1)
+
+
+def load_book(force_synthetic: bool) -> tuple[Book, str]:
+    if not force_synthetic:
+        try:
+            from contract_tracker.sample import sample_book
+        except ImportError:
+            pass
+        else:
+            return sample_book("large"), 'contract_tracker.sample.sample_book("large")'
+    return synthetic_book(), "synthetic_book() in benchmarks/bench_engine.py"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 6, 30))
+    parser.add_argument("--synthetic", action="store_true", help="ignore sample_book")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    book, origin = load_book(args.synthetic)
+    built = time.perf_counter() - t0
+
+    times, cpu = [], []
+    result = None
+    problems: tuple[object, ...] = ()
+    for _ in range(args.repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result, problems = compute_penalties(book, args.as_of)
+        times.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    assert result is not None
+    t = result.totals
+    w0 = time.perf_counter()
+    rows = len(list(result.late_fees)) + len(list(result.sla))
+    built_rows = time.perf_counter() - w0
+    w0 = time.perf_counter()
+    json.dumps(penalties_json(result))
+    as_json = time.perf_counter() - w0
+
+    def ms(values: list[float]) -> str:
+        return (f"best {min(values) * 1000:.1f} ms, median {statistics.median(values) * 1000:.1f}"
+                f" ms, worst {max(values) * 1000:.1f} ms")
+
+    print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+    print(f"machine: {platform.machine()} {platform.processor() or ''} nproc={os.cpu_count()} "
+          f"python={platform.python_version()} ({platform.python_implementation()}) "
+          f"{platform.system()} {platform.release()}; load average {os.getloadavg()[0]:.2f}")
+    print(f"book: {origin} (built in {built:.2f} s): {len(book.contracts)} contracts, "
+          f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
+          f"{len(book.incidents)} incidents, {len(book.availability)} availability rows")
+    print(f"as of: {args.as_of}; runs: {args.repeat}")
+    print(f"compute_penalties wall: {ms(times)} (target <= 100 ms)")
+    print(f"compute_penalties cpu:  {ms(cpu)}")
+    print(f"then, once: building all {rows} installment and incident rows "
+          f"{built_rows * 1000:.0f} ms; penalties_json + json.dumps {as_json * 1000:.0f} ms")
+    print(f"totals: late fees {t.late_fees}, outstanding {t.outstanding}, overdue {t.overdue}, "
+          f"SLA owed {t.sla_owed} (uncapped {t.sla_uncapped}), breaches {t.breaches}, "
+          f"availability breaches {t.availability_breaches}, problems {len(problems)}")
+
+
+if __name__ == "__main__":
+    main()

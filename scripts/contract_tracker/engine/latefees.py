@@ -1,0 +1,760 @@
+"""Late fees of clause 7.2 (滞纳金): due dates, receipt allocation, fee segments.
+
+Rules, every one a per-contract setting with a Settings default (see ``terms.py``):
+
+* Due date (clause 3.4): the installment's own ``due_date``; otherwise a prepayment is
+  due ``prepay_days`` calendar or working days after signing and a final payment
+  ``final_days`` after the term ends. A due date on a statutory rest day moves to the
+  next working day when ``move_due_off_rest_days`` is on (Civil Code art. 203). A date
+  the installed holiday data cannot settle is an error problem and the installment is
+  left out, unless the as-of date lies in an earlier year: it cannot be late yet, so the
+  date is kept provisionally (Monday to Friday as working days) with one warning a year.
+* Receipts dated up to the as-of date pay the installment they name, otherwise the
+  oldest open installment of the contract (by due date, then ID). Within one day named
+  receipts are applied before unnamed ones, so splitting a receipt changes nothing.
+  Receipts dated after the as-of date do not exist yet. An excess is an overpayment
+  warning at the receipt's amount; a receipt naming an unknown installment, or one of
+  another contract, is an error at its installment cell and is not applied.
+* A day is late when it is after the due date plus the grace days (calendar days). The
+  payment day counts: due 03-31, paid 04-10 is 10 days late; with 5 grace days, 5. An
+  open part is late up to and including the as-of date.
+* Fee = Σ part × rate × days late, over the parts paid late and the part still open.
+  The sum is exact; the installment's fee is that sum, capped at ``late_fee_cap_pct`` ×
+  its amount, rounded half-up to 0.01. Totals add rounded installment fees.
+* Overdue (for ageing and dunning) is the outstanding amount once the due date has
+  passed; grace days only spare the fee.
+
+Implementation: in the common case (each receipt names an installment of its own
+contract and none is overpaid) allocation does not depend on order, so receipts are
+simply added up in one pass; contracts with an unnamed receipt or an overpaid
+installment are then redone receipt by receipt in date order, the rule as stated.
+Result rows are built when first read; totals do not need them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import compress, filterfalse, repeat
+from operator import and_, attrgetter, ge, is_, not_
+from typing import NamedTuple, TypeAlias, overload
+
+from ..money import FEN, ZERO
+from ..records import NO_SOURCE, Book, Contract, Installment, Problem, Receipt, Severity, Source
+from ..terms import Terms
+from .calendar import (
+    CALENDAR_DAYS,
+    DAY_TYPES,
+    WORKING_DAYS,
+    CalendarYearError,
+    approx_add_days,
+    calendar_message,
+    calendar_problem,
+    due_date,
+)
+from .context import ContractIndex, index_contracts, ref
+
+CLAUSE = "7.2"
+LPR_MULTIPLIER = Decimal("1.5")  # courts test 7.2's rate against the one-year LPR + 30-50 %
+DAYS_PER_YEAR = 365
+_NO_DATE = dt.date.max  # internal: an installment without a usable due date is never late
+
+
+class DueRule(NamedTuple):
+    """How an installment kind without a fixed date gets one (clause 3.4)."""
+
+    basis: str  # Contract field the period runs from
+    days: str  # Contract field holding N
+    day_type: str  # Contract field holding calendar | working
+
+
+DUE_RULES: dict[str, DueRule] = {
+    "prepayment": DueRule("signing_date", "prepay_days", "prepay_day_type"),
+    "final": DueRule("end_date", "final_days", "final_day_type"),
+}
+"""Kinds missing from this table ("progress") need a due date of their own."""
+
+
+_BASIS_WORDS = {"signing_date": "signing", "end_date": "term end"}
+
+
+class DueDate(NamedTuple):
+    """An installment's effective due date and how it was found."""
+
+    date: dt.date
+    basis: str  # "fixed", or the Contract field the period runs from
+    base: dt.date  # the fixed date, or the signing / end date
+    days: int  # N of the rule (0 for a fixed date)
+    day_type: str  # calendar | working
+    moved_from: dt.date | None  # the rest day it was moved off (Civil Code art. 203)
+    provisional_year: int | None  # set when the holiday data stopped short of this year
+    src: Source  # the row the rule comes from (installment or contract)
+    keys: tuple[str, ...]  # its columns
+
+    @property
+    def provisional(self) -> bool:
+        return self.provisional_year is not None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The cells behind the date, e.g. ``('Installments!E5',)``."""
+        return tuple(ref(self.src, k) for k in self.keys if self.src.sheet)
+
+    @property
+    def rule(self) -> str:
+        """The date's derivation in words, for the workings."""
+        if self.basis == "fixed":
+            text = f"fixed {self.base}"
+        else:
+            raw = self.moved_from or self.date
+            text = (f"{_BASIS_WORDS.get(self.basis, self.basis)} {self.base} + {self.days} "
+                    f"{self.day_type} days = {raw}")
+        if self.moved_from is not None:
+            text += f"; {self.moved_from} is a rest day, moved to {self.date} (Civil Code art. 203)"
+        if self.provisional_year is not None:
+            text += f" (provisional: no holiday data for {self.provisional_year})"
+        return text
+
+
+class Segment(NamedTuple):
+    """One part of an installment paid late, or its part still open at the as-of date."""
+
+    receipt_id: str | None  # None: the open part
+    amount: Decimal
+    first_late_day: dt.date
+    last_day: dt.date  # the payment day, or the as-of date for the open part
+    days: int
+    rate: Decimal
+    fee: Decimal  # exact, unrounded
+    src: Source  # the receipt's row; NO_SOURCE for the open part
+
+
+class InstallmentFee(NamedTuple):
+    """An installment's position and late fee as of a date."""
+
+    contract_id: str
+    installment_id: str
+    kind: str
+    amount: Decimal
+    due: DueDate
+    grace_days: int
+    rate: Decimal  # the daily rate charged (0 when exempt)
+    exempt: bool
+    paid: Decimal  # receipts up to the as-of date applied to it
+    outstanding: Decimal
+    overdue: Decimal  # outstanding once the due date has passed
+    days_overdue: int  # as-of date - due date, when overdue
+    days_late: int  # the longest segment: how late its last part was or is
+    fee_exact: Decimal  # Σ segment fees, unrounded and uncapped
+    cap: Decimal | None  # cap_pct × amount, if a cap applies
+    fee: Decimal  # round_half_up(min(fee_exact, cap))
+    segments: tuple[Segment, ...]
+    src: Source
+    rate_src: Source  # the row the rate comes from: the contract's, or Settings'
+    rate_key: str  # its column
+
+    @property
+    def rate_ref(self) -> str:
+        return ref(self.rate_src, self.rate_key)
+
+
+class RiskFlag(NamedTuple):
+    """Informational: a daily rate whose yearly equivalent exceeds one-year LPR × 1.5."""
+
+    daily_rate: Decimal
+    annual_rate: Decimal
+    threshold: Decimal
+    contract_ids: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return (
+            f"late-fee rate {self.daily_rate}/day is {self.annual_rate:.2%} a year, above "
+            f"one-year LPR x {LPR_MULTIPLIER} = {self.threshold:.2%}: a court may reduce it "
+            f"(Civil Code art. 585)"
+        )
+
+
+# --- due dates ---------------------------------------------------------------------
+
+_FIXED_KEYS: tuple[str, ...] = ("due_date",)
+_RULE_KEYS = {k: (r.basis, r.days, r.day_type) for k, r in DUE_RULES.items()}
+
+Resolved: TypeAlias = tuple[dt.date, dt.date | None, int | None] | int
+"""(due date, moved from, provisional year), or the year the holiday data lacks."""
+Memo: TypeAlias = dict[tuple[dt.date, int, str, bool], Resolved]
+
+
+def _resolve(base: dt.date, n: int, day_type: str, move: bool,
+             as_of: dt.date | None) -> Resolved:
+    try:
+        day, moved_from = due_date(base, n, day_type == WORKING_DAYS, move)
+        return day, moved_from, None
+    except CalendarYearError as err:
+        if as_of is None or as_of.year >= err.year:
+            return err.year
+        # The due date lies in a year after the as-of date, so it cannot be late yet.
+        raw = approx_add_days(base, n, day_type, False)
+        day = approx_add_days(base, n, day_type, move)
+        return day, (raw if day != raw else None), err.year
+
+
+def _rule_of(inst: Installment, contract: Contract
+             ) -> tuple[str, dt.date, int, str, Source, tuple[str, ...]] | Problem:
+    if inst.due_date is not None:
+        return "fixed", inst.due_date, 0, CALENDAR_DAYS, inst.src, _FIXED_KEYS
+    rule = DUE_RULES.get(inst.kind)
+    if rule is None:
+        return Problem.at(
+            inst.src, "due_date",
+            f"{inst.kind} installment {inst.installment_id} has no due date; only "
+            f"prepayments and final payments follow a contract rule (clause 3.4)",
+        )
+    base = getattr(contract, rule.basis)
+    days = getattr(contract, rule.days)
+    day_type = getattr(contract, rule.day_type) or CALENDAR_DAYS
+    if days is None or base is None:
+        missing = rule.days if days is None else rule.basis
+        return Problem.at(
+            contract.src, missing,
+            f"installment {inst.installment_id} ({inst.kind}) has no due date and contract "
+            f"{contract.contract_id} has no {missing} to compute it from (clause 3.4): "
+            f"fill one of them",
+        )
+    if day_type not in DAY_TYPES:
+        return Problem.at(contract.src, rule.day_type,
+                          f"day type {day_type!r} is neither calendar nor working")
+    return rule.basis, base, int(days), day_type, contract.src, _RULE_KEYS[inst.kind]
+
+
+def effective_due_date(
+    inst: Installment, contract: Contract, terms: Terms, as_of: dt.date | None = None,
+    memo: Memo | None = None,
+) -> tuple[DueDate | None, tuple[Problem, ...]]:
+    """An installment's due date after the clause 3.4 rule and the rest-day move.
+
+    None with a problem when it cannot be known. When the holiday data stops short of
+    the due date but ``as_of`` lies in an earlier year, the installment cannot be late
+    yet: the date is returned provisionally (Monday to Friday as working days).
+    """
+    rule = _rule_of(inst, contract)
+    if isinstance(rule, Problem):
+        return None, (rule,)
+    basis, base, n, day_type, src, keys = rule
+    key = (base, n, day_type, terms.move_due_off_rest_days)
+    found = memo.get(key) if memo is not None else None
+    if found is None:
+        found = _resolve(base, n, day_type, key[3], as_of)
+        if memo is not None:
+            memo[key] = found
+    if isinstance(found, int):
+        return None, (calendar_problem(
+            inst.src, "due_date", found, f"the due date of installment {inst.installment_id}",
+        ),)
+    day, moved_from, year = found
+    return DueDate(day, basis, base, n, day_type, moved_from, year, src, keys), ()
+
+
+# --- the ledger: allocation and fees ----------------------------------------------
+
+_IID = attrgetter("installment_id")
+_CID = attrgetter("contract_id")
+_AMOUNT = attrgetter("amount")
+_DUE = attrgetter("due_date")
+_DATE = attrgetter("date")
+
+
+def _where(flags: Iterable[object]) -> list[int]:
+    """Positions of the true flags."""
+    flags = list(flags)
+    return list(compress(range(len(flags)), flags))
+
+
+class _Ledger:
+    """One late-fee run as lists indexed by the installment's position on the sheet.
+
+    Whole columns are read with C-level ``map`` where that is enough and receipts in one
+    loop (on a large book, memory access costs more than arithmetic); InstallmentFee
+    rows are built from this state on demand.
+    """
+
+    def __init__(self, book: Book, as_of: dt.date, index: ContractIndex) -> None:
+        self.book, self.as_of, self.index = book, as_of, index
+        self.problems: list[Problem] = []
+        self.memo: Memo = {}
+        self.insts = book.installments
+        self._scan_installments()
+        self.last_ok = self._grace()
+        # Parts paid late: (position, receipt, amount applied).
+        self.late: list[tuple[int, Receipt, Decimal]] = []
+        self.paid: dict[int, Decimal] = {}  # position -> amount applied, where any
+        self.settled: set[int] = set()  # positions known to be paid in full
+        self._allocate()
+        self.open: dict[int, Decimal] = {}  # position -> outstanding, once past due
+        self.fee_exact: dict[int, Decimal] = {}  # Σ segment fees, where any
+        self.fee: dict[int, Decimal] = {}  # capped and rounded, where fee_exact is
+        self._price()
+
+    # -- installments
+
+    def _scan_installments(self) -> None:
+        """Positions, contracts, amounts and due dates; problems for what is unusable."""
+        contracts, terms_of, insts = self.index.contracts, self.index.terms, self.insts
+        n = len(insts)
+        ids = list(map(_IID, insts))
+        cids = self.cids = list(map(_CID, insts))
+        self.amounts = list(map(_AMOUNT, insts))
+        fixed = list(map(_DUE, insts))
+        valid = self.valid = [True] * n
+        slot_of = self.slot_of = dict(zip(ids, range(n), strict=True))
+        if len(slot_of) != n:
+            self._drop_repeats(ids)
+        # Fixed dates are few and shared: each distinct one is resolved once. A date the
+        # calendar cannot settle maps to None and takes the careful path below.
+        self.provisional_on: dict[dt.date, int] = {}  # fixed date -> year without data
+        quick: dict[dt.date | None, dt.date | None] = {d: self._quick(d) for d in set(fixed)
+                                                        if d is not None}
+        quick[None] = None
+        due: list[dt.date | None] = list(map(quick.__getitem__, fixed))
+        stay = {c for c, t in terms_of.items() if not t.move_due_off_rest_days}
+        for k in _where(map(stay.__contains__, cids)) if stay else ():
+            due[k] = None  # its fixed date is not moved: the careful path keeps it
+        unknown = set(cids).difference(contracts)
+        for k in _where(map(unknown.__contains__, cids)) if unknown else ():
+            if valid[k]:
+                valid[k] = False
+                self.problems.append(Problem.at(
+                    insts[k].src, "contract_id",
+                    f"installment {ids[k]} names contract {cids[k]}, which is not on the "
+                    f"Contracts sheet",
+                ))
+        for k in _where(map(not_, valid)) if not all(valid) else ():
+            due[k] = _NO_DATE
+        provisional: dict[int, tuple[int, Source]] = {}  # year -> (count, first row)
+        on = self.provisional_on
+        for k in _where(map(on.__contains__, fixed)) if on else ():
+            if valid[k] and due[k] is not None:
+                year = on[fixed[k]]
+                seen, first = provisional.get(year, (0, insts[k].src))
+                provisional[year] = (seen + 1, first)
+        self._careful_due_dates(due, _where(map(is_, due, repeat(None))), stay, provisional)
+        self.due: list[dt.date] = due  # type: ignore[assignment]  # no None left
+        for year, (seen, first) in sorted(provisional.items()):
+            self.problems.append(Problem.at(
+                first, "due_date",
+                f"{seen} due date(s) are provisional (this one first): {calendar_message(year)}",
+                Severity.WARNING,
+            ))
+
+    def _drop_repeats(self, ids: list[str]) -> None:
+        """A repeated installment ID: the first row counts, the others are problems."""
+        seen: dict[str, int] = {}
+        for k, iid in enumerate(ids):
+            if iid in seen:
+                self.valid[k] = False
+                self.problems.append(Problem.at(
+                    self.insts[k].src, "installment_id",
+                    f"installment {iid} appears more than once (first at "
+                    f"{self.insts[seen[iid]].src.ref('installment_id')}); this row is ignored",
+                ))
+            else:
+                seen[iid] = k
+        self.slot_of = seen
+
+    def _quick(self, d: dt.date) -> dt.date | None:
+        r = self.memo[(d, 0, CALENDAR_DAYS, True)] = _resolve(
+            d, 0, CALENDAR_DAYS, True, self.as_of)
+        if isinstance(r, int):
+            return None
+        if r[2] is not None:
+            self.provisional_on[d] = r[2]
+        return r[0]
+
+    def _careful_due_dates(self, due: list[dt.date | None], todo: list[int],
+                           stay: set[str], provisional: dict[int, tuple[int, Source]]) -> None:
+        """Rule-based dates, dates on contracts that do not move them, and dates the
+        calendar cannot settle; provisional ones are counted per year."""
+        contracts, memo = self.index.contracts, self.memo
+        for k in todo:
+            inst = self.insts[k]
+            cid = inst.contract_id
+            rule = _rule_of(inst, contracts[cid])
+            if isinstance(rule, Problem):
+                self.problems.append(rule)
+                self.valid[k] = False
+                due[k] = _NO_DATE
+                continue
+            key = (rule[1], rule[2], rule[3], cid not in stay)
+            cached = memo.get(key)
+            r = memo[key] = _resolve(*key, self.as_of) if cached is None else cached
+            if isinstance(r, int):
+                self.problems.append(calendar_problem(
+                    inst.src, "due_date", r, f"the due date of installment {inst.installment_id}",
+                ))
+                self.valid[k] = False
+                due[k] = _NO_DATE
+                continue
+            due[k] = r[0]
+            if r[2] is not None:
+                seen, first = provisional.get(r[2], (0, inst.src))
+                provisional[r[2]] = (seen + 1, first)
+
+    def _grace(self) -> list[dt.date]:
+        """The last day that is not late (due date + grace days), per position, followed
+        by a ``_NO_DATE`` sentinel for "no installment" (position -1)."""
+        grace = {c: dt.timedelta(days=t.grace_days)
+                 for c, t in self.index.terms.items() if t.grace_days}
+        last_ok = [*self.due, _NO_DATE]
+        for k in _where(map(grace.__contains__, self.cids)) if grace else ():
+            if last_ok[k] != _NO_DATE:
+                last_ok[k] += grace[self.cids[k]]
+        return last_ok
+
+    # -- receipts
+
+    def _allocate(self) -> None:
+        """Receipts up to the as-of date. A positive receipt naming a usable installment
+        of its own contract is simply added to it; contracts with an unnamed receipt or
+        an overpaid installment are then redone in date order (``_chronological``)."""
+        as_of, last_ok = self.as_of, self.last_ok
+        if all(self.valid):
+            owner: list[str | None] = [*self.cids, None]
+        else:
+            owner = [c if v else None for c, v in zip(self.cids, self.valid, strict=True)]
+            owner.append(None)  # position -1: no such installment
+        receipts = self.book.receipts  # the simple path needs no date order
+        others: list[Receipt] = []  # the receipts not simply added
+        if receipts and min(map(_AMOUNT, receipts)) <= ZERO:  # rare: set them aside
+            others = [r for r in receipts if r.amount <= ZERO and r.date <= as_of]
+            receipts = tuple(r for r in receipts if r.amount > ZERO)
+        slot_get, paid_get, paid, late = self.slot_of.get, self.paid.get, self.paid, self.late
+        for r in receipts:
+            d = r.date
+            if d > as_of:
+                continue  # not received yet as of that date
+            p = slot_get(r.installment_id, -1)
+            if owner[p] != r.contract_id:
+                others.append(r)
+                continue
+            x = r.amount
+            before = paid_get(p)
+            paid[p] = x if before is None else before + x
+            if d > last_ok[p]:
+                late.append((p, r, x))
+        # Paid in full, and overpaid, compared once per installment rather than per receipt.
+        positions = list(paid)
+        owed = list(map(self.amounts.__getitem__, positions))
+        full = list(compress(positions, map(ge, paid.values(), owed)))
+        self.settled.update(full)
+        overpaid = [p for p in full if paid[p] > self.amounts[p]]
+        contracts = self.index.contracts
+        ordered = {r.contract_id for r in others
+                   if not r.installment_id and r.contract_id in contracts}
+        ordered.update(self.cids[p] for p in overpaid)
+        if ordered:
+            redo = set(_where(map(ordered.__contains__, self.cids)))
+            for p in redo:
+                paid.pop(p, None)
+            self.settled -= redo
+            self.late = [t for t in late if t[0] not in redo]
+        self._exceptions(others, ordered)
+        if ordered:
+            theirs = compress(receipts, map(ordered.__contains__, map(_CID, receipts)))
+            self._chronological(ordered, sorted((r for r in theirs if r.date <= as_of),
+                                                key=_DATE))
+
+    def _exceptions(self, receipts: list[Receipt], ordered: set[str]) -> None:
+        """Problems of receipts neither added nor redone in date order: unknown contract
+        or installment, an installment of another contract, a negative amount."""
+        contracts = self.index.contracts
+        for r in receipts:
+            cid = r.contract_id
+            if cid not in contracts:
+                self.problems.append(Problem.at(
+                    r.src, "contract_id",
+                    f"receipt {r.receipt_id} names contract {cid}, which is not on the "
+                    f"Contracts sheet; ignored",
+                ))
+            elif r.amount <= ZERO:
+                if r.amount < ZERO:
+                    self.problems.append(Problem.at(
+                        r.src, "amount", f"receipt {r.receipt_id} has a negative amount; ignored",
+                    ))
+            elif cid not in ordered:
+                problem = self._naming_problem(r, self.slot_of.get(r.installment_id or "", -1))
+                if problem is not None:
+                    self.problems.append(problem)
+
+    def _naming_problem(self, r: Receipt, pos: int) -> Problem | None:
+        """Why a named receipt cannot be applied; None when its installment already has a
+        problem of its own (the receipt is then absorbed without a second message)."""
+        iid = r.installment_id
+        if pos == -1:
+            text = (f"receipt {r.receipt_id} names installment {iid}, which is not on the "
+                    f"Installments sheet; the receipt is not applied")
+        elif self.cids[pos] != r.contract_id:
+            text = (f"receipt {r.receipt_id} is for contract {r.contract_id} but names "
+                    f"installment {iid} of contract {self.cids[pos]}; the receipt is not applied")
+        else:
+            return None
+        return Problem.at(r.src, "installment_id", text)
+
+    def _chronological(self, ordered: set[str], receipts: list[Receipt]) -> None:
+        """The rule as stated, receipt by receipt in date order, named receipts first
+        within a day, for the contracts in ``ordered`` (``receipts`` are theirs)."""
+        queues: dict[str, list[int]] = {}
+        for p in _where(map(ordered.__contains__, self.cids)):
+            if self.valid[p]:
+                queues.setdefault(self.cids[p], []).append(p)
+        for ps in queues.values():
+            ps.sort(key=lambda p: (self.due[p], self.insts[p].installment_id))
+        named: dict[str, list[Receipt]] = {}
+        unnamed: dict[str, list[Receipt]] = {}
+        for r in receipts:
+            if r.amount > ZERO:
+                (named if r.installment_id else unnamed).setdefault(r.contract_id, []).append(r)
+        amounts, last_ok, paid = self.amounts, self.last_ok, self.paid
+
+        def apply(p: int, r: Receipt, take: Decimal) -> None:
+            paid[p] = paid.get(p, ZERO) + take
+            if r.date > last_ok[p]:
+                self.late.append((p, r, take))
+
+        for cid in sorted(ordered):
+            a, b = named.get(cid, []), unnamed.get(cid, [])
+            queue = queues.get(cid, [])
+            cursor = i = j = 0
+            while i < len(a) or j < len(b):
+                if j >= len(b) or (i < len(a) and a[i].date <= b[j].date):
+                    r = a[i]
+                    i += 1
+                    p = self.slot_of.get(r.installment_id or "", -1)
+                    if p == -1 or self.cids[p] != cid or not self.valid[p]:
+                        problem = self._naming_problem(r, p)
+                        if problem is not None:
+                            self.problems.append(problem)
+                        continue
+                    take = min(amounts[p] - paid.get(p, ZERO), r.amount)
+                    if take > ZERO:
+                        apply(p, r, take)
+                    if r.amount > take:
+                        self.problems.append(_overpaid(
+                            r, r.amount - max(take, ZERO), f"installment {r.installment_id}"))
+                else:
+                    r = b[j]
+                    j += 1
+                    left = r.amount
+                    while left > ZERO and cursor < len(queue):
+                        p = queue[cursor]
+                        open_amount = amounts[p] - paid.get(p, ZERO)
+                        if open_amount <= ZERO:
+                            cursor += 1
+                            continue
+                        take = min(open_amount, left)
+                        apply(p, r, take)
+                        left -= take
+                    if left > ZERO:
+                        self.problems.append(_overpaid(r, left, f"contract {cid}'s installments"))
+
+    # -- fees
+
+    def _price(self) -> None:
+        """Σ part × days late per installment (the open part included) × its rate; capped
+        and rounded half-up."""
+        last_ok, as_of, amounts, paid = self.last_ok, self.as_of, self.amounts, self.paid
+        weighted: dict[int, Decimal] = {}
+        for p, r, x in self.late:
+            before = weighted.get(p)
+            w = x * (r.date - last_ok[p]).days
+            weighted[p] = w if before is None else before + w
+        past = compress(range(len(self.due)), map(as_of.__gt__, self.due))
+        for p in filterfalse(self.settled.__contains__, past):  # due before as_of, not settled
+            got = paid.get(p)
+            if got is None:
+                rest = amounts[p]
+            elif got < amounts[p]:
+                rest = amounts[p] - got
+            else:
+                continue
+            if rest > ZERO:
+                self.open[p] = rest
+                if as_of > last_ok[p]:
+                    before = weighted.get(p)
+                    w = rest * (as_of - last_ok[p]).days
+                    weighted[p] = w if before is None else before + w
+        terms_of, cids = self.index.terms, self.cids
+        rate_of = {c: ZERO if t.late_fee_exempt else t.late_fee_rate for c, t in terms_of.items()}
+        cap_of = {c: t.late_fee_cap_pct for c, t in terms_of.items()
+                  if t.late_fee_cap_pct is not None}
+        fee_exact, fee = self.fee_exact, self.fee
+        for p, w in weighted.items():
+            cid = cids[p]
+            exact = fee_exact[p] = w * rate_of[cid]
+            if cap_of and cid in cap_of:
+                cap = cap_of[cid] * amounts[p]
+                if exact > cap:
+                    exact = cap
+            fee[p] = exact.quantize(FEN, ROUND_HALF_UP)
+
+    # -- totals and rows
+
+    def positions(self) -> list[int]:
+        return _where(self.valid)
+
+    def total_fee(self) -> Decimal:
+        return sum(self.fee.values(), ZERO)
+
+    def with_fee(self) -> int:
+        fees = list(self.fee.values())
+        return len(fees) - fees.count(ZERO)
+
+    def total_overdue(self) -> Decimal:
+        return sum(self.open.values(), ZERO)
+
+    def total_outstanding(self) -> Decimal:
+        """Overdue plus whatever is still open on installments not yet due."""
+        later = _where(map(and_, self.valid, map(self.as_of.__le__, self.due)))
+        return (self.total_overdue() + sum(map(self.amounts.__getitem__, later), ZERO)
+                - sum(map(self.paid.get, later, repeat(ZERO)), ZERO))
+
+    def row(self, p: int, parts: Sequence[tuple[Receipt, Decimal]],
+            rate_at: tuple[Source, str]) -> InstallmentFee:
+        inst = self.insts[p]
+        cid = inst.contract_id
+        terms = self.index.terms[cid]
+        due, _ = effective_due_date(inst, self.index.contracts[cid], terms, self.as_of,
+                                    self.memo)
+        assert due is not None
+        grace = terms.grace_days or 0
+        last_ok = self.last_ok[p]
+        first_late = last_ok + dt.timedelta(days=1)
+        exempt = terms.late_fee_exempt
+        rate = ZERO if exempt else terms.late_fee_rate
+        segments = [
+            Segment(r.receipt_id, part, first_late, r.date, (r.date - last_ok).days, rate,
+                    part * rate * (r.date - last_ok).days, r.src)
+            for r, part in parts
+        ]
+        outstanding = inst.amount - self.paid.get(p, ZERO)
+        as_of = self.as_of
+        if outstanding > ZERO and as_of > last_ok:
+            days = (as_of - last_ok).days
+            segments.append(Segment(None, outstanding, first_late, as_of, days, rate,
+                                    outstanding * rate * days, NO_SOURCE))
+        overdue = self.open.get(p, ZERO)
+        cap = None if terms.late_fee_cap_pct is None else terms.late_fee_cap_pct * inst.amount
+        return InstallmentFee(
+            cid, inst.installment_id, inst.kind, inst.amount, due, grace, rate, exempt,
+            inst.amount - outstanding, outstanding, overdue,
+            (as_of - due.date).days if overdue else 0,
+            max((s.days for s in segments), default=0),
+            self.fee_exact.get(p, ZERO), cap, self.fee.get(p, ZERO).quantize(FEN),
+            tuple(segments), inst.src, rate_at[0], rate_at[1],
+        )
+
+
+def _overpaid(r: Receipt, excess: Decimal, what: str) -> Problem:
+    return Problem.at(
+        r.src, "amount",
+        f"overpayment: {excess} of receipt {r.receipt_id} is more than {what} still owe(s); "
+        f"the excess is not applied",
+        Severity.WARNING,
+    )
+
+
+class InstallmentFees(Sequence[InstallmentFee]):
+    """Every usable installment's :class:`InstallmentFee`, in sheet order, built on first
+    read (the engine's totals do not need the rows)."""
+
+    def __init__(self, ledger: _Ledger) -> None:
+        self._ledger = ledger
+        self._positions = ledger.positions()
+        self._rows: tuple[InstallmentFee, ...] | None = None
+
+    def _build(self) -> tuple[InstallmentFee, ...]:
+        if self._rows is None:
+            ledger = self._ledger
+            parts: dict[int, list[tuple[Receipt, Decimal]]] = {}
+            for p, r, amount in sorted(ledger.late, key=lambda x: (x[0], x[1].date)):
+                parts.setdefault(p, []).append((r, amount))
+            settings_rate = (ledger.book.settings.source_of("late_fee_rate"), "value")
+            contracts = ledger.index.contracts
+            rows = []
+            for p in self._positions:
+                c = contracts[ledger.cids[p]]
+                rate_at = settings_rate if c.late_fee_rate is None else (c.src, "late_fee_rate")
+                rows.append(ledger.row(p, parts.get(p, ()), rate_at))
+            self._rows = tuple(rows)
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, i: int) -> InstallmentFee: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[InstallmentFee]: ...
+    def __getitem__(self, i: int | slice) -> InstallmentFee | Sequence[InstallmentFee]:
+        return self._build()[i]
+
+    def __iter__(self) -> Iterator[InstallmentFee]:
+        return iter(self._build())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, InstallmentFees):
+            return self._build() == other._build()
+        if isinstance(other, tuple):
+            return self._build() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"InstallmentFees({len(self)} installments)"
+
+
+class LateFees(NamedTuple):
+    installments: InstallmentFees
+    risk_flags: tuple[RiskFlag, ...]
+    total_fee: Decimal  # Σ rounded installment fees
+    outstanding: Decimal
+    overdue: Decimal
+    with_fee: int  # installments with a fee
+
+
+def late_fees(book: Book, as_of: dt.date,
+              index: ContractIndex | None = None) -> tuple[LateFees, tuple[Problem, ...]]:
+    """Every installment's position and late fee as of ``as_of`` (the end of that day)."""
+    found: tuple[Problem, ...] = ()
+    if index is None:
+        index, found = index_contracts(book)
+    ledger = _Ledger(book, as_of, index)
+    result = LateFees(
+        InstallmentFees(ledger), risk_flags(book, index), ledger.total_fee(),
+        ledger.total_outstanding(), ledger.total_overdue(), ledger.with_fee(),
+    )
+    return result, found + tuple(ledger.problems)
+
+
+def risk_flags(book: Book, index: ContractIndex) -> tuple[RiskFlag, ...]:
+    """Daily rates whose yearly equivalent exceeds one-year LPR × 1.5, with their contracts."""
+    threshold = book.settings.lpr_one_year * LPR_MULTIPLIER
+    rates: dict[Decimal, list[str]] = {}
+    for cid, terms in index.terms.items():
+        if not terms.late_fee_exempt:
+            rates.setdefault(terms.late_fee_rate, []).append(cid)
+    flags = []
+    for rate, ids in sorted(rates.items()):
+        annual = rate * DAYS_PER_YEAR
+        if annual > threshold:
+            flags.append(RiskFlag(rate, annual, threshold, tuple(ids)))
+    return tuple(flags)
+
+
+def installment_positions(book: Book, as_of: dt.date) -> Mapping[str, InstallmentFee]:
+    """For the dashboard: each usable installment's due date, outstanding, overdue, days
+    overdue, days late and fee as of ``as_of``, by installment ID (problems dropped;
+    ``compute_penalties`` reports them)."""
+    result, _ = late_fees(book, as_of)
+    return {f.installment_id: f for f in result.installments}
