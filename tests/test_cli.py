@@ -175,3 +175,42 @@ def test_check_template_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture
     junk = tmp_path / "junk.docx"
     junk.write_bytes(b"not a zip")
     assert main(["check-template", str(junk)]) == 2
+
+
+def test_penalties_json_is_one_object_with_money_as_two_decimal_strings(
+        mini_workbook: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import re
+
+    assert main(["penalties", str(mini_workbook), "--as-of", "2026-06-30", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["as_of"] == "2026-06-30"
+    assert set(data) >= {"late_fees", "sla", "availability", "totals", "problems"}
+    # HT-2026-002-1: 240,000.50 due 2026-03-31, 100,000.00 paid 04-10 (no installment named),
+    # but the contract is exempt: overdue, no fee.
+    [inst] = [f for f in data["late_fees"] if f["installment_id"] == "HT-2026-002-1"]
+    assert inst["due_date"] == "2026-03-31" and inst["fee"] == "0.00"
+    assert inst["outstanding"] == "140000.50"
+    for f in data["late_fees"]:
+        for key in ("amount", "outstanding", "fee"):
+            assert re.fullmatch(r"-?\d+\.\d{2}", f[key]), (key, f[key])
+
+
+def test_penalties_write_fills_workings(mini_workbook: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import openpyxl
+
+    assert main(["penalties", str(mini_workbook), "--as-of", "2026-06-30", "--write"]) == 0
+    ws = openpyxl.load_workbook(mini_workbook)["Workings"]
+    assert ws["A1"].value.startswith("计算过程 Workings — 截至 as of 2026-06-30")
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    # The prepayment of HT-2026-001 is due 10 working days after 2026-01-05 (Mon), that is
+    # 2026-01-19; paid on 01-20: one day late, 30,000.00 × 0.0005 × 1 = 15.00. HT-2026-002
+    # is exempt: its late parts (paid 04-10: 10 days; open at 06-30: 91 days) cost 0.
+    fees = [r for r in rows if r[0] == "滞纳金 late_fee"]
+    assert [(r[2], r[4], r[7], r[9]) for r in fees] == [
+        ("HT-2026-001-1", 30000, 1, 15), ("HT-2026-002-1", 100000, 10, 0),
+        ("HT-2026-002-1", 140000.5, 91, 0)]
+    assert "Receipts!E2" in fees[0][11]
+    assert {"可用性 availability", "SLA 响应 response"} <= {r[0] for r in rows}
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)

@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
                    help="the report date (default: today); figures are as of its end")
     p.add_argument("--json", action="store_true", help="print one JSON object (see "
-                   "docs/penalties-json.md)")
+                   "docs/penalties.md)")
     p.add_argument("--write", action="store_true", help="fill the Workings sheet")
     p.add_argument("--all", action="store_true", help="list every row, not the first 30")
 

@@ -78,8 +78,8 @@ def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
     from .engine import WORKINGS_COLUMNS
 
     header, body = rows[0], rows[1:]
-    styles: dict[str, str] = {"amount": "money", "fee": "money", "from": "date", "to": "date",
-                              "days": "int", "rate": "number"}
+    styles: dict[str, str] = {"base": "money", "result": "money", "start": "datetime",
+                              "stop": "datetime", "source": "wrap", "explanation": "wrap"}
     col_styles = [styles.get(key) for key, _ in WORKINGS_COLUMNS]
     return table_sheet(
         [str(h) for h in header], [list(r) for r in body],
@@ -108,6 +108,18 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
         {"Workings": workings_sheet(workings_rows(result), as_of, now)},  # type: ignore[arg-type]
         (log_entry("penalties", summary, now=now),), problems=problems, summary=summary)
     return job, result
+
+
+def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,
+                now: dt.datetime | None = None) -> JobResult:
+    """The everyday run: validate (Problems), penalties (Workings) and the Dashboard as of
+    ``as_of``, merged into one result to write in one step."""
+    from .dashboard import dashboard_job
+
+    now = now or _now()
+    checked = validate_job(book, problems, now=now)
+    penalties, result = penalties_job(book, as_of, now=now)
+    return checked.merged(penalties).merged(dashboard_job(book, as_of, now=now, result=result))
 
 
 def generate_job(book: Book, selection: Sequence[str] | str, out_dir: Path, *,
