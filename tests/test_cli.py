@@ -214,3 +214,17 @@ def test_penalties_write_fills_workings(mini_workbook: Path,
     assert "Receipts!E2" in fees[0][11]
     assert {"可用性 availability", "SLA 响应 response"} <= {r[0] for r in rows}
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+def test_build_workbook_command_reproduces_the_committed_workbook(tmp_path: Path) -> None:
+    out = tmp_path / "contracts.xlsm"
+    assert main(["build-workbook", "--out", str(out)]) == 0
+    assert out.read_bytes() == (REPO_ROOT / "workbook" / "contracts.xlsm").read_bytes()
+
+
+def test_sample_command_and_empty_workbook(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sample", "--size", "small", "--out", str(tmp_path / "s.xlsm")]) == 0
+    assert "24 clients, 32 contracts" in capsys.readouterr().out
+    assert main(["build-workbook", "--empty", "--out", str(tmp_path / "e.xlsm")]) == 0
+    assert main(["validate", str(tmp_path / "e.xlsm")]) == 0  # empty is valid (warnings)
