@@ -9,7 +9,9 @@ into the open workbook through xlwings. Neither shell computes anything itself.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,14 +82,36 @@ def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
     header, body = rows[0], rows[1:]
     styles: dict[str, str] = {"base": "money", "result": "money", "start": "datetime",
                               "stop": "datetime", "source": "wrap", "explanation": "wrap"}
+    widths = {"section": 20, "contract_id": 14, "item_id": 16, "part": 18, "base": 15,
+              "start": 17, "stop": 17, "quantity": 11, "rate_or_limit": 11, "result": 13,
+              "verdict": 12, "source": 40, "explanation": 70}
     col_styles = [styles.get(key) for key, _ in WORKINGS_COLUMNS]
-    return table_sheet(
+    keys = [key for key, _ in WORKINGS_COLUMNS]
+    # Late-fee segments run over days, SLA clocks over minutes: dates get a date format.
+    day_only = {(n, i): "date" for n, row in enumerate(body)
+                for i in (keys.index("start"), keys.index("stop"))
+                if isinstance(row[i], dt.date) and not isinstance(row[i], dt.datetime)}
+    content = table_sheet(
         [str(h) for h in header], [list(r) for r in body],
         title=f"计算过程 Workings — 截至 as of {as_of:%Y-%m-%d} (日终 end of day); "
               f"生成于 made {now:%Y-%m-%d %H:%M}",
-        col_styles=col_styles, freeze_cols=2,
+        col_styles=col_styles, freeze_cols=2, cell_styles=day_only,
+        widths=[widths[key] for key, _ in WORKINGS_COLUMNS],
         rules=[CondRule("A", "==", "风险提示 risk", "amber")],
     )
+    # Wrapped evidence needs taller rows (LibreOffice and Excel do not grow them on open);
+    # printed at natural size, the sheet runs over pages across rather than shrinking.
+    wrapped = [(keys.index(k), widths[k]) for k in ("source", "explanation")]
+    first_data = 2  # title row, header row
+    heights = {1: 30.0} | {first_data + n: 15.0 * max(
+        1, *(math.ceil(_text_width(str(row[i] or "")) / (w - 1)) for i, w in wrapped))
+        for n, row in enumerate(body)}
+    return dataclasses.replace(content, fit_width=False, heights=heights)
+
+
+def _text_width(text: str) -> int:
+    """Column-width units a text needs: CJK characters count double."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
@@ -112,14 +136,18 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
 
 def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,
                 now: dt.datetime | None = None) -> JobResult:
-    """The everyday run: validate (Problems), penalties (Workings) and the Dashboard as of
-    ``as_of``, merged into one result to write in one step."""
+    """The everyday run: validate, penalties and the Dashboard as of ``as_of``, merged
+    into one result to write in one step. The Problems sheet lists what reading found
+    and what the engine found (a receipt naming an unknown installment, say)."""
+    import dataclasses
+
     from .dashboard import dashboard_job
 
     now = now or _now()
-    checked = validate_job(book, problems, now=now)
     penalties, result = penalties_job(book, as_of, now=now)
-    return checked.merged(penalties).merged(dashboard_job(book, as_of, now=now, result=result))
+    checked = validate_job(book, (*problems, *penalties.problems), now=now)
+    return (checked.merged(dataclasses.replace(penalties, problems=()))
+            .merged(dashboard_job(book, as_of, now=now, result=result)))
 
 
 def generate_job(book: Book, selection: Sequence[str] | str, out_dir: Path, *,
