@@ -293,3 +293,13 @@ def test_datetime_and_month_forms() -> None:
     assert conv_month("2026-03") == dt.date(2026, 3, 1)
     assert conv_month("2026年3月") == dt.date(2026, 3, 1)
     assert conv_month(dt.datetime(2026, 3, 17)) == dt.date(2026, 3, 1)
+
+
+def test_every_record_type_ends_with_src_so_rows_can_be_built_positionally() -> None:
+    from contract_tracker import schema
+    from contract_tracker.parse import RECORD_OF
+
+    for table in schema.USER_TABLES:
+        cls = RECORD_OF[table.name]
+        assert cls._fields[-1] == "src"
+        assert set(cls._fields[:-1]) <= {c.key for c in table.columns}, cls

@@ -367,10 +367,13 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
     pick = itemgetter(*(positions.get(f, len(plan)) for f in _field_names(cls)))
     records: list[Row] = []
     sheet = table.sheet
+    # tuple.__new__ builds a NamedTuple without its Python-level __new__: every field is
+    # given, and this loop runs once per row of the largest sheets.
+    new = tuple.__new__
     for j, values in enumerate(zip(*columns, strict=True)):
         if blank[j]:
             continue
-        src = Source(sheet, j + 2, letters)
+        src = new(Source, (sheet, j + 2, letters))
         if j in flagged:
             row_problems = _row_problems(plan, [raw[j] for raw in raw_columns], src)
             problems.extend(row_problems)
@@ -380,7 +383,7 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
             if isinstance(key, str) and key:
                 rejected.setdefault(key, src)
             continue
-        records.append(cls(*pick(values), src=src))
+        records.append(new(cls, (*pick(values), src)))
     return TableRead(records, problems, rejected, True)
 
 
