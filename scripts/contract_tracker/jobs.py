@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,9 +110,12 @@ def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
     return dataclasses.replace(content, fit_width=False, heights=heights)
 
 
+_WIDE = re.compile("[\u2e81-\U0010ffff]")
+
+
 def _text_width(text: str) -> int:
     """Column-width units a text needs: CJK characters count double."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return len(text) if text.isascii() else len(text) + len(_WIDE.findall(text))
 
 
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None

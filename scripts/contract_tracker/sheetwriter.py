@@ -26,7 +26,13 @@ edits the zip package directly:
 * The target sheet keeps its ``<sheetPr>`` (``codeName``, tab colour), the sheet view's
   attributes (``tabSelected``, zoom), its format defaults, protection, margins and any
   relationship-backed element (``drawing``, ``legacyDrawing``, ``picture``, ...); its
-  ``.rels`` part is not touched, so a later issue can put a chart on a tool sheet.
+  ``.rels`` part is not touched, unless the content brings charts.
+* Charts (:class:`BarChart`, clustered bar or column) become parts of the tool's own,
+  with fixed names (``xl/drawings/ctDrawing_sheetN.xml``, ``xl/charts/ctChart_sheetN_K.xml``
+  and their ``.rels``), added to the sheet's relationships and to ``[Content_Types].xml``
+  by addition; rewriting them rewrites the same parts, so an identical write changes no
+  byte. A drawing the sheet had otherwise (Excel renames parts when it saves) is replaced,
+  and its parts that nothing else refers to are dropped with their content types.
 
 Safety: refuse (:class:`WriteRefused`, one exception type with a user-facing message,
 nothing written) when Excel's owner file ``~$<name>`` sits beside the workbook, the file
@@ -72,6 +78,7 @@ __all__ = [
     "LOG_HEADERS",
     "LOG_SHEET",
     "STYLES",
+    "BarChart",
     "CellStyle",
     "CellValue",
     "CondRule",
@@ -164,6 +171,9 @@ STYLES: Mapping[str, CellStyle] = MappingProxyType({
     "number": CellStyle(num_format="#,##0.00"),
     "int": CellStyle(num_format="0"),
     "percent": CellStyle(num_format="0.00%"),
+    "percent4": CellStyle(num_format="0.0000%"),
+    "center": CellStyle(horizontal="center"),
+    "top": CellStyle(vertical="top"),
     "date": CellStyle(num_format="yyyy-mm-dd"),
     "datetime": CellStyle(num_format="yyyy-mm-dd hh:mm"),
     "wrap": CellStyle(wrap=True, vertical="top"),
@@ -262,6 +272,55 @@ class CondRule:
             raise ValueError(f"conditional value must be text or a number: {self.value!r}")
 
 
+@dataclass(frozen=True)
+class BarChart:
+    """A clustered bar chart of this sheet's own cells, drawn over the cells of ``anchor``.
+
+    ``categories`` is a one-column or one-row range of labels; each range of ``values``
+    (one per series, the same length) holds the numbers, and ``names`` the series' names
+    for the legend (shown when there is more than one series). ``horizontal`` draws bars
+    left to right, otherwise columns. The chart refers to the cells, with their values
+    cached in the chart part, so Excel and LibreOffice show it without recalculating.
+    Writing a sheet with charts replaces the sheet's drawing (anything drawn on a tool
+    sheet by hand goes); a sheet written without charts keeps the drawing it has.
+    """
+
+    anchor: str
+    categories: str
+    values: Sequence[str]
+    names: Sequence[str] = ()
+    title: str = ""
+    horizontal: bool = False
+    num_format: str = "#,##0"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(self.values))
+        object.__setattr__(self, "names", tuple(self.names))
+        box = _parse_range(self.anchor)
+        if box[0] == box[2] and box[1] == box[3]:
+            raise ValueError(f"a chart needs more than one cell: {self.anchor}")
+        if not self.values:
+            raise ValueError("a chart needs at least one series of values")
+        if self.names and len(self.names) != len(self.values):
+            raise ValueError("give one name per series, or none")
+        n = _range_cells(self.categories)
+        for ref in self.values:
+            if _range_cells(ref) != n:
+                raise ValueError(f"series {ref} and categories {self.categories} differ "
+                                 f"in length")
+        for text in (self.title, *self.names):
+            if _ILLEGAL_RE.search(text) or len(text) > 255:
+                raise ValueError(f"bad chart text: {text!r}")
+
+
+def _range_cells(ref: str) -> int:
+    """The number of cells of a one-row or one-column range."""
+    r1, c1, r2, c2 = _parse_range(ref)
+    if r1 != r2 and c1 != c2:
+        raise ValueError(f"a chart range must be one row or one column: {ref}")
+    return (r2 - r1) + (c2 - c1) + 1
+
+
 def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
 
@@ -278,9 +337,11 @@ class SheetContent:
     inclusive (first, last) pair repeated on every printed page; ``print_header`` is the
     centred page header (a page-number footer comes with it). ``landscape``, ``fit_width``
     (one page wide), ``print_title_rows`` and ``print_header`` left at None keep what the
-    sheet has. Empty strings and None are empty cells; a timezone-aware datetime is written
-    as its wall-clock time; a date before 1900-03-01 (Excel's serials are wrong there) is
-    written as ISO text.
+    sheet has; ``charts`` (:class:`BarChart`) replace the sheet's drawing; ``heights``
+    sets rows' heights in points (0-based row -> points; others keep the default
+    height, which LibreOffice does not grow for wrapped text). Empty strings
+    and None are empty cells; a timezone-aware datetime is written as its wall-clock time;
+    a date before 1900-03-01 (Excel's serials are wrong there) is written as ISO text.
     """
 
     rows: Sequence[Sequence[CellValue]] = ()
@@ -297,6 +358,8 @@ class SheetContent:
     fit_width: bool | None = None
     print_title_rows: tuple[int, int] | None = None
     print_header: str | None = None
+    charts: Sequence[BarChart] = ()
+    heights: Mapping[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rows = tuple(tuple(r) for r in self.rows)
@@ -305,10 +368,11 @@ class SheetContent:
         if any(len(r) > MAX_COLS for r in rows):
             raise ValueError(f"a sheet holds at most {MAX_COLS} columns")
         object.__setattr__(self, "rows", rows)
-        for name in ("col_styles", "row_styles", "cell_styles", "widths", "links"):
+        for name in ("col_styles", "row_styles", "cell_styles", "widths", "links", "heights"):
             object.__setattr__(self, name, _frozen_map(getattr(self, name)))
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "merges", tuple(self.merges))
+        object.__setattr__(self, "charts", tuple(self.charts))
         for style in {*self.col_styles.values(), *self.row_styles.values(),
                       *self.cell_styles.values()}:
             resolve_style(style)
@@ -327,6 +391,9 @@ class SheetContent:
         for w in self.widths.values():
             if not 0 <= w <= 255:
                 raise ValueError(f"column width out of range: {w}")
+        for r, h in self.heights.items():
+            if not (0 <= r < MAX_ROWS and 0 <= h <= 409):
+                raise ValueError(f"row height out of range: row {r}, {h} points")
         if self.freeze is not None and (min(self.freeze) < 0 or self.freeze == (0, 0)):
             raise ValueError(f"freeze needs (rows, cols) with one of them > 0: {self.freeze}")
         if self.autofilter is not None:
@@ -484,6 +551,8 @@ _P = "{" + PKG_REL_NS + "}"
 
 _ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPED_RE = re.compile("(_x[0-9A-Fa-f]{4}_)")
+_TEXT_WORK_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff&<>\r]|_x")
+"""A text needing more than copying into a cell: to clean, to escape, or ``_xHHHH_``."""
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
                                "\r": "&#13;", "\n": "&#10;", "\t": "&#9;"})
@@ -616,11 +685,20 @@ def _copy_range(src: IO[bytes], dst: IO[bytes], start: int, length: int) -> None
         length -= len(chunk)
 
 
+_FAST_PACK = 4 * 1024 * 1024
+_NEW_PART_TIME, _NEW_PART_DATE = 0, (0 << 9) | (1 << 5) | 1  # 1980-01-01 00:00, as built
+
+
 def _write_zip(src: IO[bytes], entries: Sequence[_Entry], comment: bytes,
-               replace: Mapping[str, bytes], drop: frozenset[str], dst: IO[bytes]) -> None:
-    """Copy ``entries`` raw from ``src``, swapping in ``replace`` and leaving out ``drop``."""
+               replace: Mapping[str, bytes], drop: frozenset[str], dst: IO[bytes],
+               add: Mapping[str, bytes] | None = None) -> None:
+    """Copy ``entries`` raw from ``src``, swapping in ``replace`` and leaving out ``drop``;
+    the parts of ``add`` follow, in its order, with fixed timestamps."""
     records: list[bytes] = []
-    for e in entries:
+    new = [_Entry(name, 0, 0, b"", _NEW_PART_TIME, _NEW_PART_DATE, 0o600 << 16, b"\x14\x03")
+           for name in (add or {})]
+    replace = {**replace, **(add or {})}
+    for e in (*entries, *new):
         if e.name in drop:
             continue
         pos = dst.tell()
@@ -631,7 +709,8 @@ def _write_zip(src: IO[bytes], entries: Sequence[_Entry], comment: bytes,
             _copy_range(src, dst, e.offset, e.end - e.offset)
             records.append(e.record[:42] + struct.pack("<L", pos) + e.record[46:])
             continue
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        # a large part (a long Workings sheet) packs at level 1: 3x faster, 30 % larger
+        packer = zlib.compressobj(1 if len(data) > _FAST_PACK else 6, zlib.DEFLATED, -15)
         comp = packer.compress(data) + packer.flush()
         crc = zlib.crc32(data)
         name_b = e.name.encode("utf-8")
@@ -1100,7 +1179,7 @@ def _split_old(text: str) -> ET.Element:
 
 
 def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Styles,
-                  date1904: bool) -> _Rendered:
+                  date1904: bool, drawing_rid: str | None = None) -> _Rendered:
     old = _split_old(old_xml.decode("utf-8"))
     if old.tag != _M + "worksheet":
         raise _BadPart("not a worksheet part")
@@ -1138,9 +1217,14 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
         cell_styles.setdefault(cell, link_style)
     styled_rows = {r for r, _ in cell_styles}
     row_styles = content.row_styles
+    heights = content.heights
     cleaned: list[str] = []
-    out: list[str] = []
+    out: list[bytes] = []  # one encoded piece per row: a sheet's text is never held twice
     add = out.append
+    col_attr: list[str | None] = [None] * ncols  # ' s="N"' of each column's style, kind 0
+    col_date_attr: list[str | None] = [None] * ncols  # the same for a date
+    col_datetime_attr: list[str | None] = [None] * ncols  # and for a date and time
+    work_re = _TEXT_WORK_RE
     epoch_date = _EPOCH_1904 if date1904 else _EPOCH_1900
     first_plain_date = dt.date(1904, 1, 1) if date1904 else dt.date(1900, 3, 1)
 
@@ -1152,9 +1236,46 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
         put = cells.append
         for c, v in enumerate(row):
             explicit = (cell_styles.get((r, c)) if special else None) or rstyle
+            t = type(v)
+            if not explicit:  # the common cases, made short; the rest falls through
+                if t is str:
+                    if not v:
+                        continue
+                    a = col_attr[c]
+                    if a is None:
+                        a = col_attr[c] = f' s="{xf(col_styles[c], 0)}"' if col_styles[c] else ""
+                    if (work_re.search(v) is None and len(v) <= MAX_TEXT  # type: ignore[arg-type]
+                            and not v[0].isspace() and not v[-1].isspace()):  # type: ignore[index]
+                        put(f'<c r="{letters[c]}{rn}"{a} t="inlineStr"><is><t>{v}</t></is></c>')
+                        continue
+                elif v is None:
+                    continue
+                elif t is Decimal:
+                    num = _number(v)  # type: ignore[arg-type]
+                    if num is not None:
+                        a = col_attr[c]
+                        if a is None:
+                            a = col_attr[c] = (f' s="{xf(col_styles[c], 0)}"' if col_styles[c]
+                                               else "")
+                        put(f'<c r="{letters[c]}{rn}"{a}><v>{num}</v></c>')
+                        continue
+                elif t is dt.date and v >= first_plain_date:  # type: ignore[operator]
+                    a = col_date_attr[c]
+                    if a is None:
+                        a = col_date_attr[c] = f' s="{xf(col_styles[c], 1)}"'
+                    day: dt.date = v  # type: ignore[assignment]
+                    put(f'<c r="{letters[c]}{rn}"{a}><v>{(day - epoch_date).days}</v></c>')
+                    continue
+                elif t is dt.datetime and v.tzinfo is None:  # type: ignore[union-attr]
+                    serial = _serial(v, date1904)  # type: ignore[arg-type]
+                    if serial is not None:
+                        a = col_datetime_attr[c]
+                        if a is None:
+                            a = col_datetime_attr[c] = f' s="{xf(col_styles[c], 2)}"'
+                        put(f'<c r="{letters[c]}{rn}"{a}><v>{serial!r}</v></c>')
+                        continue
             style = explicit or col_styles[c]
             ref = letters[c] + rn
-            t = type(v)
             if v is None or (t is str and not v):
                 if explicit:
                     put(f'<c r="{ref}" s="{xf(explicit, 0)}"/>')
@@ -1213,10 +1334,10 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
             if special and (r, c) in cell_styles:
                 put(f'<c r="{letters[c]}{rn}" s="{xf(cell_styles[(r, c)], 0)}"/>')
         if cells:
-            add(f'<row r="{rn}">')
-            add("".join(cells))
-            add("</row>")
-    sheet_data = "".join(out)
+            height = heights.get(r) if heights else None
+            head = (f'<row r="{rn}" ht="{height:g}" customHeight="1">' if height is not None
+                    else f'<row r="{rn}">')
+            add((head + "".join(cells) + "</row>").encode("utf-8"))
 
     parts: list[str] = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -1236,7 +1357,8 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
         parts.extend(f'<col min="{c + 1}" max="{c + 1}" width="{_col_width(w)}" '
                      f'customWidth="1"/>' for c, w in sorted(content.widths.items()))
         parts.append("</cols>")
-    parts.append(f"<sheetData>{sheet_data}</sheetData>" if sheet_data else "<sheetData/>")
+    data_at = len(parts)
+    parts.append("<sheetData>" if out else "<sheetData/>")
     for tag in _KEEP_AFTER:
         if tag in kept:
             parts.append(_serialize(kept[tag]))
@@ -1279,12 +1401,18 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
     elif "headerFooter" in kept:
         parts.append(_serialize(kept["headerFooter"]))
     for tag in _KEEP_TAIL:
-        if tag in kept:
+        if tag == "drawing" and drawing_rid is not None:
+            parts.append(f'<drawing r:id="{_attr(drawing_rid)}"/>')
+        elif tag in kept:
             parts.append(_serialize(kept[tag]))
     if "tableParts" in kept:
         parts.append(_serialize(kept["tableParts"]))
     parts.append("</worksheet>")
-    return _Rendered("".join(parts).encode("utf-8"), cleaned)
+    before = "".join(parts[:data_at + 1]).encode("utf-8")
+    after = ("</sheetData>" if out else "") + "".join(parts[data_at + 1:])
+    out.insert(0, before)
+    out.append(after.encode("utf-8"))
+    return _Rendered(b"".join(out), cleaned)
 
 
 def _sheet_pr(old: ET.Element | None, fit: bool | None) -> str:
@@ -1406,7 +1534,7 @@ def _same(got: object, want: object, date1904: bool) -> bool:
 
 def _verify(tmp: Path, pkg: _Package, plan: _Plan) -> None:
     """Zip-test the new file, parse its changed parts and read the written sheets back."""
-    expected_names = [e.name for e in pkg.entries if e.name not in plan.drop]
+    expected_names = [e.name for e in pkg.entries if e.name not in plan.drop] + list(plan.add)
     try:
         with zipfile.ZipFile(tmp) as z:
             if z.namelist() != expected_names:
@@ -1416,8 +1544,11 @@ def _verify(tmp: Path, pkg: _Package, plan: _Plan) -> None:
             if bad is not None:
                 raise WriteRefused(f"verification failed: part {bad} is damaged; nothing "
                                    f"was written.")
-            for part, data in plan.replace.items():
-                if z.read(part) != data:
+            for part, data in (*plan.replace.items(), *plan.add.items()):
+                # testzip read every part against its CRC: the same CRC and size as the
+                # bytes meant for the part say it holds them, without inflating it again
+                info = z.getinfo(part)
+                if info.file_size != len(data) or zlib.crc32(data) != info.CRC:
                     raise WriteRefused(f"verification failed: part {part} differs; nothing "
                                        f"was written.")
                 expat.ParserCreate().Parse(data, True)  # well-formed (no tree: fast)
@@ -1429,7 +1560,11 @@ def _verify(tmp: Path, pkg: _Package, plan: _Plan) -> None:
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(tmp))
         for name, content in plan.targets.items():
-            grid = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            sheet = book.get_sheet_by_name(name)
+            # row by row when the used range starts at A1 (a title or header is there):
+            # a long sheet is then never held as Python objects all at once
+            grid = (sheet.iter_rows() if sheet.start == (0, 0)
+                    else sheet.to_python(skip_empty_area=False))
             _compare(name, content, grid, pkg.date1904)
     except WriteRefused:
         raise
@@ -1438,11 +1573,18 @@ def _verify(tmp: Path, pkg: _Package, plan: _Plan) -> None:
                            f"written.") from None
 
 
-def _compare(name: str, content: SheetContent, grid: Sequence[Sequence[object]],
+def _compare(name: str, content: SheetContent, grid: Iterable[Sequence[object]],
              date1904: bool) -> None:
-    height = len(grid)
+    """Raise unless ``grid`` (the sheet's rows from A1, as calamine reads them) holds
+    exactly ``content``'s values and nothing else."""
+    read = iter(grid)
     for r, row in enumerate(content.rows):
-        got_row = grid[r] if r < height else []
+        got_row = next(read, [])
+        want_row = [_expected(v, date1904) for v in row]
+        head = got_row[:len(want_row)]
+        if (head == want_row and list(map(type, head)) == list(map(type, want_row))
+                and not any(x != "" for x in got_row[len(want_row):])):
+            continue  # the whole row reads back exactly; otherwise find the cell, below
         width = len(got_row)
         for c, value in enumerate(row):
             want = _expected(value, date1904)
@@ -1455,8 +1597,8 @@ def _compare(name: str, content: SheetContent, grid: Sequence[Sequence[object]],
             if got_row[c] != "":
                 raise WriteRefused(f"verification failed: {name}!{schema.col_letter(c)}{r + 1}"
                                    f" is not empty; nothing was written.")
-    for r in range(len(content.rows), height):
-        if any(v != "" for v in grid[r]):
+    for r, extra in enumerate(read, start=len(content.rows)):
+        if any(v != "" for v in extra):
             raise WriteRefused(f"verification failed: {name} row {r + 1} is not empty; "
                                f"nothing was written.")
 
@@ -1588,6 +1730,303 @@ def _read_log_rows(path: Path) -> list[tuple[CellValue, ...]] | None:
     return rows
 
 
+# --- charts on a tool sheet -----------------------------------------------------------------
+
+_DRAWING_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/drawing"
+_CHART_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/chart"
+_DRAWING_CT = "application/vnd.openxmlformats-officedocument.drawing+xml"
+_CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
+_CT_PART = "[Content_Types].xml"
+_CT_DRAWING_RID = "rIdCtDrawing"
+_EMPTY_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               f'<Relationships xmlns="{PKG_REL_NS}"></Relationships>')
+_XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
+_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+_C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+
+
+def _chart_parts(sheet_part: str) -> tuple[str, str]:
+    """The tool's own drawing part of a sheet and the prefix of its chart parts:
+    ``xl/worksheets/sheet1.xml`` -> ``xl/drawings/ctDrawing_sheet1.xml``,
+    ``xl/charts/ctChart_sheet1_``; fixed names, so rewriting replaces them in place."""
+    stem = posixpath.splitext(posixpath.basename(sheet_part))[0]
+    return f"xl/drawings/ctDrawing_{stem}.xml", f"xl/charts/ctChart_{stem}_"
+
+
+def _relative(source_part: str, target_part: str) -> str:
+    return posixpath.relpath(target_part, posixpath.dirname(source_part))
+
+
+def _rels_entries(pkg: _Package, rels_part: str, source: str) -> list[tuple[str, str, str, str]]:
+    """(id, type, resolved target, raw element) of every relationship in ``rels_part``."""
+    if rels_part not in pkg.names:
+        return []
+    text = pkg.read(rels_part).decode("utf-8")
+    out = []
+    for m in re.finditer(r"<(?:\w+:)?Relationship\b[^>]*?/>", text):
+        attrs = {k: _unescape(v) for k, v in _XML_ATTR_RE.findall(m.group(0))}
+        target = attrs.get("Target", "")
+        resolved = target if attrs.get("TargetMode") == "External" else _resolve(source, target)
+        out.append((attrs.get("Id", ""), attrs.get("Type", ""), resolved, m.group(0)))
+    return out
+
+
+def _unreferenced_subtree(pkg: _Package, root: str, keep_rels: str) -> set[str]:
+    """Parts reachable from ``root`` through relationships (``root`` included, with their
+    ``.rels``) that no relationship from outside that set refers to, ``keep_rels`` (the
+    sheet's own, being rewritten) aside."""
+    seen: set[str] = set()
+    todo = [root]
+    while todo:
+        part = todo.pop()
+        if part in seen or part not in pkg.names:
+            continue
+        seen.add(part)
+        rels = _rels_path(part)
+        if rels in pkg.names:
+            seen.add(rels)
+            todo.extend(t for _, _, t, raw in _rels_entries(pkg, rels, part)
+                        if 'TargetMode="External"' not in raw)
+    outside: set[str] = set()
+    for name in pkg.names:
+        if name.endswith(".rels") and name not in seen and name != keep_rels:
+            folder = posixpath.dirname(posixpath.dirname(name))
+            source = posixpath.join(folder, posixpath.basename(name)[:-len(".rels")])
+            outside.update(t for _, _, t, _ in _rels_entries(pkg, name, source.lstrip("/")))
+    return {p for p in seen if p not in outside}
+
+
+def _content_types(pkg: _Package, plan: _Plan, add: Mapping[str, str],
+                   remove: Iterable[str]) -> None:
+    """Overrides for new parts added and those of dropped parts removed (by text edits,
+    so an unchanged [Content_Types].xml stays byte-identical)."""
+    if _CT_PART not in pkg.names:
+        raise _BadPart("no [Content_Types].xml")
+    original = (plan.replace.get(_CT_PART) or pkg.read(_CT_PART)).decode("utf-8")
+    text = original
+    for part in remove:
+        name = re.escape("/" + part)
+        text = re.sub(rf'<(\w+:)?Override\b[^>]*?PartName="{name}"[^>]*/>', "", text)
+    m = re.search(r"<(\w+:)?Types[\s>]", text)
+    prefix = (m.group(1) or "") if m else ""
+    for part, ctype in add.items():
+        if f'PartName="/{part}"' not in text:
+            at = text.rindex(f"</{prefix}Types>")
+            text = (text[:at] + f'<{prefix}Override PartName="/{_attr(part)}" '
+                    f'ContentType="{ctype}"/>' + text[at:])
+    if text != original:
+        plan.replace[_CT_PART] = text.encode("utf-8")
+
+
+def _plan_charts(pkg: _Package, ref: _SheetRef, content: SheetContent, plan: _Plan) -> str:
+    """Add the parts of ``content.charts`` for the sheet ``ref``: its drawing, one chart
+    part each, their relationships and content types. A drawing of the tool's own is
+    rewritten in place; any other drawing of the sheet (Excel renames parts when it saves)
+    is replaced, and its parts that nothing else uses are dropped. Returns the sheet's
+    relationship id of the drawing."""
+    drawing, chart_prefix = _chart_parts(ref.part)
+    sheet_rels = _rels_path(ref.part)
+    entries = _rels_entries(pkg, sheet_rels, ref.part)
+    rid = None
+    kept_rels: list[str] = []
+    dropped: set[str] = set()
+    for rel_id, rel_type, target, raw in entries:
+        if rel_type == _DRAWING_REL and target == drawing and rid is None:
+            rid = rel_id
+            kept_rels.append(raw)
+        elif rel_type == _DRAWING_REL:
+            dropped |= _unreferenced_subtree(pkg, target, sheet_rels)
+        else:
+            kept_rels.append(raw)
+    # our own chart parts beyond the number now written, and old ones being replaced
+    charts = [f"{chart_prefix}{i}.xml" for i in range(1, len(content.charts) + 1)]
+    stale = {n for n in pkg.names if n.startswith(chart_prefix) and n.endswith(".xml")
+             and n not in charts}
+    dropped |= stale | {_rels_path(n) for n in stale if _rels_path(n) in pkg.names}
+    dropped -= {drawing, _rels_path(drawing), *charts, sheet_rels}
+    old_text = pkg.read(sheet_rels).decode("utf-8") if sheet_rels in pkg.names else _EMPTY_RELS
+    head = re.match(r"(?s).*?<(\w+:)?Relationships\b[^>]*?(/?)>", old_text)
+    if head is None:
+        raise _BadPart(f"{sheet_rels}: no Relationships element")
+    prefix = head.group(1) or ""
+    if rid is None:
+        ids = {e[0] for e in entries}
+        rid = _CT_DRAWING_RID
+        n = 1
+        while rid in ids:
+            n += 1
+            rid = f"{_CT_DRAWING_RID}{n}"
+        kept_rels.append(f'<{prefix}Relationship Id="{rid}" Type="{_DRAWING_REL}" '
+                         f'Target="{_attr(_relative(ref.part, drawing))}"/>')
+    opening = head.group(0)[:-2] + ">" if head.group(2) else head.group(0)
+    new_rels = (opening + "".join(kept_rels) + f"</{prefix}Relationships>").encode("utf-8")
+    parts: dict[str, bytes] = {}
+    if sheet_rels not in pkg.names:
+        parts[sheet_rels] = new_rels
+    elif pkg.read(sheet_rels) != new_rels:
+        plan.replace[sheet_rels] = new_rels
+    drawing_rels = _rels_path(drawing)
+    parts[drawing] = _drawing_xml(content.charts).encode("utf-8")
+    parts[drawing_rels] = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Relationships xmlns="{PKG_REL_NS}">' + "".join(
+            f'<Relationship Id="rId{i}" Type="{_CHART_REL}" '
+            f'Target="{_attr(_relative(drawing, chart))}"/>'
+            for i, chart in enumerate(charts, start=1)) + "</Relationships>").encode("utf-8")
+    for chart, spec in zip(charts, content.charts, strict=True):
+        parts[chart] = _chart_xml(spec, ref.name, content).encode("utf-8")
+    for name, data in parts.items():
+        if name in pkg.names:
+            if name in dropped:
+                continue
+            if pkg.read(name) != data:
+                plan.replace[name] = data
+        else:
+            plan.add[name] = data
+    plan.drop |= dropped
+    _content_types(pkg, plan, {drawing: _DRAWING_CT, **{c: _CHART_CT for c in charts}},
+                   sorted(dropped))
+    if dropped:
+        plan.notes.append(f"{ref.name}: the old drawing's parts removed ({len(dropped)})")
+    return rid
+
+
+def _drawing_xml(charts: Sequence[BarChart]) -> str:
+    anchors = []
+    for i, chart in enumerate(charts, start=1):
+        r1, c1, r2, c2 = _parse_range(chart.anchor)
+        anchors.append(
+            '<xdr:twoCellAnchor editAs="oneCell">'
+            f"<xdr:from><xdr:col>{c1}</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>{r1}"
+            "</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from>"
+            f"<xdr:to><xdr:col>{c2 + 1}</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>{r2 + 1}"
+            "</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>"
+            f'<xdr:graphicFrame macro=""><xdr:nvGraphicFramePr><xdr:cNvPr id="{i + 1}" '
+            f'name="Chart {i}" descr="{_attr(chart.title)}"/><xdr:cNvGraphicFramePr/>'
+            '</xdr:nvGraphicFramePr><xdr:xfrm><a:off x="0" y="0"/><a:ext cx="0" cy="0"/>'
+            f'</xdr:xfrm><a:graphic><a:graphicData uri="{_C}"><c:chart xmlns:c="{_C}" '
+            f'xmlns:r="{REL_NS}" r:id="rId{i}"/></a:graphicData></a:graphic>'
+            "</xdr:graphicFrame><xdr:clientData/></xdr:twoCellAnchor>")
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<xdr:wsDr xmlns:xdr="{_XDR}" xmlns:a="{_A}">{"".join(anchors)}</xdr:wsDr>')
+
+
+def _range_values(content: SheetContent, ref: str) -> list[CellValue]:
+    r1, c1, r2, c2 = _parse_range(ref)
+    out: list[CellValue] = []
+    for r in range(r1, r2 + 1):
+        row = content.rows[r] if r < len(content.rows) else ()
+        for c in range(c1, c2 + 1):
+            out.append(row[c] if c < len(row) else None)
+    return out
+
+
+def _absolute(sheet: str, ref: str) -> str:
+    r1, c1, r2, c2 = _parse_range(ref)
+    a = f"${schema.col_letter(c1)}${r1 + 1}"
+    b = f"${schema.col_letter(c2)}${r2 + 1}"
+    return f"{_quote_sheet(sheet)}!{a}" + (f":{b}" if a != b else "")
+
+
+def _text(value: str) -> str:
+    return _clean_text(value)[0].translate(_TEXT_ESCAPES)
+
+
+def _str_cache(values: Sequence[CellValue]) -> str:
+    pts = "".join(f'<c:pt idx="{i}"><c:v>{_text(_display(v))}</c:v></c:pt>'
+                  for i, v in enumerate(values) if _display(v))
+    return f'<c:strCache><c:ptCount val="{len(values)}"/>{pts}</c:strCache>'
+
+
+def _display(value: CellValue) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, dt.datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _num_cache(values: Sequence[CellValue], num_format: str) -> str:
+    pts = []
+    for i, v in enumerate(values):
+        if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+            num = _number(Decimal(v) if isinstance(v, int) else v)
+            if num is not None:
+                pts.append(f'<c:pt idx="{i}"><c:v>{num}</c:v></c:pt>')
+    return (f"<c:numCache><c:formatCode>{_text(num_format)}</c:formatCode>"
+            f'<c:ptCount val="{len(values)}"/>{"".join(pts)}</c:numCache>')
+
+
+_SERIES_COLOURS = ("C0504D", "4F81BD", "9BBB59", "8064A2", "F79646", "4BACC6")
+
+
+def _rich(text: str, size: int, bold: bool) -> str:
+    b = ' b="1"' if bold else ' b="0"'
+    return (f'<c:tx><c:rich><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="{size}"{b}/>'
+            f'</a:pPr><a:r><a:rPr lang="zh-CN" sz="{size}"{b}/><a:t>{_text(text)}</a:t></a:r>'
+            "</a:p></c:rich></c:tx>")
+
+
+def _tx_pr(size: int) -> str:
+    return (f'<c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="{size}"/></a:pPr>'
+            '<a:endParaRPr lang="zh-CN"/></a:p></c:txPr>')
+
+
+def _chart_xml(chart: BarChart, sheet: str, content: SheetContent) -> str:
+    """A chartSpace part for a clustered bar chart (DrawingML, ECMA-376 part 1 §21.2)."""
+    categories = _range_values(content, chart.categories)
+    series = []
+    for i, ref in enumerate(chart.values):
+        name = chart.names[i] if chart.names else ""
+        tx = (f'<c:tx><c:v>{_text(name)}</c:v></c:tx>' if name else "")
+        series.append(
+            f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>{tx}'
+            f'<c:spPr><a:solidFill><a:srgbClr val="{_SERIES_COLOURS[i % 6]}"/></a:solidFill>'
+            '</c:spPr><c:invertIfNegative val="0"/>'
+            f'<c:dLbls><c:numFmt formatCode="{_attr(chart.num_format)}" sourceLinked="0"/>'
+            f'{_tx_pr(800)}<c:showLegendKey val="0"/><c:showVal val="1"/>'
+            '<c:showCatName val="0"/><c:showSerName val="0"/><c:showPercent val="0"/>'
+            '<c:showBubbleSize val="0"/></c:dLbls>'
+            f"<c:cat><c:strRef><c:f>{_text(_absolute(sheet, chart.categories))}</c:f>"
+            f"{_str_cache(categories)}</c:strRef></c:cat>"
+            f"<c:val><c:numRef><c:f>{_text(_absolute(sheet, ref))}</c:f>"
+            f"{_num_cache(_range_values(content, ref), chart.num_format)}</c:numRef></c:val>"
+            "</c:ser>")
+    cat_pos, val_pos = ("l", "b") if chart.horizontal else ("b", "l")
+    title = (f"<c:title>{_rich(chart.title, 1100, True)}<c:overlay val=\"0\"/></c:title>"
+             '<c:autoTitleDeleted val="0"/>' if chart.title else
+             '<c:autoTitleDeleted val="1"/>')
+    legend = ('<c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
+              if len(chart.values) > 1 else "")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<c:chartSpace xmlns:c="{_C}" xmlns:a="{_A}" xmlns:r="{REL_NS}">'
+        '<c:lang val="zh-CN"/><c:roundedCorners val="0"/><c:chart>'
+        f"{title}<c:plotArea><c:layout/><c:barChart>"
+        f'<c:barDir val="{"bar" if chart.horizontal else "col"}"/><c:grouping val="clustered"/>'
+        f'<c:varyColors val="0"/>{"".join(series)}<c:gapWidth val="60"/>'
+        '<c:axId val="50010001"/><c:axId val="50010002"/></c:barChart>'
+        '<c:catAx><c:axId val="50010001"/><c:scaling><c:orientation val="'
+        f'{"maxMin" if chart.horizontal else "minMax"}"/></c:scaling><c:delete val="0"/>'
+        f'<c:axPos val="{cat_pos}"/><c:numFmt formatCode="General" sourceLinked="0"/>'
+        '<c:majorTickMark val="out"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>'
+        f'{_tx_pr(900)}<c:crossAx val="50010002"/><c:crosses val="autoZero"/>'
+        '<c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/>'
+        '<c:noMultiLvlLbl val="0"/></c:catAx>'
+        '<c:valAx><c:axId val="50010002"/><c:scaling><c:orientation val="minMax"/>'
+        f'</c:scaling><c:delete val="0"/><c:axPos val="{val_pos}"/><c:majorGridlines/>'
+        f'<c:numFmt formatCode="{_attr(chart.num_format)}" sourceLinked="0"/>'
+        '<c:majorTickMark val="out"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>'
+        f'{_tx_pr(900)}<c:crossAx val="50010001"/><c:crosses val="autoZero"/>'
+        '<c:crossBetween val="between"/></c:valAx></c:plotArea>'
+        f'{legend}<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart>'
+        "</c:chartSpace>")
+
+
 # --- the writer ---------------------------------------------------------------------------
 
 
@@ -1599,6 +2038,7 @@ class _Plan:
     styles_added: int
     cleaned: list[str]
     notes: list[str]
+    add: dict[str, bytes] = field(default_factory=dict)  # new parts, appended in this order
 
 
 def _plan(pkg: _Package, path: Path, sheets: Mapping[str, SheetContent],
@@ -1638,7 +2078,9 @@ def _plan(pkg: _Package, path: Path, sheets: Mapping[str, SheetContent],
         if ref.part not in pkg.names:
             raise _not_workbook(path, f"sheet {name} has no part")
         try:
-            rendered = _render_sheet(name, content, pkg.read(ref.part), styles, pkg.date1904)
+            rid = _plan_charts(pkg, ref, content, plan) if content.charts else None
+            rendered = _render_sheet(name, content, pkg.read(ref.part), styles, pkg.date1904,
+                                     rid)
         except _PART_ERRORS as exc:
             raise _not_workbook(path, f"sheet {name}: {exc}") from None
         plan.replace[ref.part] = rendered.xml
@@ -1734,7 +2176,7 @@ def write_tool_sheets(
         path=path,
         sheets=tuple(plan.targets),
         changed_parts=tuple(e.name for e in pkg.entries
-                            if e.name in plan.replace or e.name in plan.drop),
+                            if e.name in plan.replace or e.name in plan.drop) + tuple(plan.add),
         styles_added=plan.styles_added,
         backup=backup,
         cleaned=tuple(plan.cleaned),
@@ -1753,7 +2195,8 @@ def _write_temp(src: IO[bytes], pkg: _Package, plan: _Plan, path: Path) -> Path:
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as dst:
-            _write_zip(src, pkg.entries, pkg.comment, plan.replace, frozenset(plan.drop), dst)
+            _write_zip(src, pkg.entries, pkg.comment, plan.replace, frozenset(plan.drop), dst,
+                       plan.add)
             dst.flush()
             os.fsync(dst.fileno())
         with contextlib.suppress(OSError):
@@ -1771,12 +2214,13 @@ def _write_temp(src: IO[bytes], pkg: _Package, plan: _Plan, path: Path) -> Path:
 def _drop_calc_chain(pkg: _Package, replace: dict[str, bytes]) -> None:
     """Remove calcChain's relationship and content-type override (the part is dropped)."""
     assert pkg.calc_chain_part is not None
-    rels = pkg.read(pkg.workbook_rels_part).decode("utf-8")
+    rels = (replace.get(pkg.workbook_rels_part) or pkg.read(pkg.workbook_rels_part)).decode(
+        "utf-8")
     rels = re.sub(r'<(\w+:)?Relationship\b[^>]*?Type="[^"]*/calcChain"[^>]*/>', "", rels)
     replace[pkg.workbook_rels_part] = rels.encode("utf-8")
     ct_part = "[Content_Types].xml"
     if ct_part in pkg.names:
-        ct = pkg.read(ct_part).decode("utf-8")
+        ct = (replace.get(ct_part) or pkg.read(ct_part)).decode("utf-8")
         name = re.escape("/" + pkg.calc_chain_part)
         ct = re.sub(rf'<(\w+:)?Override\b[^>]*?PartName="{name}"[^>]*/>', "", ct)
         replace[ct_part] = ct.encode("utf-8")
