@@ -1,0 +1,266 @@
+"""Benchmark: ``contract-tracker refresh`` end to end on the large sample.
+
+What is timed, each run in a fresh subprocess on a fresh copy of the large sample
+workbook (5,000 clients and contracts, 60,000 installments, 60,000 receipts, 20,000
+incidents; built once and cached in ``build/bench/``, as ``bench_read.py`` does):
+
+* ``refresh`` as the command runs it: read and validate (``load_book``), compute
+  (``refresh_job``: penalties, the Workings rows, the Dashboard) and write Problems,
+  Workings, Dashboard and the Log into the master (``write_master``), with each stage's
+  time; the process's peak resident memory (``ru_maxrss``) and its whole wall time,
+  interpreter start and imports included, are printed beside it;
+* the floor: fastexcel 0.21 reading the same user sheets (``read_excel(path)`` and
+  ``load_sheet_by_name`` for each; pyarrow is not installed, so only the Rust-side read
+  is timed, not a conversion to Arrow or pandas).
+
+Targets (issue 5): refresh <= 2 s, <= 300 MB peak, <= 5x the fastexcel floor.
+
+Usage: ``.venv/bin/python benchmarks/bench_refresh.py [--repeat 3] [--profile]``
+(``--profile`` prints the writer's and the jobs' top functions from one extra run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+CACHE = ROOT / "build" / "bench" / "contracts-large.xlsm"
+AS_OF = "2026-11-25"  # contract_tracker.sample.SAMPLE_AS_OF
+TARGET_SECONDS, TARGET_MB, TARGET_FLOOR_RATIO = 2.0, 300.0, 5.0
+
+
+def large_workbook() -> Path:
+    if not CACHE.exists():
+        from contract_tracker.build import build_workbook
+        from contract_tracker.sample import sample_book
+
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        print(f"building {CACHE} (once) ...", flush=True)
+        build_workbook(sample_book("large"), CACHE)
+    return CACHE
+
+
+# --- the child processes --------------------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def child_refresh(path: Path, profile: bool, workings: bool = True) -> dict[str, object]:
+    """What ``contract-tracker refresh PATH --as-of AS_OF`` does, stage by stage; without
+    ``workings``, the same with the Workings sheet left out (to show what it costs)."""
+    import datetime as dt
+
+    started = time.perf_counter()
+    from contract_tracker.jobs import refresh_job, validate_job
+    from contract_tracker.reader import load_book
+    from contract_tracker.toolsheets import write_master
+
+    imported = time.perf_counter()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    book, problems = load_book(path)
+    assert book is not None
+    loaded = time.perf_counter()
+    as_of = dt.date.fromisoformat(AS_OF)
+    if workings:
+        job = refresh_job(book, problems, as_of)
+    else:
+        from contract_tracker.dashboard import dashboard_job
+        from contract_tracker.engine import compute_penalties
+
+        result, found = compute_penalties(book, as_of)
+        job = validate_job(book, (*problems, *found)).merged(
+            dashboard_job(book, as_of, result=result))
+    computed = time.perf_counter()
+    report = write_master(path, job.sheets, job.log, book.settings.backups_kept)
+    written = time.perf_counter()
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        sys.stderr.write(out.getvalue())
+    return {
+        "imports": imported - started,
+        "read": loaded - imported,
+        "compute": computed - loaded,
+        "write": written - computed,
+        "refresh": written - imported,
+        "peak_mb": _peak_mb(),
+        "rows": {name: len(content.rows) for name, content in job.sheets.items()},
+        "written": list(report.sheets),
+    }
+
+
+def child_stages(path: Path) -> dict[str, object]:
+    """Where the compute time goes: engine, row building, Workings, Dashboard."""
+    import datetime as dt
+
+    from contract_tracker.dashboard import dashboard_job
+    from contract_tracker.engine import compute_penalties, workings_rows
+    from contract_tracker.jobs import workings_sheet
+    from contract_tracker.parse import parse_book
+    from contract_tracker.reader import read_grids
+
+    as_of = dt.date.fromisoformat(AS_OF)
+    now = dt.datetime.now().replace(microsecond=0)
+    t0 = time.perf_counter()
+    grids, version = read_grids(path)
+    t1 = time.perf_counter()
+    book, _ = parse_book(grids, version)
+    t2 = time.perf_counter()
+    result, _ = compute_penalties(book, as_of)
+    t3 = time.perf_counter()
+    len(result.late_fees), len(result.sla)
+    result.late_fees[0], result.sla[0]  # build the lazy rows
+    t4 = time.perf_counter()
+    rows = workings_rows(result)
+    t5 = time.perf_counter()
+    workings_sheet(rows, as_of, now)  # type: ignore[arg-type]
+    t6 = time.perf_counter()
+    dashboard_job(book, as_of, now=now, result=result)
+    t7 = time.perf_counter()
+    return {"read grids (calamine)": t1 - t0, "parse + validate": t2 - t1,
+            "engine totals": t3 - t2, "engine rows (fees, SLA)": t4 - t3,
+            "Workings rows": t5 - t4, "Workings sheet": t6 - t5, "Dashboard": t7 - t6}
+
+
+def child_fastexcel(path: Path) -> dict[str, object]:
+    import fastexcel
+
+    from contract_tracker import schema
+
+    started = time.perf_counter()
+    reader = fastexcel.read_excel(str(path))
+    for name in schema.USER_SHEETS:
+        reader.load_sheet_by_name(name)
+    return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+
+
+def run_child(mode: str, path: Path, profile: bool = False) -> dict[str, object]:
+    started = time.perf_counter()
+    cmd = [sys.executable, __file__, "--child", mode, str(path)]
+    if profile:
+        cmd.append("--profile")
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if result.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{result.stderr}")
+    if profile:
+        sys.stdout.write(result.stderr)
+    data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    data["process"] = time.perf_counter() - started
+    return data
+
+
+# --- the parent -----------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, path = args.child[0], Path(args.child[1])
+        if mode == "refresh":
+            out = child_refresh(path, args.profile)
+        elif mode == "no-workings":
+            out = child_refresh(path, args.profile, workings=False)
+        elif mode == "stages":
+            out = child_stages(path)
+        else:
+            out = child_fastexcel(path)
+        print(json.dumps(out))
+        return 0
+
+    source = large_workbook()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+          f"{sys.version.split()[0]}, {platform.platform()}")
+    print(f"workbook: {source} ({source.stat().st_size / 1e6:.1f} MB), as of {AS_OF}")
+    with tempfile.TemporaryDirectory(prefix="bench-refresh-") as tmp:
+        runs = []
+        for i in range(args.repeat):
+            target = Path(tmp) / f"run{i}" / "contracts.xlsm"
+            target.parent.mkdir()
+            shutil.copyfile(source, target)
+            runs.append(run_child("refresh", target))
+        floors = [run_child("fastexcel", source) for _ in range(args.repeat)]
+        target = Path(tmp) / "no-workings" / "contracts.xlsm"
+        target.parent.mkdir()
+        shutil.copyfile(source, target)
+        lean = run_child("no-workings", target)
+        stages = run_child("stages", source)
+        if args.profile:
+            target = Path(tmp) / "profile" / "contracts.xlsm"
+            target.parent.mkdir()
+            shutil.copyfile(source, target)
+            run_child("refresh", target, profile=True)
+        print(f"after refresh: {(Path(tmp) / 'run0' / 'contracts.xlsm').stat().st_size / 1e6:.1f}"
+              f" MB; rows written: {runs[0]['rows']}")
+
+    def best(key: str, items: list[dict[str, object]]) -> float:
+        return min(float(x[key]) for x in items)  # type: ignore[arg-type]
+
+    def median(key: str, items: list[dict[str, object]]) -> float:
+        return statistics.median(float(x[key]) for x in items)  # type: ignore[arg-type]
+
+    print()
+    print(f"{'':<44}{'best':>9}{'median':>9}")
+    for key, label in (("read", "  read + validate (load_book)"),
+                       ("compute", "  compute (refresh_job)"),
+                       ("write", "  write 3 sheets + Log (write_master)"),
+                       ("refresh", "refresh (read, compute, write)"),
+                       ("imports", "  + imports"), ("process", "  whole process (python -m ...)")):
+        print(f"{label:<44}{best(key, runs):>8.2f}s{median(key, runs):>8.2f}s")
+    floor = best("seconds", floors)
+    print(f"{'fastexcel floor (load_sheet_by_name x 8)':<44}{floor:>8.2f}s"
+          f"{median('seconds', floors):>8.2f}s")
+    print(f"for scale, refresh without the Workings sheet (Problems + Dashboard): "
+          f"{float(lean['refresh']):.2f} s (read {float(lean['read']):.2f}, compute "  # type: ignore[arg-type]
+          f"{float(lean['compute']):.2f}, write {float(lean['write']):.2f}), "  # type: ignore[arg-type]
+          f"{float(lean['peak_mb']):.0f} MB")  # type: ignore[arg-type]
+    print()
+    print("compute and read, stage by stage (one run):")
+    for label, seconds in stages.items():
+        if label != "process":
+            print(f"  {label:<40}{float(seconds):>8.2f}s")  # type: ignore[arg-type]
+    refresh, peak = best("refresh", runs), max(float(x["peak_mb"]) for x in runs)  # type: ignore[arg-type]
+    ratio = refresh / floor
+    print()
+    print(f"peak memory (ru_maxrss) of refresh: {peak:.0f} MB; of fastexcel alone: "
+          f"{max(float(x['peak_mb']) for x in floors):.0f} MB")  # type: ignore[arg-type]
+    for what, got, target, unit in (("time", refresh, TARGET_SECONDS, "s"),
+                                    ("memory", peak, TARGET_MB, "MB"),
+                                    ("x fastexcel", ratio, TARGET_FLOOR_RATIO, "x")):
+        verdict = "met" if got <= target else "MISSED"
+        print(f"target {what:<12} <= {target:g} {unit}: {got:.2f} {unit} {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
