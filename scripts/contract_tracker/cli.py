@@ -223,6 +223,72 @@ def cmd_penalties(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard import dashboard_job
+
+    path = Path(args.workbook)
+    book, data_problems = _load_or_report(path)
+    if book is None:
+        return EXIT_UNREADABLE
+    as_of = args.as_of or dt.date.today()
+    job = dashboard_job(book, as_of)
+    print_problems((*data_problems, *job.problems), None if args.all else 50)
+    _out(job.summary)
+    if not _write_job(path, book, job):
+        return EXIT_UNREADABLE
+    _out(f"Dashboard sheet updated in {path}")
+    return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from .jobs import refresh_job
+
+    path = Path(args.workbook)
+    book, data_problems = _load_or_report(path)
+    if book is None:
+        return EXIT_UNREADABLE
+    as_of = args.as_of or dt.date.today()
+    job = refresh_job(book, data_problems, as_of)
+    print_problems(job.problems, None if args.all else 50)
+    for line in job.log:
+        _out(f"{line.command}: {line.message}")
+    if not _write_job(path, book, job):
+        return EXIT_UNREADABLE
+    _out(f"Problems, Workings and Dashboard updated in {path} (as of {as_of})")
+    return EXIT_PROBLEMS if job.errors else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .jobs import output_dir
+    from .report import report_job
+
+    path = Path(args.workbook)
+    book, data_problems = _load_or_report(path)
+    if book is None:
+        return EXIT_UNREADABLE
+    out = output_dir(path, book.settings.output_folder, args.out)
+    if not args.out:
+        out = out / "reports"
+    job = report_job(book, args.week, out)
+    print_problems((*data_problems, *job.problems), None if args.all else 50)
+    _out(job.summary)
+    if job.failed:
+        _write_job(path, book, job)
+        return EXIT_UNREADABLE
+    if not _write_job(path, book, job):
+        return EXIT_UNREADABLE
+    return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
+
+
+def _iso_week(text: str) -> str:
+    from .report import WeekError, parse_week
+
+    try:
+        return parse_week(text).label
+    except WeekError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def cmd_check_template(args: argparse.Namespace) -> int:
     from .docgen import TemplateError, format_check
 
@@ -254,7 +320,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     target = out / source.name
     shutil.copyfile(source, target)
     _out(f"copied {source} -> {target}")
-    code = cmd_validate(argparse.Namespace(workbook=str(target), write=True, all=False))
+    from .sample import SAMPLE_AS_OF
+
+    code = cmd_refresh(argparse.Namespace(workbook=str(target), as_of=SAMPLE_AS_OF, all=False))
     _out(f"outputs are in {out.resolve()}")
     return code
 
@@ -322,6 +390,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "docs/penalties.md)")
     p.add_argument("--write", action="store_true", help="fill the Workings sheet")
     p.add_argument("--all", action="store_true", help="list every row, not the first 30")
+
+    p = add("dashboard", cmd_dashboard,
+            "fill the Dashboard sheet: KPIs, ageing, payment / SLA / renewal flags")
+    _workbook_arg(p)
+    p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="the report date (default: today); figures are as of its end")
+    p.add_argument("--all", action="store_true", help="list every problem, not the first 50")
+
+    p = add("refresh", cmd_refresh,
+            "the everyday command: validate, penalties and dashboard in one write")
+    _workbook_arg(p)
+    p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="the report date (default: today); figures are as of its end")
+    p.add_argument("--all", action="store_true", help="list every problem, not the first 50")
+
+    p = add("report", cmd_report,
+            "the weekly overdue report: workbook, dunning letters, e-mail drafts, HTML summary")
+    _workbook_arg(p)
+    p.add_argument("--week", type=_iso_week, metavar="YYYY-Www",
+                   help="ISO week, e.g. 2026-W48; figures as of the end of its Sunday "
+                        "(default: the last complete week)")
+    p.add_argument("--out", help="output folder (default: Settings' output folder beside "
+                   "the workbook, subfolder reports); the week gets its own folder in it")
+    p.add_argument("--all", action="store_true", help="list every problem, not the first 50")
 
     p = add("check-template", cmd_check_template,
             "list a template's placeholders and those the workbook cannot fill")

@@ -1,0 +1,639 @@
+"""contract_tracker.report: the weekly overdue report, its letters, e-mail drafts, HTML
+summary and snapshot; week parsing; week over week; re-runs; formula-free outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email
+import json
+import re
+import shutil
+from decimal import Decimal as D
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from docx import Document
+
+from contract_tracker.cli import main
+from contract_tracker.engine import compute_penalties
+from contract_tracker.records import (
+    AgeingBucket,
+    AvailabilityMonth,
+    Book,
+    Client,
+    Contract,
+    Incident,
+    Installment,
+    Receipt,
+    Settings,
+    SlaPenaltyRule,
+)
+from contract_tracker.report import (
+    REPORT_SHEETS,
+    IsoWeek,
+    WeekError,
+    build_report,
+    cell_text,
+    email_addresses,
+    load_snapshot,
+    parse_week,
+    report_job,
+    snapshot_path,
+    summary_html,
+)
+
+from . import lo
+
+W48 = IsoWeek(2026, 48)  # Monday 2026-11-23 .. Sunday 2026-11-29
+NOW = dt.datetime(2026, 11, 30, 9, 0)
+HOSTILE = ("=1+2", "+cmd", "-1", "@SUM(A1)", "\t制表符公司", "\r回车公司")
+
+
+def _contract(cid: str, client: str, **kw: Any) -> Contract:
+    base: dict[str, Any] = {
+        "signing_date": dt.date(2026, 1, 5), "start_date": dt.date(2026, 1, 10),
+        "end_date": dt.date(2026, 12, 31), "total_fee": D("200000.00"), "status": "active",
+        "final_days": 30, "renewal_notice_days": 30, "confidentiality_years": 3,
+    }
+    base.update(kw)
+    return Contract(cid, client, **base)
+
+
+def _inst(iid: str, cid: str, amount: str, due: dt.date) -> Installment:
+    return Installment(iid, cid, "progress", D(amount), due)
+
+
+def report_book() -> Book:
+    """Every case of the report, around 2026-W48 (due dates on working days)."""
+    settings = Settings(
+        company_name="上海云维信息技术有限公司", company_legal_rep="王强",
+        company_address="上海市浦东新区张江路88号", company_phone="021-58880000",
+        company_credit_code="91350100M000100Y43", bank_account_name="上海云维信息技术有限公司",
+        bank_name="招商银行上海张江支行", bank_account_no="0121000088886666",
+        sla_penalties=(SlaPenaltyRule("STD", "response", "fixed", D("500")),
+                       SlaPenaltyRule("STD", "solution", "fixed", D("1000"))),
+        ageing=(AgeingBucket("1-30", 1, 30), AgeingBucket("31-60", 31, 60),
+                AgeingBucket("61-90", 61, 90), AgeingBucket("91-180", 91, 180),
+                AgeingBucket(">180", 181, None)),
+    )
+    clients = (
+        Client("C001", "杭州优品电子商务有限公司", "李明", "杭州市西湖区文三路1号", "0571-88886666",
+               "911100001000080343", "张三", "zhang@youpin.example", "赵经理",
+               "zhao@yunwei.example"),
+        Client("C002", "=1+2", "陈红", "深圳", "13800138000", "91110000100017643K", None, None,
+               "钱经理", None),
+        Client("C003", "+cmd", "刘", "北京", "010-1", "91110000100017643K", "李四",
+               "li@ex.example; li2@ex.example", "@SUM(A1)", "qian@yunwei.example"),
+        Client("C004", "-1", "周", "广州", "020-1", "91110000100017643K", "王五",
+               "wang@ex.example", "赵经理", "zhao@yunwei.example"),
+        Client("C005", "\t制表符公司", "吴", "苏州", "0512-1", "91110000100017643K", "赵六",
+               "zhao6@ex.example", "孙经理", "sun@yunwei.example"),
+        Client("C006", "\r回车公司", "郑", "宁波", "0574-1", "91110000100017643K", None,
+               "x@ex.example", "孙经理", "sun@yunwei.example"),
+        Client("C007", "坏\x01字\x1f符\x0b公司", "冯", "合肥", "0551-1", "91110000100017643K",
+               "\r=HYPERLINK(\"x\")", "feng@ex.example", "孙经理", "not-an-address"),
+    )
+    contracts = (
+        _contract("HT-1", "C001"), _contract("HT-2", "C002"), _contract("HT-3", "C003"),
+        _contract("HT-4", "C004", late_fee_exempt=True), _contract("HT-5", "C005"),
+        _contract("HT-6", "C006", status="draft"), _contract("HT-7", "C007", status="expired"),
+    )
+    installments = (
+        _inst("I-1-1", "HT-1", "100000.00", dt.date(2026, 3, 31)),
+        _inst("I-1-2", "HT-1", "20000.00", dt.date(2026, 11, 25)),  # due in the week
+        _inst("I-2-1", "HT-2", "50000.00", dt.date(2026, 10, 15)),
+        _inst("I-3-1", "HT-3", "30000.00", dt.date(2026, 9, 10)),
+        _inst("I-3-2", "HT-3", "10000.00", dt.date(2026, 11, 20)),
+        _inst("I-4-1", "HT-4", "8000.00", dt.date(2026, 11, 2)),
+        _inst("I-5-1", "HT-5", "12345.67", dt.date(2026, 6, 1)),  # 181 days
+        _inst("I-5-2", "HT-5", "1000.00", dt.date(2026, 10, 30)),  # 30 days
+        _inst("I-5-3", "HT-5", "1000.00", dt.date(2026, 10, 29)),  # 31 days
+        _inst("I-5-4", "HT-5", "5000.00", dt.date(2026, 12, 15)),  # not due yet
+        _inst("I-6-1", "HT-6", "5000.00", dt.date(2026, 5, 6)),  # draft contract
+        _inst("I-7-1", "HT-7", "2000.00", dt.date(2026, 11, 23)),  # due Monday of the week
+    )
+    receipts = (
+        Receipt("R1", "HT-1", dt.date(2026, 4, 10), D("60000.00"), "I-1-1"),
+        Receipt("R2", "HT-2", dt.date(2026, 11, 24), D("10000.00"), "I-2-1"),  # in the week
+        Receipt("R3", "HT-3", dt.date(2026, 11, 27), D("5000.00")),  # unnamed: oldest, I-3-1
+        Receipt("R4", "HT-3", dt.date(2026, 11, 26), D("10000.00"), "I-3-2"),
+        Receipt("R5", "HT-5", dt.date(2026, 11, 30), D("1000.00"), "I-5-2"),  # next week
+    )
+    incidents = (
+        Incident("INC-A", "HT-1", "normal", dt.datetime(2026, 11, 24, 10, 0),
+                 dt.datetime(2026, 11, 24, 13, 0), dt.datetime(2026, 11, 24, 14, 0),
+                 dt.datetime(2026, 11, 24, 18, 0)),
+        Incident("INC-B", "HT-2", "normal", dt.datetime(2026, 11, 10, 9, 0),
+                 dt.datetime(2026, 11, 10, 12, 0), dt.datetime(2026, 11, 10, 12, 30),
+                 dt.datetime(2026, 11, 10, 13, 0)),
+        Incident("INC-C", "HT-3", "normal", dt.datetime(2026, 11, 22, 23, 0)),
+    )
+    availability = (
+        AvailabilityMonth("HT-1", dt.date(2026, 10, 1), D("100")),
+        AvailabilityMonth("HT-2", dt.date(2026, 8, 1), D("200")),
+    )
+    return Book(settings, clients, contracts, (), installments, receipts, incidents,
+                availability)
+
+
+@pytest.fixture
+def book() -> Book:
+    return report_book()
+
+
+def run(book: Book, week: str, out: Path) -> Any:
+    job = report_job(book, week, out, now=NOW)
+    assert not job.failed, job.summary
+    return job
+
+
+def sheet_rows(path: Path, sheet: str) -> tuple[list[str], list[list[Any]]]:
+    """Header keys (the English half) and the data rows above the total row."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    rows = [list(r) for r in ws.iter_rows(min_row=3, values_only=True)]
+    header = [str(h).split("\n")[1] for h in rows[0]]
+    body = [r for r in rows[1:] if r[0] != "合计 total"]
+    return header, body
+
+
+# --- weeks --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "monday", "sunday"), [
+    ("2026-W01", dt.date(2025, 12, 29), dt.date(2026, 1, 4)),
+    ("2026-W48", dt.date(2026, 11, 23), dt.date(2026, 11, 29)),
+    ("2026-W53", dt.date(2026, 12, 28), dt.date(2027, 1, 3)),
+    ("2020-W53", dt.date(2020, 12, 28), dt.date(2021, 1, 3)),
+    ("2027-W01", dt.date(2027, 1, 4), dt.date(2027, 1, 10)),
+    ("2026w5", dt.date(2026, 1, 26), dt.date(2026, 2, 1)),
+    (" 2026-w05 ", dt.date(2026, 1, 26), dt.date(2026, 2, 1)),
+])
+def test_iso_weeks(text: str, monday: dt.date, sunday: dt.date) -> None:
+    week = parse_week(text)
+    assert (week.monday, week.sunday) == (monday, sunday)
+    assert week.sunday.weekday() == 6
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("2027-W53", "2027-W53 does not exist: 2027 has 52 ISO weeks"),
+    ("2026-W54", "2026 has 53 ISO weeks"),
+    ("2026-W00", "2026-W00 does not exist"),
+    ("2026-48", "is not an ISO week: write it as YYYY-Www, e.g. 2026-W48"),
+    ("W48", "is not an ISO week"),
+    ("", "is not an ISO week"),
+    ("2026-11-29", "is not an ISO week"),
+    ("2026-W48-7", "is not an ISO week"),
+])
+def test_bad_weeks_are_clear_errors(text: str, message: str) -> None:
+    with pytest.raises(WeekError, match=re.escape(message)):
+        parse_week(text)
+
+
+def test_previous_week_and_last_complete_week() -> None:
+    assert parse_week("2026-W01").previous.label == "2025-W52"
+    assert parse_week("2027-W01").previous.label == "2026-W53"
+    assert parse_week("2021-W01").previous.label == "2020-W53"
+    # Monday: last week is complete. Sunday: the week still has its day to run.
+    assert IsoWeek.last_complete(dt.date(2026, 11, 30)).label == "2026-W48"
+    assert IsoWeek.last_complete(dt.date(2026, 11, 29)).label == "2026-W47"
+    assert IsoWeek.last_complete(dt.date(2027, 1, 4)).label == "2026-W53"
+    assert IsoWeek.last_complete(dt.date(2026, 1, 1)).label == "2025-W52"
+
+
+def test_default_week_is_the_last_complete_one(book: Book, tmp_path: Path) -> None:
+    job = report_job(book, None, tmp_path, today=dt.date(2026, 11, 30), now=NOW)
+    assert (tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx").exists()
+    assert job.summary.startswith("2026-W48 as of 2026-11-29")
+
+
+def test_bad_week_fails_the_job_with_a_message(book: Book, tmp_path: Path) -> None:
+    job = report_job(book, "2026-W99", tmp_path, now=NOW)
+    assert job.failed and "2026-W99 does not exist" in job.summary
+    assert not any(tmp_path.iterdir())
+
+
+# --- the figures --------------------------------------------------------------------------
+
+
+def test_report_matches_the_engine(book: Book) -> None:
+    report = build_report(book, W48)
+    result, _ = compute_penalties(book, dt.date(2026, 11, 29))
+    engine = {f.installment_id: f for f in result.late_fees if f.overdue}
+    del engine["I-6-1"]  # the draft contract's installment is not chased
+    rows = {r.installment_id: r for r in report.overdue}
+    assert set(rows) == set(engine)
+    for iid, r in rows.items():
+        f = engine[iid]
+        assert (r.outstanding, r.fee, r.days_overdue, r.due, r.amount) == (
+            f.overdue, f.fee, f.days_overdue, f.due.date, f.amount)
+    assert rows["I-1-1"].fee == D("5160.00")  # 60,000 x 10 d + 40,000 x 243 d at 0.05 %
+    assert rows["I-1-1"].bucket == ">180" and rows["I-1-1"].days_overdue == 243
+    assert rows["I-5-1"].bucket == ">180" and rows["I-5-1"].days_overdue == 181
+    assert rows["I-5-2"].bucket == "1-30" and rows["I-5-2"].days_overdue == 30
+    assert rows["I-5-3"].bucket == "31-60" and rows["I-5-3"].days_overdue == 31
+    assert rows["I-3-1"].bucket == "61-90" and rows["I-3-1"].outstanding == D("25000.00")
+    assert rows["I-4-1"].exempt and rows["I-4-1"].fee == 0 and rows["I-4-1"].rate == D("0.0005")
+    assert sum((b.amount for b in report.buckets), D(0)) == report.overdue_total
+    assert sum(b.items for b in report.buckets) == len(report.overdue)
+    assert report.overdue_total == sum(engine[i].overdue for i in engine)
+    assert any("draft or sent contracts are not chased" in p.message and "I-6-1" in p.message
+               for p in report.problems)
+
+
+def test_first_week_over_week_from_the_engine(book: Book) -> None:
+    report = build_report(book, W48, None, "no previous report: test")
+    assert {r.installment_id for r in report.became_overdue} == {"I-1-2", "I-7-1"}
+    assert all(r.new_note.startswith("本周到期未付") for r in report.became_overdue)
+    paid = {(r.installment_id, r.paid, r.was_overdue, r.settled) for r in report.paid}
+    assert paid == {("I-2-1", D("10000.00"), True, False), ("I-3-1", D("5000.00"), True, False),
+                    ("I-3-2", D("10000.00"), True, True)}
+    assert report.paid_total == D("25000.00")  # R5 is dated the Monday after: next week
+    sla = {(r.incident_id, r.breach) for r in report.sla}
+    assert sla == {("INC-A", "response"), ("INC-C", "response"), ("INC-C", "solution")}
+    assert [(r.contract_id, r.month, r.new) for r in report.availability] == [
+        ("HT-1", dt.date(2026, 10, 1), None)]  # August is outside the window; no snapshot
+    kpi = {k.label.split(" ")[0]: k for k in report.kpis}
+    assert kpi["逾期金额"].last_report is None
+    # the previous Sunday on today's data: before R2, R3, R4 and before I-1-2 / I-7-1 fell due
+    assert kpi["逾期金额"].previous == report.overdue_total - D("22000.00") + D("25000.00")
+
+
+def test_second_week_compares_with_the_snapshot(book: Book, tmp_path: Path) -> None:
+    first = run(book, "2026-W48", tmp_path)
+    assert "no previous report" in first.summary
+    snap = json.loads(snapshot_path(tmp_path, W48).read_text(encoding="utf-8"))
+    assert snap["week"] == "2026-W48" and snap["totals"]["overdue"] == "149345.67"
+    assert [i["installment_id"] for i in snap["open_items"]] == sorted(
+        i["installment_id"] for i in snap["open_items"])
+    # After the W48 report: a receipt dated inside W48 typed in late, an installment added
+    # with an old due date, an incident logged late, and this week's own events.
+    later = dataclasses.replace(
+        book,
+        installments=(*book.installments, _inst("I-1-9", "HT-1", "3000.00", dt.date(2026, 10, 9))),
+        receipts=(*book.receipts,
+                  Receipt("R6", "HT-5", dt.date(2026, 11, 25), D("2345.67"), "I-5-1"),
+                  Receipt("R7", "HT-1", dt.date(2026, 12, 2), D("20000.00"), "I-1-2")),
+        incidents=(*book.incidents,
+                   Incident("INC-D", "HT-4", "normal", dt.datetime(2026, 11, 18, 9, 0),
+                            dt.datetime(2026, 11, 18, 15, 0), dt.datetime(2026, 11, 18, 15, 0),
+                            dt.datetime(2026, 11, 18, 16, 0))),
+        availability=(*book.availability,
+                      AvailabilityMonth("HT-3", dt.date(2026, 7, 1), D("500"))),
+    )
+    second = run(later, "2026-W49", tmp_path)
+    assert "no previous report" not in second.summary
+    path = tmp_path / "2026-W49" / "overdue-report_2026-W49.xlsx"
+    header, paid = sheet_rows(path, "本周收款 Paid")
+    got = {(r[header.index("installment")], D(str(r[header.index("paid")])),
+            r[header.index("note")].split(" ")[0]) for r in paid}
+    assert got == {
+        ("I-1-2", D("20000"), "本周收款"),  # R7, this week
+        ("I-5-2", D("1000"), "本周收款"),  # R5, Monday 2026-11-30
+        ("I-5-1", D("2345.67"), "收款日期早于本周，上周报告后录入（或数据更改）"),  # R6
+    }
+    header, new = sheet_rows(path, "新增逾期 New overdue")
+    reasons = {r[header.index("installment")]: r[header.index("why")] for r in new}
+    assert reasons["I-1-9"].startswith("上周报告未列出")
+    assert "I-1-2" not in reasons  # it was in the W48 report and is paid now
+    header, sla = sheet_rows(path, "SLA超时 SLA breaches")
+    notes = {(r[header.index("incident")], r[header.index("breach")]): r[header.index("note")]
+             for r in sla}
+    assert notes[("INC-D", "响应超时")].startswith("上周报告后补录")
+    assert notes[("INC-D", "方案超时")].startswith("上周报告后补录")
+    assert ("INC-A", "响应超时") not in notes  # reported in W48 already
+    header, avail = sheet_rows(path, "可用性 Availability")
+    months = {(r[header.index("contract")], r[header.index("month")].date()):
+              r[header.index("new since last report")] for r in avail}
+    # October is in the window (the month before the week's); July was typed in since W48;
+    # August was in the W48 report already and is outside the window.
+    assert months == {("HT-1", dt.date(2026, 10, 1)): "否", ("HT-3", dt.date(2026, 7, 1)): "是"}
+    wb = openpyxl.load_workbook(path)
+    summary = [c for row in wb[REPORT_SHEETS[0]].iter_rows(values_only=True) for c in row if c]
+    assert any(str(c).startswith("上周报告 last report: 2026-W48") for c in summary)
+    kpis = {r[0].split(" ")[0]: r for r in wb[REPORT_SHEETS[0]].iter_rows(min_row=7,
+                                                                            max_row=15,
+                                                                            values_only=True)}
+    assert D(str(kpis["逾期金额"][2])) == D("149345.67")  # as the W48 report stated it
+
+
+def test_a_corrupt_snapshot_counts_as_no_previous_report(book: Book, tmp_path: Path) -> None:
+    path = snapshot_path(tmp_path, W48.previous)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json", encoding="utf-8")
+    snap, why = load_snapshot(path, W48.previous)
+    assert snap is None and why.startswith("no previous report:") and "cannot be used" in why
+    job = run(book, "2026-W48", tmp_path)
+    assert "no previous report" in job.summary
+
+
+# --- the workbook -------------------------------------------------------------------------
+
+
+def test_workbook_reads_back_as_the_engine_says(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    path = tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == list(REPORT_SHEETS)
+    result, _ = compute_penalties(book, dt.date(2026, 11, 29))
+    engine = {f.installment_id: f for f in result.late_fees}
+    header, rows = sheet_rows(path, "逾期明细 Overdue")
+    assert len(rows) == 9
+    col = {k: header.index(k) for k in header}
+    for r in rows:
+        f = engine[r[col["installment"]]]
+        assert D(repr(r[col["outstanding"]])) == f.overdue
+        assert D(repr(r[col["late fee"]])) == f.fee
+        assert r[col["days overdue"]] == f.days_overdue
+        assert r[col["due date"]].date() == f.due.date
+    ws = wb["逾期明细 Overdue"]
+    assert ws.freeze_panes == "D4"
+    assert ws.auto_filter.ref == "A3:P12"
+    assert ws.cell(4, col["outstanding"] + 1).number_format == '"¥"#,##0.00'
+    assert ws.cell(4, col["due date"] + 1).number_format == "yyyy-mm-dd"
+    assert ws.column_dimensions["C"].width >= 14
+    assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$3:$3"
+    total = next(r for r in ws.iter_rows(values_only=True) if r[0] == "合计 total")
+    assert D(repr(total[col["outstanding"]])) == D("149345.67")
+    _, buckets = sheet_rows(path, "账龄 Ageing")
+    assert sum(D(repr(b[4])) for b in buckets) == D("149345.67")
+    assert [b[0] for b in buckets] == ["1-30", "31-60", "61-90", "91-180", ">180"]
+    header, managers = sheet_rows(path, "客户经理 Managers")
+    by = {m[0]: m for m in managers}
+    assert set(by) == {"赵经理", "钱经理", "@SUM(A1)", "孙经理"}
+    assert D(repr(by["赵经理"][header.index("overdue")])) == D("68000.00")  # 40k+20k+8k
+
+
+def test_no_formula_anywhere_and_hostile_text_stays_text(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    path = tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx"
+    wb = openpyxl.load_workbook(path)
+    strings: set[str] = set()
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{ws.title}!{cell.coordinate}: {cell.value!r}"
+                if isinstance(cell.value, str):
+                    strings.add(cell.value)
+                    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", cell.value)
+    for name in ("=1+2", "+cmd", "-1", "@SUM(A1)", "\t制表符公司", "坏字符公司"):
+        assert name in strings, name
+    assert "\n回车公司" not in strings  # a draft contract's client: nothing to chase
+
+
+def test_cell_text_cleans_control_characters() -> None:
+    assert cell_text("a\x00b\x1fc\x0bd\x7fe") == "abcde"
+    assert cell_text("\r\nx\ry") == "\nx\ny"
+    assert cell_text("\t=1+2") == "\t=1+2"
+    assert cell_text(None) == ""
+    assert len(cell_text("x" * 40000)) == 32767
+
+
+# --- letters and e-mail drafts ------------------------------------------------------------
+
+
+def _mail(folder: Path, client_id: str) -> EmailMessage:
+    [path] = sorted((folder / "mail").glob(f"催款函_{client_id}_*.eml"))
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def test_email_drafts_parse_back(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    msg = _mail(folder, "C001")
+    assert msg["X-Unsent"] == "1"
+    assert [a.addr_spec for a in msg["To"].addresses] == ["zhang@youpin.example"]
+    assert msg["To"].addresses[0].display_name == "张三"
+    assert msg["From"].addresses[0].addr_spec == "zhao@yunwei.example"
+    assert msg["From"].addresses[0].display_name == "赵经理"
+    assert msg["Subject"] == ("【催款函】杭州优品电子商务有限公司：逾期服务费人民币60,000.00元"
+                              "（截至2026年11月29日）")
+    assert msg["Message-ID"].endswith("@contract-tracker.invalid>")
+    assert msg["Date"] == "Mon, 30 Nov 2026 09:00:00 +0800"
+    body = msg.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    for needle in ("张三，您好", "合同HT-1", "未付金额人民币40,000.00元", "逾期243天",
+                   "滞纳金人民币5,160.00元", "第7.2条", "万分之五", "0121000088886666",
+                   "合计人民币60,000.00元"):
+        assert needle in text, needle
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_filename() == "催款函_C001_杭州优品电子商务有限公司.docx"
+    assert attachment.get_content_type() == (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    letter = folder / "letters" / "催款函_C001_杭州优品电子商务有限公司.docx"
+    assert attachment.get_content() == letter.read_bytes()
+
+
+def test_hostile_names_in_mail_headers(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    msg = _mail(folder, "C003")  # two addresses, a manager named @SUM(A1)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["li@ex.example", "li2@ex.example"]
+    assert msg["Subject"].startswith("【催款函】+cmd：")
+    msg = _mail(folder, "C005")  # tab-led name: one line in the header
+    assert msg["Subject"].startswith("【催款函】制表符公司：")
+    msg = _mail(folder, "C007")  # manager e-mail not an address: a draft without From
+    assert msg["From"] is None
+    assert msg["Subject"].startswith("【催款函】坏字符公司：")
+    assert msg["To"].addresses[0].display_name == '=HYPERLINK("x")'
+
+
+def test_client_without_email_gets_a_letter_and_a_warning(book: Book, tmp_path: Path) -> None:
+    job = run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    assert list((folder / "letters").glob("催款函_C002_*.docx"))
+    assert not list((folder / "mail").glob("催款函_C002_*.eml"))
+    [warning] = [p for p in job.problems if "client C002" in p.message]
+    assert "no e-mail address" in warning.message and "e-mail draft was skipped" in warning.message
+    assert any("client C007" in p.message and "the e-mail draft has no From" in p.message
+               for p in job.problems)
+    assert any(line.level == "warning" and "skipped, no usable client e-mail: C002"
+               in line.message for line in job.log)
+    header, rows = sheet_rows(folder / "overdue-report_2026-W48.xlsx", "催款 Dunning")
+    c002 = next(r for r in rows if r[1] == "C002")
+    assert c002[header.index("e-mail draft (.eml)")] == "否"
+    assert "e-mail draft skipped" in c002[header.index("note")]
+
+
+def test_letter_states_items_fee_basis_and_bank_account(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    path = tmp_path / "2026-W48" / "letters" / "催款函_C001_杭州优品电子商务有限公司.docx"
+    doc = Document(str(path))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert "HT-1" in cells and "40,000.00" in cells and "5,160.00" in cells
+    assert "20,000.00" in cells and "243" in cells and "4" in cells
+    assert "60,000.00" in cells  # the total row
+    assert "截至2026年11月29日" in text
+    assert "第7.2条" in text and "万分之五" in text
+    assert "5,200.00" in text  # fee 5,160.00 + 40.00
+    assert "0121000088886666" in text and "招商银行上海张江支行" in text
+    assert "编号：CT-2026W48-C001" in text
+    assert "2026年11月30日" in text  # dated the Monday after the week
+
+
+def test_exempt_items_show_a_zero_fee(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    [path] = (tmp_path / "2026-W48" / "letters").glob("催款函_C004_*.docx")
+    doc = Document(str(path))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert "8,000.00" in cells and "0.00" in cells
+
+
+def test_email_addresses() -> None:
+    assert email_addresses("a@b.cn") == (("a@b.cn",), "")
+    assert email_addresses(" a@b.cn ; c@d.com，a@b.cn") == (("a@b.cn", "c@d.com"), "")
+    assert email_addresses(None) == ((), "no e-mail address")
+    assert email_addresses("张三") == ((), "'张三' is not an e-mail address")
+    assert email_addresses("a@b")[0] == ()
+    assert email_addresses("a@b.cn\r\nBcc: x@y.com")[0] == ()
+
+
+# --- the HTML summary ---------------------------------------------------------------------
+
+
+def test_html_summary_is_escaped_and_complete(book: Book) -> None:
+    evil = dataclasses.replace(book, clients=tuple(
+        c._replace(name="<script>alert(1)</script> & Co") if c.client_id == "C001" else c
+        for c in book.clients))
+    report = build_report(evil, W48, None, "no previous report: first run")
+    html = summary_html(report)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert "no previous report: first run" in html
+    assert "¥149,345.67" in html
+    assert "style=" in html and "<style" not in html  # inline CSS only
+    assert html == summary_html(report)
+
+
+# --- re-runs ------------------------------------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_rerun_gives_byte_identical_files(book: Book, tmp_path: Path) -> None:
+    first = tmp_path / "a"
+    second = tmp_path / "b"
+    run(book, "2026-W48", first)
+    run(book, "2026-W48", second)
+    report_job(book, "2026-W48", first, now=NOW + dt.timedelta(days=3))  # later, same place
+    a, b = _tree(first), _tree(second)
+    assert a.keys() == b.keys()
+    assert len([k for k in a if k.endswith(".docx")]) == 6
+    assert len([k for k in a if k.endswith(".eml")]) == 5
+    for name in a:
+        assert a[name] == b[name], name
+
+
+def test_rerun_removes_letters_of_clients_no_longer_overdue(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    paid_up = dataclasses.replace(book, receipts=(
+        *book.receipts, Receipt("R9", "HT-4", dt.date(2026, 11, 24), D("8000.00"), "I-4-1")))
+    job = run(paid_up, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    assert not list((folder / "letters").glob("催款函_C004_*"))
+    assert not list((folder / "mail").glob("催款函_C004_*"))
+    assert any("removed 2 letters/drafts" in line.message for line in job.log)
+
+
+def test_files_stay_inside_the_folder(book: Book, tmp_path: Path) -> None:
+    sneaky = dataclasses.replace(book, clients=tuple(
+        c._replace(name="../../etc/passwd") if c.client_id == "C001" else c
+        for c in book.clients))
+    job = run(sneaky, "2026-W48", tmp_path)
+    root = tmp_path.resolve()
+    for path in job.files:
+        assert path.resolve().is_relative_to(root)
+    [letter] = (tmp_path / "2026-W48" / "letters").glob("催款函_C001_*")
+    assert letter.name == "催款函_C001__.._etc_passwd.docx"  # separators replaced
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def test_report_command(mini_workbook: Path, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["report", str(mini_workbook), "--week", "2026-W48", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2026-W48 as of 2026-11-29" in printed and "no previous report" in printed
+    assert (out / "2026-W48" / "overdue-report_2026-W48.xlsx").exists()
+    assert (out / "snapshots" / "2026-W48.json").exists()
+    wb = openpyxl.load_workbook(mini_workbook, read_only=True)
+    log = [r for r in wb["Log"].iter_rows(values_only=True) if r and r[1] == "report"]
+    assert any("2026-W48 as of 2026-11-29" in str(r[3]) for r in log)
+
+
+def test_report_command_default_folder(mini_workbook: Path) -> None:
+    assert main(["report", str(mini_workbook), "--week", "2026-W20"]) == 0
+    assert (mini_workbook.parent / "output" / "reports" / "2026-W20" / "mail").is_dir()
+
+
+def test_report_command_bad_week_exits_2(mini_workbook: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(mini_workbook), "--week", "2027-W53"])
+    assert exit_info.value.code == 2
+    assert "2027-W53 does not exist: 2027 has 52 ISO weeks" in capsys.readouterr().err
+
+
+def test_report_command_unwritable_output_exits_2(mini_workbook: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["report", str(mini_workbook), "--week", "2026-W48",
+                 "--out", str(blocker / "sub")]) == 2
+    assert "not written" in capsys.readouterr().out
+
+
+# --- LibreOffice: look at it ----------------------------------------------------------------
+
+
+PNG_DIR = Path(__file__).resolve().parents[1] / "build" / "report-png"
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_prints_the_report_and_a_letter(book: Book, tmp_path: Path) -> None:
+    run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    pdfs = tmp_path / "pdf"
+    pdfs.mkdir()
+    xlsx_pdf = lo.convert_with_libreoffice(folder / "overdue-report_2026-W48.xlsx", pdfs)
+    text = lo.pdf_text(xlsx_pdf)
+    assert "###" not in text
+    for needle in ("逾期周报", "149,345.67", "=1+2", "@SUM(A1)", "5,160.00", "2026-03-31",
+                   "no previous report"):
+        assert needle in text, needle
+    letter = next((folder / "letters").glob("催款函_C001_*.docx"))
+    letter_pdf = lo.convert_with_libreoffice(letter, pdfs)
+    letter_text = lo.pdf_text(letter_pdf)
+    for needle in ("催", "40,000.00", "5,160.00", "0121000088886666", "7.2"):
+        assert needle in letter_text, needle
+    if PNG_DIR.exists():
+        shutil.rmtree(PNG_DIR)
+    PNG_DIR.mkdir(parents=True)
+    pages = lo.pdf_pages_to_png(xlsx_pdf, PNG_DIR / "report", dpi=70)
+    pages += lo.pdf_pages_to_png(letter_pdf, PNG_DIR / "letter", dpi=70)
+    assert pages and all(p.stat().st_size > 5000 for p in pages)
+
+
+def test_letters_rendered_in_worker_processes_are_the_same_bytes(
+        book: Book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contract_tracker import report as report_module
+
+    run(book, "2026-W48", tmp_path / "one")
+    monkeypatch.setattr(report_module, "PARALLEL_FROM", 1)  # a pool even for 6 letters
+    monkeypatch.setattr(report_module.os, "cpu_count", lambda: 2)
+    run(book, "2026-W48", tmp_path / "pool")
+    assert _tree(tmp_path / "one") == _tree(tmp_path / "pool")
