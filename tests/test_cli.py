@@ -228,3 +228,46 @@ def test_sample_command_and_empty_workbook(tmp_path: Path,
     assert "24 clients, 32 contracts" in capsys.readouterr().out
     assert main(["build-workbook", "--empty", "--out", str(tmp_path / "e.xlsm")]) == 0
     assert main(["validate", str(tmp_path / "e.xlsm")]) == 0  # empty is valid (warnings)
+
+
+def test_demo_runs_refresh_generate_and_report_on_a_copy(tmp_path: Path) -> None:
+    import docx
+    import openpyxl
+
+    from contract_tracker.reader import load_book
+
+    bundled = (REPO_ROOT / "workbook" / "contracts.xlsm").read_bytes()
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert (REPO_ROOT / "workbook" / "contracts.xlsm").read_bytes() == bundled
+    book, _ = load_book(tmp_path / "contracts.xlsm")
+    assert book is not None
+    dashboard = openpyxl.load_workbook(tmp_path / "contracts.xlsm", read_only=True)["Dashboard"]
+    assert "2026-11-25" in str(dashboard["A1"].value) + str(dashboard["A2"].value)
+    made = sorted((tmp_path / "contracts").glob("*.docx"))
+    assert len(made) == len(book.contracts)
+    first = book.contracts[0]
+    client = next(c for c in book.clients if c.client_id == first.client_id)
+    text = "\n".join(p.text for p in docx.Document(
+        next(p for p in made if p.name.startswith(first.contract_id))).paragraphs)
+    assert client.name in text and "{{" not in text
+    week = tmp_path / "reports" / "2026-W47"
+    assert (week / "overdue-report_2026-W47.xlsx").stat().st_size > 0
+    assert list((week / "mail").glob("*.eml")) and list((week / "letters").glob("*.docx"))
+
+
+def test_unexpected_failure_is_one_line_and_logged_beside_the_workbook(
+        mini_workbook: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import contract_tracker.cli as cli
+
+    def boom(args: object) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "cmd_inspect", boom)
+    assert main(["inspect", str(mini_workbook)]) == 2
+    err = capsys.readouterr().err
+    log = mini_workbook.parent / "contract-tracker-error.log"
+    assert err.strip() == (f"contract-tracker failed: RuntimeError: disk on fire. "
+                           f"Details were written to {log}")
+    assert "Traceback" in log.read_text(encoding="utf-8")
+    assert "disk on fire" in log.read_text(encoding="utf-8")

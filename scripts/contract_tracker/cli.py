@@ -313,18 +313,29 @@ def cmd_schema_doc(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Copy the bundled workbook into OUT and run the everyday jobs on the copy."""
+    """Copy the bundled workbook into OUT and run the everyday jobs on the copy, as of the
+    sample's date: refresh (Problems, Workings, Dashboard), every contract as .docx, and
+    the weekly overdue report of the last complete week."""
+    from .sample import SAMPLE_AS_OF
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     source = Path(args.workbook) if args.workbook else BUNDLED_WORKBOOK
     target = out / source.name
     shutil.copyfile(source, target)
     _out(f"copied {source} -> {target}")
-    from .sample import SAMPLE_AS_OF
-
-    code = cmd_refresh(argparse.Namespace(workbook=str(target), as_of=SAMPLE_AS_OF, all=False))
-    _out(f"outputs are in {out.resolve()}")
-    return code
+    year, week, _ = (SAMPLE_AS_OF - dt.timedelta(days=7)).isocalendar()
+    codes = [
+        cmd_refresh(argparse.Namespace(workbook=str(target), as_of=SAMPLE_AS_OF, all=False)),
+        cmd_generate(argparse.Namespace(
+            workbook=str(target), contract=None, pending=False, all=True, pdf=False,
+            force=False, out=str(out / "contracts"))),
+        cmd_report(argparse.Namespace(workbook=str(target), week=f"{year}-W{week:02d}",
+                                      out=str(out / "reports"), all=False)),
+    ]
+    _out(f"outputs are in {out.resolve()}: {target.name} (Dashboard, Workings, Problems, "
+         "Log), contracts/, reports/")
+    return max(codes)
 
 
 # --- plumbing ---------------------------------------------------------------------------
@@ -446,13 +457,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, WriteRefused):
             _err(f"not written: {exc}")
             return EXIT_UNREADABLE
-        log = Path.cwd() / "contract-tracker-error.log"
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')} "
-                     f"{' '.join(sys.argv)}\n{traceback.format_exc()}\n")
         _err(f"contract-tracker failed: {type(exc).__name__}: {exc}. "
-             f"Details were written to {log}")
+             f"{_log_failure(getattr(args, 'workbook', None))}")
         return EXIT_UNREADABLE
+
+
+def _log_failure(workbook: str | None) -> str:
+    """Append the traceback to ``contract-tracker-error.log`` beside the workbook (else in
+    the current folder, else the temp folder); say where, or that it could not be kept."""
+    import tempfile
+
+    entry = (f"--- {dt.datetime.now().isoformat(timespec='seconds')} {' '.join(sys.argv)}\n"
+             f"{traceback.format_exc()}\n")
+    folders = [Path(workbook).resolve().parent] if workbook else []
+    for folder in (*folders, Path.cwd(), Path(tempfile.gettempdir())):
+        log = folder / "contract-tracker-error.log"
+        try:
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(entry)
+        except OSError:
+            continue
+        return f"Details were written to {log}"
+    return "The details could not be written to any log file."
 
 
 if __name__ == "__main__":
