@@ -699,3 +699,16 @@ def test_the_double_follows_xlwings_range_semantics(small: Path) -> None:
     sheet.range("A9").number_format = "@"
     sheet.range("A9").value = "=1+1"
     assert sheet.range("A9").value == "=1+1"  # a text-formatted cell keeps the text
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_row_heights_become_one_row_autofit_whatever_the_row_count(small: Path,
+                                                                  count: int) -> None:
+    book = opened(small)
+    rows = [["item", f"evidence {i}\nsecond line"] for i in range(count)]
+    content = SheetContent(rows=rows, heights={r: 30.0 for r in range(1, count, 2)},
+                           col_styles={1: "wrap"})
+    book.calls.clear()
+    write_sheet(book.sheets["Workings"], content)
+    assert book.sheet("Workings").autofit_rows == [(2, count)]
+    assert [w for _, w in book.calls.of("Workings")].count("range.rows.autofit") == 1

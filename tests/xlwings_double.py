@@ -414,6 +414,7 @@ class DoubleSheet:
         self.cells_: dict[tuple[int, int], Cell] = {}
         self.widths: dict[int, float] = {}
         self.merged: list[str] = []
+        self.autofit_rows: list[tuple[int, int]] = []
         self.conditional: list[dict[str, object]] = []
         self.frozen: str | None = None
         self.charts_: list[Chart] = []
@@ -745,6 +746,18 @@ class Charts:
         return chart
 
 
+class RangeRows:
+    """``xw.RangeRows`` (``range.rows``): only ``autofit``, which records the rows fitted."""
+
+    def __init__(self, rng: DoubleRange) -> None:
+        self._rng = rng
+
+    def autofit(self) -> None:
+        self._rng._hit("call", "range.rows.autofit")
+        r1, _, r2, _ = self._rng._box
+        self._rng._sheet.autofit_rows.append((r1, r2))
+
+
 class DoubleRange:
     """``xw.Range``: one or more rectangular areas (1-based, inclusive) of a sheet."""
 
@@ -972,6 +985,10 @@ class DoubleRange:
         self._hit("call", "range.clear")
         for key in list(self._keys()):
             self._sheet.cells_.pop(key, None)
+
+    @property
+    def rows(self) -> RangeRows:
+        return RangeRows(self)
 
     def merge(self, across: bool = False) -> None:
         self._hit("call", "range.merge")

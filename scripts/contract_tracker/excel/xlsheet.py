@@ -11,7 +11,8 @@ is the same contract over xlwings' Book / Sheet / Range API:
   :class:`~contract_tracker.sheetwriter.SheetContent`: one ``clear``, ONE value assignment
   for the whole block, then number formats, fonts, fills, wrapping, borders and
   alignment per rectangle of equal style (a column run of a table, a styled row, a run
-  of styled cells), one call per column width, per merge and per conditional rule, the
+  of styled cells), one call per column width, per merge and per conditional rule, one
+  row autofit where the content sets row heights (Excel measures the wrapped text), the
   charts (the sheet's old charts are deleted first, as the file writer replaces a
   sheet's drawing), and the frozen panes. The number of Excel calls depends on the
   sheet's layout, never on its row count.
@@ -508,6 +509,9 @@ def write_sheet(sheet: Sheet, content: SheetContent) -> list[str]:
         _apply(sheet, box, changes)
     for c, width in sorted(content.widths.items()):  # per column: widths may follow data
         sheet.range((1, c + 1)).column_width = width
+    if content.heights:  # one call: Excel fits the wrapped rows to their text
+        first = min(content.heights) + 1
+        sheet.range((first, 1), (nrows, ncols)).rows.autofit()
     for ref in content.merges:
         sheet.range(ref).merge()
     for rule in content.rules:
