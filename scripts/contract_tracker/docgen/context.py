@@ -20,8 +20,20 @@ Top-level names of a contract template (all strings unless noted):
     ``has_prepayment`` (bool), ``prepayment``, ``prepayment_capitals``, ``prepayment_words``,
     ``prepay_period`` (``10日`` / ``10个工作日`` / ``10 working days``), ``final_payment``
     (the rest), ``final_payment_capitals``, ``final_payment_words``, ``final_period``,
-    ``confidentiality_years`` (``3``), ``late_fee_rate_words`` (``万分之五``),
-    ``late_fee_rate_percent`` (``0.05%``).
+    ``has_schedule`` (bool: clause 3.4 states the ``installments`` table instead of the
+    prepayment/final sentence), ``confidentiality_years`` (``3``), ``late_fee_rate_words``
+    (``万分之五``), ``late_fee_rate_percent`` (``0.05%``), and clause 7.2's other effective
+    terms (:func:`contract_tracker.terms.effective_terms`, as the late-fee engine applies
+    them): ``late_fee_exempt`` (bool: no late fee, also for a zero rate or a zero cap),
+    ``has_grace`` / ``grace_period`` (``5日`` / ``5 days``), ``has_cap`` / ``late_fee_cap``
+    (``10%`` of each installment), ``due_shift`` (bool: a due date on a statutory rest day
+    moves to the day after the rest ends, Civil Code art. 203).
+``installments`` (a list: the Installments sheet's rows of the contract, in sheet order)
+    each ``no``, ``kind`` (``预付款`` / ``进度款`` / ``尾款``), ``amount``, ``due``
+    (``本合同签订后15日内`` / ``服务期满后30日内`` / ``不晚于2026年3月31日``; English
+    ``within 15 days after this Contract is signed`` / ``on or before 31 March 2026``), the
+    same rule the late-fee engine applies (the installment's own due date, else the
+    contract's rule for its kind).
 ``client`` (甲方) and ``company`` (乙方)
     ``name``, ``legal_rep``, ``address``, ``phone``, ``credit_code``; the client also has
     ``contact`` and ``email`` (may be empty); the company has ``bank_account_name``,
@@ -49,14 +61,25 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
+from ..engine.latefees import DUE_RULES
 from ..money import fmt_money_grouped, round_fen
-from ..records import Book, Client, Contract, FeeItem, Problem, Settings, Severity, Source
+from ..records import (
+    Book,
+    Client,
+    Contract,
+    FeeItem,
+    Installment,
+    Problem,
+    Settings,
+    Severity,
+    Source,
+)
 from ..schema import SERVICE_ITEMS
-from ..terms import effective_terms
+from ..terms import Terms, effective_terms
 from .capitals import (
     cn_date,
     en_date,
@@ -77,7 +100,10 @@ __all__ = [
     "DunningContext",
     "DunningItemCtx",
     "DunningLine",
+    "DunningSettledCtx",
+    "DunningSettledLine",
     "FeeItemCtx",
+    "InstallmentCtx",
     "LateFeeCtx",
     "LetterCtx",
     "PartyCtx",
@@ -180,6 +206,13 @@ class ContractCtx:
     confidentiality_years: str
     late_fee_rate_words: str
     late_fee_rate_percent: str
+    has_schedule: bool
+    late_fee_exempt: bool
+    has_grace: bool
+    grace_period: str
+    has_cap: bool
+    late_fee_cap: str
+    due_shift: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +233,16 @@ class FeeItemCtx:
     name: str
     amount: str
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentCtx:
+    """One row of clause 3.4's payment schedule."""
+
+    no: str
+    kind: str
+    amount: str
+    due: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +285,7 @@ class ContractContext:
     fee_items: tuple[FeeItemCtx, ...]
     services: ServicesCtx
     service_items: tuple[ServiceItemCtx, ...]
+    installments: tuple[InstallmentCtx, ...]
 
     def as_mapping(self) -> dict[str, object]:
         """The top-level names, for ``template.render(**mapping)``."""
@@ -389,20 +433,130 @@ def client_context(client: Client) -> tuple[PartyCtx, list[Problem]]:
 
 @dataclass(frozen=True)
 class BookIndex:
-    """Clients by id and fee items by contract, built once for a batch of contracts."""
+    """Clients by id, fee items and installments by contract, built once for a batch."""
 
     clients: dict[str, Client]
     fee_items: dict[str, tuple[FeeItem, ...]]
+    installments: dict[str, tuple[Installment, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, book: Book) -> BookIndex:
         items: dict[str, list[FeeItem]] = {}
         for item in book.fee_items:
             items.setdefault(item.contract_id, []).append(item)
+        installments: dict[str, list[Installment]] = {}
+        for inst in book.installments:
+            installments.setdefault(inst.contract_id, []).append(inst)
         clients: dict[str, Client] = {}
         for client in book.clients:
             clients.setdefault(client.client_id, client)
-        return cls(clients, {k: tuple(v) for k, v in items.items()})
+        return cls(clients, {k: tuple(v) for k, v in items.items()},
+                   {k: tuple(v) for k, v in installments.items()})
+
+
+# --- clause 3.4: the payment schedule -------------------------------------------------------
+
+
+_RULE_WORDS = {
+    "zh": {"signing_date": "本合同签订后{}内", "end_date": "服务期满后{}内"},
+    "en": {"signing_date": "within {} after this Contract is signed",
+           "end_date": "within {} after the term ends"},
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What clause 3.4 says: the prepayment and the rest (the seed's sentence), or each
+    installment (``schedule``, a table)."""
+
+    prepayment: Decimal
+    final: Decimal
+    schedule: tuple[InstallmentCtx, ...] = ()
+    needs: frozenset[str] = frozenset()  # contract columns the wording uses
+
+
+def _due_text(inst: Installment, contract: Contract, lang: str) -> tuple[str, str | None]:
+    """When ``inst`` is due, in words, and the contract column the rule needs (or None).
+    The same choice as the late-fee engine: the installment's own due date, else the
+    contract's rule for its kind (``DUE_RULES``); ``''`` when it has neither."""
+    if inst.due_date is not None:
+        day = inst.due_date
+        return (f"不晚于{cn_date(day)}" if lang == "zh" else f"on or before {en_date(day)}"), None
+    rule = DUE_RULES.get(inst.kind)
+    if rule is None:
+        return "", None
+    days = getattr(contract, rule.days)
+    period = period_text(days or 0, getattr(contract, rule.day_type), lang)
+    return _RULE_WORDS[lang][rule.basis].format(period), rule.days
+
+
+def _payment_plan(contract: Contract, insts: Sequence[Installment], total: Decimal,
+                  lang: str, error: Callable[[Source, str, str, str], None],
+                  warn: Callable[[str, str], None]) -> _Plan:
+    """Clause 3.4 from the contract's installments (the rows the late-fee engine charges).
+
+    No installments: the contract's prepayment and the rest. A prepayment (optional) and a
+    final payment, both due by the contract's rule: the seed's sentence with their amounts.
+    Anything else (progress payments, fixed dates): every installment with its amount and
+    due date or rule. The installments must add up to the total fee."""
+    if not insts:
+        prepay = round_fen(contract.prepayment) if contract.prepayment else Decimal("0.00")
+        return _Plan(prepay, total - prepay,
+                     needs=frozenset({"final_days", *(("prepay_days",) if prepay else ())}))
+    amounts = [round_fen(i.amount) for i in insts]
+    listed = sum(amounts, Decimal("0"))
+    if listed != total:
+        cells = ", ".join(i.src.ref("amount") for i in insts[:6] if i.src.sheet)
+        more = ", ..." if len(insts) > 6 else ""
+        error(contract.src, "Contracts", "total_fee",
+              f"installments add up to {_money(listed)} but total_fee is {_money(total)}: "
+              f"clause 3.4's payment schedule must add up to the total fee of clause 3.1"
+              + (f" ({cells}{more})" if cells else ""))
+    kinds = sorted(i.kind for i in insts)
+    by_rule = all(i.due_date is None for i in insts)
+    if by_rule and kinds in (["final"], ["final", "prepayment"]):
+        prepay = next((a for i, a in zip(insts, amounts, strict=True)
+                       if i.kind == "prepayment"), Decimal("0.00"))
+        final = next(a for i, a in zip(insts, amounts, strict=True) if i.kind == "final")
+        own = round_fen(contract.prepayment) if contract.prepayment else Decimal("0.00")
+        if own != prepay:
+            warn("prepayment", f"prepayment {_money(own)} differs from the installments' "
+                 f"{_money(prepay)}: clause 3.4 states the Installments sheet's amounts")
+        return _Plan(prepay, final,
+                     needs=frozenset({"final_days", *(("prepay_days",) if prepay else ())}))
+    labels = _KIND_LABEL[lang]
+    rows: list[InstallmentCtx] = []
+    needs: set[str] = set()
+    for n, (inst, amount) in enumerate(zip(insts, amounts, strict=True), 1):
+        due, column = _due_text(inst, contract, lang)
+        if not due:
+            error(inst.src, "Installments", "due_date",
+                  f"installment {inst.installment_id} ({inst.kind}) has no due date: clause "
+                  "3.4 cannot say when it is due (only prepayments and final payments follow "
+                  "the contract's rule)")
+        if column:
+            needs.add(column)
+        rows.append(InstallmentCtx(str(n), labels.get(inst.kind, clean_text(inst.kind)),
+                                   _money(amount), due))
+    prepay = sum((a for i, a in zip(insts, amounts, strict=True) if i.kind == "prepayment"),
+                 Decimal("0"))
+    return _Plan(prepay, total - prepay, tuple(rows), frozenset(needs))
+
+
+def _late_fee_fields(terms: Terms, lang: str) -> dict[str, object]:
+    """Clause 7.2 from the effective terms the late-fee engine uses."""
+    rate, cap = terms.late_fee_rate, terms.late_fee_cap_pct
+    exempt = terms.late_fee_exempt or rate == 0 or (cap is not None and cap <= 0)
+    return {
+        "late_fee_rate_words": rate_words_cn(rate),
+        "late_fee_rate_percent": format_percent(rate),
+        "late_fee_exempt": exempt,
+        "has_grace": terms.grace_days > 0,
+        "grace_period": period_text(terms.grace_days, "calendar", lang),
+        "has_cap": cap is not None,
+        "late_fee_cap": format_percent(cap) if cap is not None else "",
+        "due_shift": bool(terms.move_due_off_rest_days),
+    }
 
 
 def build_contract_context(
@@ -411,10 +565,12 @@ def build_contract_context(
     """The template context of ``contract``, or ``None`` and the errors that prevent it.
 
     Errors (the contract is not generated): unknown client; blank company settings or
-    client fields; a blank final-payment period, renewal notice or confidentiality
-    period; a prepayment without its period or above the total; an end before the start;
-    fee items that do not add up to the total fee; bad service item numbers.
-    Warning: no fee items (the breakdown shows the total as one item).
+    client fields; a blank renewal notice or confidentiality period; a prepayment above the
+    total; a blank prepayment or final-payment period that clause 3.4 needs; an end before
+    the start; fee items or installments that do not add up to the total fee; a progress
+    installment without a due date; bad service item numbers.
+    Warnings: no fee items (the breakdown shows the total as one item); a prepayment that
+    differs from the prepayment installment (clause 3.4 states the installment).
     """
     lang = lang or contract_language(contract, book.settings)
     src = contract.src
@@ -433,15 +589,25 @@ def build_contract_context(
     company, company_problems = company_context(book.settings)
     problems += client_problems + company_problems
 
+    def located(where: Source, sheet: str, key: str, message: str) -> None:
+        problems.append(located_problem(where, sheet, key, f"contract {cid}: {message}"))
+
+    def warn(key: str, message: str) -> None:
+        problems.append(located_problem(src, "Contracts", key, f"contract {cid}: {message}",
+                                        Severity.WARNING))
+
     if contract.end_date < contract.start_date:
         error("end_date", "the term ends before it starts")
     total = round_fen(contract.total_fee)
-    prepay = round_fen(contract.prepayment) if contract.prepayment else Decimal("0.00")
-    if prepay > total:
-        error("prepayment", f"prepayment {_money(prepay)} exceeds the total fee {_money(total)}")
-    if prepay and contract.prepay_days is None:
+    own_prepay = round_fen(contract.prepayment) if contract.prepayment else Decimal("0.00")
+    if own_prepay > total:
+        error("prepayment",
+              f"prepayment {_money(own_prepay)} exceeds the total fee {_money(total)}")
+    plan = _payment_plan(contract, index.installments.get(cid, ()), total, lang, located,
+                         warn)
+    if "prepay_days" in plan.needs and contract.prepay_days is None:
         error("prepay_days", "prepay_days is blank: clause 3.4 needs the prepayment period")
-    if contract.final_days is None:
+    if "final_days" in plan.needs and contract.final_days is None:
         error("final_days", "final_days is blank: clause 3.4 needs the final-payment period")
     if contract.renewal_notice_days is None:
         error("renewal_notice_days",
@@ -475,13 +641,12 @@ def build_contract_context(
         return None, problems
 
     terms = effective_terms(contract, book.settings)
-    final = total - prepay
+    prepay, final = plan.prepayment, plan.final
     names = SERVICE_ITEMS if lang == "zh" else SERVICE_ITEMS_EN
     numbers = {n: f"（{i}）" if lang == "zh" else f"({i})" for i, n in enumerate(chosen, 1)}
     flags: dict[str, object] = {f"item{n}": n in numbers for n in range(1, 9)}
     flags.update({f"no{n}": numbers.get(n, "") for n in range(1, 9)})
     services = ServicesCtx(**flags)  # type: ignore[arg-type]
-    rate = terms.late_fee_rate
     ctx = ContractContext(
         lang=lang,
         contract=ContractCtx(
@@ -506,8 +671,8 @@ def build_contract_context(
             final_payment_words=rmb_words_en(final),
             final_period=period_text(contract.final_days or 0, contract.final_day_type, lang),
             confidentiality_years=str(contract.confidentiality_years),
-            late_fee_rate_words=rate_words_cn(rate),
-            late_fee_rate_percent=format_percent(rate),
+            has_schedule=bool(plan.schedule),
+            **_late_fee_fields(terms, lang),  # type: ignore[arg-type]
         ),
         client=party,
         company=company,
@@ -524,6 +689,7 @@ def build_contract_context(
         fee_items=fee_items,
         services=services,
         service_items=tuple(ServiceItemCtx(numbers[n], names[n - 1]) for n in chosen),
+        installments=plan.schedule,
     )
     return ctx, problems
 
@@ -553,16 +719,36 @@ class DunningItemCtx:
     days_overdue: str
     late_fee: str
     rate: str
+    cap_mark: str = ""  # "*" when the fee is the contract's cap
+
+
+@dataclass(frozen=True, slots=True)
+class DunningSettledCtx:
+    """An installment paid in full, but late: its late fee is still owed."""
+
+    no: str
+    contract_no: str
+    installment: str
+    kind: str
+    due_date: str
+    amount: str
+    paid_dates: str  # the days its late parts were paid: 2026年4月10日、2026年5月5日
+    days_late: str  # each part's days late, in the same order: 10、35
+    late_fee: str
+    rate: str
+    cap_mark: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class TotalsCtx:
     outstanding: str
     outstanding_capitals: str
-    late_fee: str
+    late_fee: str  # the whole late fee to date: overdue items and installments settled late
     late_fee_capitals: str
     total_due: str
     total_due_capitals: str
+    overdue_fee: str = ""  # of which on the overdue items
+    settled_fee: str = ""  # of which on installments settled late
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,6 +756,7 @@ class LateFeeCtx:
     rate_words: str
     rate_percent: str
     clause: str
+    cap_note: str = ""  # why some fees carry a "*", when they do
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,10 +769,17 @@ class DunningContext:
     ``items`` (a list, one per overdue installment): ``no``, ``contract_no``,
     ``installment``, ``kind`` (预付款 / 进度款 / 尾款), ``due_date``, ``amount`` (as
     scheduled), ``outstanding`` (still unpaid), ``days_overdue``, ``late_fee`` (to the
-    as-of date), ``rate`` (``万分之五``).
-    ``totals``: ``outstanding``, ``late_fee``, ``total_due`` and each ``*_capitals``.
+    as-of date), ``rate`` (``万分之五``), ``cap_mark`` (``*`` when the fee is capped).
+    ``settled`` (a list, may be empty): installments paid in full but late, whose late fee
+    is still owed: ``no``, ``contract_no``, ``installment``, ``kind``, ``due_date``,
+    ``amount``, ``paid_dates`` (the days the late parts were paid, joined by ``、``),
+    ``days_late`` (each part's days late, same order), ``late_fee``, ``rate``, ``cap_mark``.
+    ``totals``: ``outstanding``, ``late_fee`` (the whole fee to date: items and settled),
+    ``total_due`` and each ``*_capitals``; ``overdue_fee`` and ``settled_fee`` (its two
+    parts).
     ``late_fee``: ``rate_words`` (the common rate, or ``合同约定的比例`` when the items'
-    rates differ), ``rate_percent`` (``0.05%`` or empty), ``clause`` (``7.2``).
+    rates differ), ``rate_percent`` (``0.05%`` or empty), ``clause`` (``7.2``),
+    ``cap_note`` (a sentence explaining the ``*``, empty when no fee is capped).
     """
 
     lang: str
@@ -595,6 +789,7 @@ class DunningContext:
     items: tuple[DunningItemCtx, ...]
     totals: TotalsCtx
     late_fee: LateFeeCtx
+    settled: tuple[DunningSettledCtx, ...] = ()
 
     def as_mapping(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -613,6 +808,27 @@ class DunningLine:
     days_overdue: int
     late_fee: Decimal
     rate: Decimal = Decimal("0.0005")
+    capped: bool = False  # the fee is the contract's cap, not rate x days
+
+
+@dataclass(frozen=True, slots=True)
+class DunningSettledLine:
+    """An installment paid in full but late, with its late fee (still owed: receipts pay
+    installments, never fees)."""
+
+    contract_id: str
+    installment_id: str
+    kind: str
+    due_date: dt.date
+    amount: Decimal
+    paid_dates: tuple[dt.date, ...]  # the days its late parts were paid
+    days_late: tuple[int, ...]  # each part's days late
+    late_fee: Decimal
+    rate: Decimal = Decimal("0.0005")
+    capped: bool = False
+
+
+CAP_NOTE = "标“*”的滞纳金已达合同约定的上限，按上限计收。"
 
 
 def build_dunning_context(
@@ -624,10 +840,13 @@ def build_dunning_context(
     letter_no: str,
     letter_date: dt.date | None = None,
     pay_within_days: int = 7,
+    settled: Sequence[DunningSettledLine] = (),
 ) -> DunningContext:
-    """The 催款函 context for one client. Amounts are rounded half-up to the fen and the
-    totals are sums of the rounded lines. Raises ``KeyError`` for an unknown client and
-    ``ValueError`` when ``lines`` is empty."""
+    """The 催款函 context for one client: its overdue ``lines`` and, optionally, the
+    installments it ``settled`` late whose fee is still owed. Amounts are rounded half-up to
+    the fen and the totals are sums of the rounded lines; the late fee is the whole fee of
+    both. Raises ``KeyError`` for an unknown client and ``ValueError`` when ``lines`` is
+    empty."""
     client = next((c for c in book.clients if c.client_id == client_id), None)
     if client is None:
         raise KeyError(f"client {client_id} is not on the Clients sheet")
@@ -637,9 +856,12 @@ def build_dunning_context(
     company, _ = company_context(book.settings)
     labels = _KIND_LABEL["zh"]
     outstanding = sum((round_fen(x.outstanding) for x in lines), Decimal("0"))
-    fees = sum((round_fen(x.late_fee) for x in lines), Decimal("0"))
-    rates = {x.rate for x in lines}
+    overdue_fee = sum((round_fen(x.late_fee) for x in lines), Decimal("0"))
+    settled_fee = sum((round_fen(x.late_fee) for x in settled), Decimal("0"))
+    fees = overdue_fee + settled_fee
+    rates = {x.rate for x in lines} | {x.rate for x in settled}
     common = next(iter(rates)) if len(rates) == 1 else None
+    capped = any(x.capped for x in lines) or any(x.capped for x in settled)
     return DunningContext(
         lang="zh",
         letter=LetterCtx(
@@ -657,7 +879,7 @@ def build_dunning_context(
                 kind=labels.get(x.kind, clean_text(x.kind)), due_date=cn_date(x.due_date),
                 amount=_money(x.amount), outstanding=_money(x.outstanding),
                 days_overdue=str(x.days_overdue), late_fee=_money(x.late_fee),
-                rate=rate_words_cn(x.rate),
+                rate=rate_words_cn(x.rate), cap_mark="*" if x.capped else "",
             )
             for i, x in enumerate(lines, 1)
         ),
@@ -666,11 +888,25 @@ def build_dunning_context(
             late_fee=_money(fees), late_fee_capitals=rmb_capitals(fees),
             total_due=_money(outstanding + fees),
             total_due_capitals=rmb_capitals(outstanding + fees),
+            overdue_fee=_money(overdue_fee), settled_fee=_money(settled_fee),
         ),
         late_fee=LateFeeCtx(
             rate_words=rate_words_cn(common) if common is not None else "合同约定的比例",
             rate_percent=format_percent(common) if common is not None else "",
-            clause="7.2",
+            clause="7.2", cap_note=CAP_NOTE if capped else "",
+        ),
+        settled=tuple(
+            DunningSettledCtx(
+                no=str(i), contract_no=clean_text(x.contract_id),
+                installment=clean_text(x.installment_id),
+                kind=labels.get(x.kind, clean_text(x.kind)), due_date=cn_date(x.due_date),
+                amount=_money(x.amount),
+                paid_dates="、".join(cn_date(d) for d in x.paid_dates),
+                days_late="、".join(str(n) for n in x.days_late),
+                late_fee=_money(x.late_fee), rate=rate_words_cn(x.rate),
+                cap_mark="*" if x.capped else "",
+            )
+            for i, x in enumerate(settled, 1)
         ),
     )
 

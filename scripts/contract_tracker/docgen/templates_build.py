@@ -16,7 +16,16 @@ only changes when the template does.
 The contract follows the seed contract clause by clause with every bracketed blank made a
 placeholder, replaces the repealed 《合同法》 by 《民法典》 in the preamble, adds the SLA
 clock rule as 1.2(4), and completes the text after clause 7.4 (rest of liability, force
-majeure, dispute resolution, notices, effectiveness and copies, signature blocks).
+majeure, dispute resolution, notices, effectiveness and copies, signature blocks). Clause
+3.4 is the seed's prepayment/final sentence, or a table of the installments when the
+schedule has more; clause 7.2 states the grace period, cap, exemption and rest-day rule the
+late-fee engine applies. The last clauses, the end marker and the signature table are kept
+on one page, and an end paragraph follows the table.
+
+Word is stricter than LibreOffice about WordprocessingML: property elements added here are
+inserted in the schema's child order (:func:`_put`), each once. The Latin-text language of
+the document defaults is English in both templates (see :func:`_setup_styles`): tagged
+zh-CN, LibreOffice breaks lines inside numbers.
 """
 
 from __future__ import annotations
@@ -63,13 +72,54 @@ _KEEP_STYLES = frozenset({
 
 # --- low-level helpers --------------------------------------------------------------------
 
+# The order WordprocessingML requires of the children of the property elements this module
+# adds to (ECMA-376 Part 1, 17.3.1.26 CT_PPr, 17.3.2.28 CT_RPr, 17.4.60 CT_TblPr). Word
+# reports a file whose children are out of this order as "unreadable content".
+_CHILD_ORDER: dict[str, tuple[str, ...]] = {
+    "pPr": (
+        "pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl",
+        "numPr", "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens",
+        "kinsoku", "wordWrap", "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN",
+        "bidi", "adjustRightInd", "snapToGrid", "spacing", "ind", "contextualSpacing",
+        "mirrorIndents", "suppressOverlap", "jc", "textDirection", "textAlignment",
+        "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr", "sectPr", "pPrChange"),
+    "rPr": (
+        "ins", "del", "moveFrom", "moveTo", "rStyle", "rFonts", "b", "bCs", "i", "iCs",
+        "caps", "smallCaps", "strike", "dstrike", "outline", "shadow", "emboss", "imprint",
+        "noProof", "snapToGrid", "vanish", "webHidden", "color", "spacing", "w", "kern",
+        "position", "sz", "szCs", "highlight", "u", "effect", "bdr", "shd", "fitText",
+        "vertAlign", "rtl", "cs", "em", "lang", "eastAsianLayout", "specVanish", "oMath",
+        "rPrChange"),
+    "tblPr": (
+        "tblStyle", "tblpPr", "tblOverlap", "bidiVisual", "tblStyleRowBandSize",
+        "tblStyleColBandSize", "tblW", "jc", "tblCellSpacing", "tblInd", "tblBorders", "shd",
+        "tblLayout", "tblCellMar", "tblLook", "tblCaption", "tblDescription", "tblPrChange"),
+}
+
+
+def _local(el: etree._Element) -> str:
+    return str(etree.QName(el).localname)
+
+
+def _put(parent: etree._Element, child: etree._Element) -> etree._Element:
+    """Insert ``child`` into a ``w:pPr``, ``w:rPr`` or ``w:tblPr`` where the schema wants it:
+    before the first existing child that must follow it (after any it must follow)."""
+    order = _CHILD_ORDER[_local(parent)]
+    rank = order.index(_local(child))
+    for existing in parent:
+        name = _local(existing)
+        if name in order and order.index(name) > rank:
+            existing.addprevious(child)
+            return child
+    parent.append(child)
+    return child
+
 
 def _set_fonts(rpr: etree._Element, latin: str, east_asia: str) -> None:
     """Explicit fonts for every script (theme fonts removed: they would win)."""
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+        fonts = _put(rpr, OxmlElement("w:rFonts"))
     for attr in list(fonts.attrib):
         del fonts.attrib[attr]
     fonts.set(qn("w:ascii"), latin)
@@ -114,11 +164,14 @@ def _setup_styles(doc: DocxDocument, lang: str) -> None:
     for style in list(doc.styles):
         if style.style_id not in _KEEP_STYLES:
             styles_el.remove(style.element)
-    # document defaults: explicit fonts and Chinese as the East Asian language
+    # Document defaults: explicit fonts; Chinese as the East Asian language. ``w:val`` is the
+    # language of Latin-script text (digits, amounts, times): tagged zh-CN, LibreOffice
+    # breaks lines inside numbers ("88,550.3" / "5 元", "9:0" / "0"), so it is English in
+    # both templates while ``w:eastAsia`` stays zh-CN for the Chinese text.
     rpr_default = styles_el.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
     _set_fonts(rpr_default, LATIN, SONG)
     lang_el = rpr_default.find(qn("w:lang"))
-    lang_el.set(qn("w:val"), "zh-CN" if lang == "zh" else "en-GB")
+    lang_el.set(qn("w:val"), "en-US" if lang == "zh" else "en-GB")
     lang_el.set(qn("w:eastAsia"), "zh-CN")
     body = 12 if lang == "zh" else 11
     _style(doc, "Normal", latin=LATIN, east_asia=SONG, size=body, after=3, line=1.3,
@@ -176,7 +229,7 @@ def _bottom_border(paragraph: Paragraph) -> None:
     for key, value in (("w:val", "single"), ("w:sz", "4"), ("w:space", "1"), ("w:color", "auto")):
         bottom.set(qn(key), value)
     bdr.append(bottom)
-    ppr.append(bdr)
+    _put(ppr, bdr)
 
 
 def _header_footer(doc: DocxDocument, header_text: str, footer: Sequence[str]) -> None:
@@ -208,15 +261,12 @@ def _no_borders(table: Table) -> None:
         el = OxmlElement(f"w:{side}")
         el.set(qn("w:val"), "nil")
         borders.append(el)
-    tblpr.append(borders)
+    _put(tblpr, borders)
 
 
 def _fixed_layout(table: Table, widths: Sequence[float]) -> None:
-    table.autofit = False
+    table.autofit = False  # python-docx writes <w:tblLayout w:type="fixed"/> in its place
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    table._tbl.tblPr.append(layout)
     for col, width in zip(table.columns, widths, strict=True):
         col.width = Mm(width)
     for row in table.rows:
@@ -346,6 +396,37 @@ def _fee_table(doc: DocxDocument, lang: str) -> None:
     _keep_together(table)
 
 
+def _schedule_table(doc: DocxDocument, lang: str) -> None:
+    """Clause 3.4's payment schedule: a row per installment (amount, and its due date or
+    the contract's rule for it) and the total."""
+    zh = lang == "zh"
+    size = 10.5
+    widths = (14.0, 30.0, 36.0, 74.0) if zh else (12.0, 38.0, 34.0, 70.0)
+    table = doc.add_table(rows=5, cols=4)
+    table.style = doc.styles["Table Grid"]
+    heads = ("期次", "款项", "金额(元)", "付款期限") if zh else (
+        "No.", "Instalment", "Amount (RMB)", "Due")
+    for cell, text in zip(table.rows[0].cells, heads, strict=True):
+        _cell_text(cell, text, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=size)
+    loop_row = table.rows[1].cells[0].merge(table.rows[1].cells[3])
+    _cell_text(loop_row, "{%tr for inst in installments %}", size=size)
+    cells = table.rows[2].cells
+    _cell_text(cells[0], "{{ inst.no }}", align=WD_ALIGN_PARAGRAPH.CENTER, size=size)
+    _cell_text(cells[1], "{{ inst.kind }}", size=size)
+    _cell_text(cells[2], "{{ inst.amount }}", align=WD_ALIGN_PARAGRAPH.RIGHT, size=size)
+    _cell_text(cells[3], "{{ inst.due }}", size=size)
+    end_row = table.rows[3].cells[0].merge(table.rows[3].cells[3])
+    _cell_text(end_row, "{%tr endfor %}", size=size)
+    total = table.rows[4].cells
+    _cell_text(total[0].merge(total[1]), "合计" if zh else "Total",
+               align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=size)
+    _cell_text(total[2], "{{ contract.total_fee }}", align=WD_ALIGN_PARAGRAPH.RIGHT, bold=True,
+               size=size)
+    _cell_text(total[3], "", size=size)
+    _fixed_layout(table, widths)
+    _keep_together(table)
+
+
 def _signature_table(doc: DocxDocument, rows: Sequence[tuple[str, str]]) -> None:
     table = doc.add_table(rows=len(rows), cols=2)
     _no_borders(table)
@@ -356,6 +437,39 @@ def _signature_table(doc: DocxDocument, rows: Sequence[tuple[str, str]]) -> None
             cell.paragraphs[0].paragraph_format.space_before = Pt(6)
     _fixed_layout(table, (77.0, 77.0))
     _keep_together(table, header=False)
+
+
+def _end_paragraph(doc: DocxDocument) -> None:
+    """The paragraph a body needs after a final table (Word adds one otherwise), 1 pt high so
+    that it never pushes a blank page after a table that fills its page."""
+    paragraph = doc.add_paragraph()
+    pf = paragraph.paragraph_format
+    pf.space_before = Pt(0)
+    pf.space_after = Pt(0)
+    pf.line_spacing = Pt(1)  # exact
+    mark = OxmlElement("w:rPr")
+    size = OxmlElement("w:sz")
+    size.set(qn("w:val"), "2")
+    mark.append(size)
+    _put(paragraph._p.get_or_add_pPr(), mark)
+
+
+def _closing(w: _Writer, clauses: Sequence[str], place: str, marker: str,
+             signatures: Sequence[tuple[str, str]]) -> None:
+    """The last article's clauses, the optional signing place, the end-of-text marker and the
+    signature table, kept together: the last clause, the place, the marker and a spacer keep
+    with the next paragraph and the table's rows with each other, so a page break moves text
+    along with the signatures and the table never stands alone on the last page. An end
+    paragraph follows the table."""
+    w.lines(clauses[:-1])
+    w.p(clauses[-1], keep_next=True)
+    w.tag("{%p if contract.signing_place %}")
+    w.p(place, keep_next=True)
+    w.tag("{%p endif %}")
+    w.p(marker, align=WD_ALIGN_PARAGRAPH.CENTER, keep_next=True)
+    w.p(keep_next=True)
+    _signature_table(w.doc, signatures)
+    _end_paragraph(w.doc)
 
 
 # --- the contract, Chinese ----------------------------------------------------------------
@@ -464,7 +578,11 @@ def _contract_zh(doc: DocxDocument) -> None:
         "开户银行:{{ company.bank_name }}",
         "银行账号:{{ company.bank_account_no }}",
     ], indent=ind)
-    w.tag("{%p if contract.has_prepayment %}")
+    w.tag("{%p if contract.has_schedule %}")
+    w.p("3.4 付款时间:甲方应按下表分期支付服务费用,各期合计人民币{{ contract.total_fee }}元"
+        "(大写:{{ contract.total_fee_capitals }}):", keep_next=True)
+    _schedule_table(doc, "zh")
+    w.tag("{%p elif contract.has_prepayment %}")
     w.p("3.4 付款时间:甲方应于本合同签订后{{ contract.prepay_period }}内支付人民币"
         "{{ contract.prepayment }}元(大写:{{ contract.prepayment_capitals }})作为预付款,"
         "剩余款项人民币{{ contract.final_payment }}元(大写:{{ contract.final_payment_capitals }})"
@@ -511,9 +629,23 @@ def _contract_zh(doc: DocxDocument) -> None:
     w.lines([
         "7.1 乙方未按时提供服务或服务质量不符合约定的,应承担相应的违约责任,"
         "并赔偿甲方因此遭受的损失。",
-        "7.2 甲方未按时支付服务费用的,应向乙方支付滞纳金,滞纳金为每日"
+    ])
+    # 7.2 states the late-fee terms the engine applies: rate, grace days, cap, exemption and
+    # the rest-day rule (Civil Code art. 203), each from the contract's effective terms.
+    w.tag("{%p if contract.late_fee_exempt %}")
+    w.p("7.2 甲方应按本合同约定按时支付服务费用;双方同意,甲方逾期付款的,乙方不收取滞纳金。")
+    w.tag("{%p else %}")
+    w.p("7.2 甲方未按时支付服务费用的,应向乙方支付滞纳金,滞纳金为每日"
         "{{ contract.late_fee_rate_words }},以逾期未付金额为基数,"
-        "自应付之日的次日起计算至实际付清之日。",
+        "{% if contract.has_grace %}自应付之日起给予{{ contract.grace_period }}宽限期,"
+        "宽限期内付清的不计滞纳金,超过宽限期的,滞纳金自宽限期届满之日的次日起"
+        "{% else %}自应付之日的次日起{% endif %}计算至实际付清之日"
+        "{% if contract.has_cap %},每期款项的滞纳金累计不超过该期款项金额的"
+        "{{ contract.late_fee_cap }}{% endif %}。"
+        "{% if contract.due_shift %}应付之日为法定休假日的,以法定休假日结束的次日为应付之日。"
+        "{% else %}应付之日为法定休假日的,不予顺延。{% endif %}")
+    w.tag("{%p endif %}")
+    w.lines([
         "7.3 任何一方违反保密条款的,应承担相应的违约责任,并赔偿对方因此遭受的损失。",
         "7.4 因一方违约致使本合同目的无法实现的,守约方有权书面通知违约方解除本合同,并要求违约方赔偿"
         "由此给守约方造成的损失。",
@@ -549,17 +681,11 @@ def _contract_zh(doc: DocxDocument) -> None:
     ])
 
     w.heading("第十一条 合同生效及其他")
-    w.lines([
+    _closing(w, [
         "11.1 本合同自双方法定代表人或授权代表签字并加盖公章或合同专用章之日起生效。",
         "11.2 本合同未尽事宜,双方可另行签订补充协议;补充协议与本合同具有同等法律效力。",
         "11.3 本合同一式贰份,甲乙双方各执壹份,具有同等法律效力。",
-    ])
-    w.tag("{%p if contract.signing_place %}")
-    w.p("11.4 本合同签订地点:{{ contract.signing_place }}。")
-    w.tag("{%p endif %}")
-    w.p("(以下无正文)", align=WD_ALIGN_PARAGRAPH.CENTER)
-    w.p(keep_next=True)
-    _signature_table(doc, (
+    ], "11.4 本合同签订地点:{{ contract.signing_place }}。", "(以下无正文)", (
         ("甲方(盖章):", "乙方(盖章):"),
         ("{{ client.name }}", "{{ company.name }}"),
         ("", ""),
@@ -632,7 +758,12 @@ def _contract_en(doc: DocxDocument) -> None:
         "Bank: {{ company.bank_name }}",
         "Account number: {{ company.bank_account_no }}",
     ], indent=ind)
-    w.tag("{%p if contract.has_prepayment %}")
+    w.tag("{%p if contract.has_schedule %}")
+    w.p("3.4 Payment dates: Party A shall pay the service fee in the instalments below, "
+        "which add up to RMB {{ contract.total_fee }} ({{ contract.total_fee_words }}):",
+        keep_next=True)
+    _schedule_table(doc, "en")
+    w.tag("{%p elif contract.has_prepayment %}")
     w.p("3.4 Payment dates: Party A shall pay RMB {{ contract.prepayment }} "
         "({{ contract.prepayment_words }}) as a prepayment within {{ contract.prepay_period }} "
         "after this Contract is signed, and the balance of RMB {{ contract.final_payment }} "
@@ -692,9 +823,24 @@ def _contract_en(doc: DocxDocument) -> None:
         "7.1 If Party B fails to provide the services on time or the services do not meet the "
         "agreed standards, Party B shall bear the corresponding liability and compensate Party A "
         "for the resulting losses.",
-        "7.2 If Party A fails to pay the service fees on time, Party A shall pay Party B a late "
+    ])
+    w.tag("{%p if contract.late_fee_exempt %}")
+    w.p("7.2 Party A shall pay the service fees on time; the parties agree that no late fee is "
+        "charged on late payments.")
+    w.tag("{%p else %}")
+    w.p("7.2 If Party A fails to pay the service fees on time, Party A shall pay Party B a late "
         "fee of {{ contract.late_fee_rate_percent }} ({{ contract.late_fee_rate_words }}) of the "
-        "overdue amount per day, from the day after the due date until the day of payment.",
+        "overdue amount per day, {% if contract.has_grace %}with a grace period of "
+        "{{ contract.grace_period }} after the due date: no late fee is due on an amount paid "
+        "within the grace period, and otherwise the late fee runs from the day after the grace "
+        "period ends{% else %}from the day after the due date{% endif %} until the day of "
+        "payment{% if contract.has_cap %}; the late fees on an instalment shall not exceed "
+        "{{ contract.late_fee_cap }} of its amount in total{% endif %}. "
+        "{% if contract.due_shift %}A due date that falls on a statutory holiday or rest day "
+        "moves to the day after the holiday or rest day ends.{% else %}A due date that falls on "
+        "a statutory holiday or rest day is not postponed.{% endif %}")
+    w.tag("{%p endif %}")
+    w.lines([
         "7.3 A party that breaches the confidentiality clause shall bear the corresponding "
         "liability and compensate the other party for the resulting losses.",
         "7.4 If a breach by one party makes it impossible to achieve the purpose of this "
@@ -740,7 +886,7 @@ def _contract_en(doc: DocxDocument) -> None:
     ])
 
     w.heading("Article 11 Effectiveness and Miscellaneous")
-    w.lines([
+    _closing(w, [
         "11.1 This Contract takes effect on the date it is signed by the legal representatives or "
         "authorised representatives of both parties and sealed with their company or contract "
         "seals.",
@@ -748,13 +894,8 @@ def _contract_en(doc: DocxDocument) -> None:
         "which have the same legal effect as this Contract.",
         "11.3 This Contract is made in two counterparts, one for each party, with equal legal "
         "effect.",
-    ])
-    w.tag("{%p if contract.signing_place %}")
-    w.p("11.4 This Contract is signed at {{ contract.signing_place }}.")
-    w.tag("{%p endif %}")
-    w.p("(No further text below.)", align=WD_ALIGN_PARAGRAPH.CENTER)
-    w.p(keep_next=True)
-    _signature_table(doc, (
+    ], "11.4 This Contract is signed at {{ contract.signing_place }}.",
+       "(No further text below.)", (
         ("Party A (seal):", "Party B (seal):"),
         ("{{ client.name }}", "{{ company.name }}"),
         ("", ""),
@@ -767,6 +908,32 @@ def _contract_en(doc: DocxDocument) -> None:
 # --- the dunning letter ---------------------------------------------------------------------
 
 
+def _dunning_table(doc: DocxDocument, heads: Sequence[str], widths: Sequence[float],
+                   loop: str, values: Sequence[str], totals: dict[int, str],
+                   merge_to: int) -> None:
+    """A letter's table: a bold header, one row per item (``{%tr for %}``), a total row
+    whose cells 0..``merge_to`` say 合计 and whose ``totals`` cells hold the sums."""
+    center, right = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT
+    table = doc.add_table(rows=5, cols=len(widths))
+    table.style = doc.styles["Table Grid"]
+    for cell, text in zip(table.rows[0].cells, heads, strict=True):
+        _cell_text(cell, text, align=center, bold=True, size=9)
+    start = table.rows[1].cells[0].merge(table.rows[1].cells[-1])
+    _cell_text(start, f"{{%tr for item in {loop} %}}", size=9)
+    for n, (cell, text) in enumerate(zip(table.rows[2].cells, values, strict=True)):
+        align = None if n == 1 else right if "late_fee" in text or "outstanding" in text \
+            else center
+        _cell_text(cell, text, align=align, size=9)
+    end = table.rows[3].cells[0].merge(table.rows[3].cells[-1])
+    _cell_text(end, "{%tr endfor %}", size=9)
+    total = table.rows[4].cells
+    _cell_text(total[0].merge(total[merge_to]), "合计", align=center, bold=True, size=9)
+    for n, text in totals.items():
+        _cell_text(total[n], text, align=right, bold=True, size=9)
+    _fixed_layout(table, widths)
+    _keep_together(table)
+
+
 def _dunning_zh(doc: DocxDocument) -> None:
     w = _Writer(doc)
     w.title("催  款  函")
@@ -774,37 +941,35 @@ def _dunning_zh(doc: DocxDocument) -> None:
     w.p("{{ client.name }}:")
     w.p("贵司与我司签订的电子商务平台运营维护合同项下,截至{{ letter.as_of }},下列款项已逾期未付:",
         first_line=24)
-    widths = (11.0, 27.0, 15.0, 33.0, 27.0, 17.0, 24.0)
-    heads = ("序号", "合同编号", "款项", "到期日", "未付金额(元)", "逾期天数", "滞纳金(元)")
-    table = doc.add_table(rows=5, cols=len(widths))
-    table.style = doc.styles["Table Grid"]
-    for cell, text in zip(table.rows[0].cells, heads, strict=True):
-        _cell_text(cell, text, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=9)
-    loop = table.rows[1].cells[0].merge(table.rows[1].cells[-1])
-    _cell_text(loop, "{%tr for item in items %}", size=9)
-    values = ("{{ item.no }}", "{{ item.contract_no }}", "{{ item.kind }}", "{{ item.due_date }}",
-              "{{ item.outstanding }}", "{{ item.days_overdue }}", "{{ item.late_fee }}")
-    aligns = (WD_ALIGN_PARAGRAPH.CENTER, None, WD_ALIGN_PARAGRAPH.CENTER,
-              WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.CENTER,
-              WD_ALIGN_PARAGRAPH.RIGHT)
-    for cell, text, align in zip(table.rows[2].cells, values, aligns, strict=True):
-        _cell_text(cell, text, align=align, size=9)
-    end = table.rows[3].cells[0].merge(table.rows[3].cells[-1])
-    _cell_text(end, "{%tr endfor %}", size=9)
-    total = table.rows[4].cells
-    _cell_text(total[0].merge(total[3]), "合计", align=WD_ALIGN_PARAGRAPH.CENTER, bold=True,
-               size=9)
-    _cell_text(total[4], "{{ totals.outstanding }}", align=WD_ALIGN_PARAGRAPH.RIGHT, bold=True,
-               size=9)
-    _cell_text(total[6], "{{ totals.late_fee }}", align=WD_ALIGN_PARAGRAPH.RIGHT, bold=True,
-               size=9)
-    _fixed_layout(table, widths)
-    _keep_together(table)
+    _dunning_table(
+        doc, ("序号", "合同编号", "款项", "到期日", "未付金额(元)", "逾期天数", "滞纳金(元)"),
+        (11.0, 27.0, 15.0, 33.0, 27.0, 17.0, 24.0), "items",
+        ("{{ item.no }}", "{{ item.contract_no }}", "{{ item.kind }}", "{{ item.due_date }}",
+         "{{ item.outstanding }}", "{{ item.days_overdue }}",
+         "{{ item.late_fee }}{{ item.cap_mark }}"),
+        {4: "{{ totals.outstanding }}", 6: "{{ totals.overdue_fee }}"}, 3)
+    # Installments paid in full but late: their fee is still owed (receipts pay installments).
+    w.tag("{%p if settled %}")
+    w.p("另,下列款项贵司虽已付清,但付款晚于到期日,按合同第{{ late_fee.clause }}条计收的"
+        "滞纳金尚未支付:", first_line=24, before=6, keep_next=True)
+    _dunning_table(  # no 款项 column: two dates take its room
+        doc, ("序号", "合同编号", "到期日", "付款日", "逾期天数", "滞纳金(元)"),
+        (11.0, 30.0, 33.0, 33.0, 20.0, 27.0), "settled",
+        ("{{ item.no }}", "{{ item.contract_no }}", "{{ item.due_date }}",
+         "{{ item.paid_dates }}", "{{ item.days_late }}",
+         "{{ item.late_fee }}{{ item.cap_mark }}"),
+        {5: "{{ totals.settled_fee }}"}, 4)
+    w.tag("{%p endif %}")
+    w.tag("{%p if late_fee.cap_note %}")
+    w.p("注:{{ late_fee.cap_note }}", first_line=24)
+    w.tag("{%p endif %}")
     w.p()
     w.p("逾期未付金额合计人民币{{ totals.outstanding }}元(大写:{{ totals.outstanding_capitals }})。"
         "根据合同第{{ late_fee.clause }}条“甲方未按时支付服务费用的,应向乙方支付滞纳金,滞纳金为每日"
         "{{ late_fee.rate_words }}”的约定,截至{{ letter.as_of }},贵司应付滞纳金人民币"
-        "{{ totals.late_fee }}元(大写:{{ totals.late_fee_capitals }})。以上合计人民币"
+        "{{ totals.late_fee }}元(大写:{{ totals.late_fee_capitals }}){% if settled %},"
+        "其中逾期未付款项的滞纳金人民币{{ totals.overdue_fee }}元,"
+        "已付清款项的滞纳金人民币{{ totals.settled_fee }}元{% endif %}。以上合计人民币"
         "{{ totals.total_due }}元(大写:{{ totals.total_due_capitals }})。", first_line=24)
     w.p("请贵司于收到本函之日起{{ letter.pay_within_days }}日内将上述款项支付至我司以下账户,"
         "逾期未付的,滞纳金将继续按日计算至实际付清之日:", first_line=24)
@@ -816,9 +981,9 @@ def _dunning_zh(doc: DocxDocument) -> None:
     w.p("如贵司已支付上述款项,请忽略本函,并将付款凭证发送我司客户经理{{ letter.manager }}"
         "{% if letter.manager_email %}(电子邮箱:{{ letter.manager_email }}){% endif %},"
         "以便核对。", first_line=24)
-    w.p("特此函告。", first_line=24)
-    w.p()
-    w.p("{{ company.name }}(盖章)", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    w.p("特此函告。", first_line=24, keep_next=True)  # never a signature alone on a page
+    w.p(keep_next=True)
+    w.p("{{ company.name }}(盖章)", align=WD_ALIGN_PARAGRAPH.RIGHT, keep_next=True)
     w.p("{{ letter.date }}", align=WD_ALIGN_PARAGRAPH.RIGHT)
 
 
