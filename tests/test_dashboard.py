@@ -44,8 +44,10 @@ from contract_tracker.records import (
 )
 from contract_tracker.sample import SAMPLE_AS_OF, sample_book
 from contract_tracker.sheetwriter import write_tool_sheets
+from contract_tracker.statuses import is_signed
 
 from .lo import convert_with_libreoffice, pdf_pages_to_png, pdf_text
+from .test_report import assert_cjk_font_embedded, keep_pngs
 from .test_sheetwriter import make_master, parts, raw_records, sheet_part
 from .test_sheetwriter import vba_bin as vba_bin  # the session fixture
 
@@ -271,12 +273,62 @@ def test_listing_rules_by_status() -> None:
     ], [due_in("EXP-OWED", -200), due_in("DRF", 30), due_in("DRF-OVERDUE", -2)])
     model = model_of(book)
     listed = {x.contract_id for x in model.rows}
-    assert listed == {"ACT", "SGN", "EXP-OWED", "EXP-RECENT", "DRF-OVERDUE"}
+    # a draft owes nothing, overdue installment or not: not listed for money
+    assert listed == {"ACT", "SGN", "EXP-OWED", "EXP-RECENT"}
     assert line(model, "EXP-OLD").renewal is Flag.RED  # ended long ago: not listed
     assert line(model, "TRM").renewal is Flag.NONE
     assert model.kpis.ended_unrenewed == 2  # EXP-OWED and EXP-RECENT, both listed
-    # the KPIs cover every contract: the draft's outstanding counts
-    assert model.kpis.outstanding == D("3000")
+    # the KPIs cover signed contracts only; the drafts' 2,000 is its own figure
+    assert model.kpis.outstanding == model.kpis.overdue == D("1000")
+    assert model.kpis.unsigned == D("2000") and model.kpis.unsigned_contracts == 2
+    assert model.kpis.payment_breaches == 1  # EXP-OWED; not DRF-OVERDUE
+    x = line(model, "DRF-OVERDUE")
+    assert x.payment is Flag.NONE and x.overdue == 0 and x.outstanding == 0
+
+
+def test_unsigned_contracts_count_in_no_money_kpi_ageing_or_breach() -> None:
+    """Past-due installments of draft and sent contracts: not overdue, not a breach, not in
+    the ageing, as in the weekly report (nothing is owed before signing)."""
+    book = make_book([contract("ACT", "C1"), contract("DRF", "C2", status="draft"),
+                      contract("SNT", "C3", status="sent")],
+                     [due_in("ACT", -40, "700"), due_in("DRF", -200, "5000"),
+                      due_in("SNT", -3, "9000"), due_in("SNT", 30, "1000")])
+    model = model_of(book)
+    k = model.kpis
+    assert (k.outstanding, k.overdue, k.payment_breaches) == (D("700"), D("700"), 1)
+    assert k.late_fees == line(model, "ACT").late_fee > 0
+    assert k.unsigned == D("15000") and k.unsigned_contracts == 2
+    assert sum(a.amount for a in model.ageing) == D("700")
+    assert sum(a.items for a in model.ageing) == 1
+    assert {x.contract_id for x in model.rows} == {"ACT"}
+    assert line(model, "DRF").payment is line(model, "SNT").payment is Flag.NONE
+    content = dashboard_sheet(model, NOW)
+    kpi_rows = {row[0]: row[1] for row in content.rows if len(row) > 1}
+    assert kpi_rows["未签署 not yet signed"] == D("15000")
+    assert kpi_rows["未收款 outstanding"] == D("700")
+
+
+def test_dashboard_and_report_agree_on_the_bundled_workbook() -> None:
+    """One predicate for what is owed: the Dashboard's money KPIs at a week's Sunday are the
+    weekly report's figures; the bundled workbook's drafts HT-2026-010/011/012 (888,000.00
+    scheduled) are only in the 'not yet signed' figure."""
+    from contract_tracker.report import IsoWeek, build_report
+
+    book, _ = load_book(Path(__file__).resolve().parents[1] / "workbook" / "contracts.xlsm")
+    assert book is not None
+    week = IsoWeek(2026, 48)
+    model = model_of(book, week.sunday)
+    report = build_report(book, week)
+    k = model.kpis
+    assert k.outstanding == report.totals["outstanding"]
+    assert k.overdue == report.overdue_total == sum(a.amount for a in model.ageing)
+    assert k.late_fees == report.late_fee_total
+    assert k.payment_breaches == len({r.contract_id for r in report.overdue})
+    assert k.unsigned == D("888000") and k.unsigned_contracts == 3
+    assert {x.contract_id for x in model.contracts if x.payment is Flag.NONE} == {
+        "HT-2026-010", "HT-2026-011", "HT-2026-012"}
+    model_25 = model_of(book, dt.date(2026, 11, 25))
+    assert model_25.kpis.outstanding == D("2704222.22")  # 3,592,222.22 less the drafts
 
 
 # --- order and totals -------------------------------------------------------------------------
@@ -302,12 +354,17 @@ def test_kpis_equal_the_engines_totals_on_the_sample() -> None:
     book = sample_book("small")
     result, _ = compute_penalties(book, SAMPLE_AS_OF)
     model = dashboard_model(book, result, SAMPLE_AS_OF)
-    t, k = result.totals, model.kpis
-    assert (k.outstanding, k.overdue, k.late_fees, k.sla_owed) == (
-        t.outstanding, t.overdue, t.late_fees, t.sla_owed)
-    assert sum(a.amount for a in model.ageing) == t.overdue
-    assert sum(a.items for a in model.ageing) == sum(1 for f in result.late_fees if f.overdue)
-    assert sum(x.overdue for x in model.rows) == t.overdue  # every overdue contract listed
+    k = model.kpis
+    signed = {c.contract_id for c in book.contracts if is_signed(c)}
+    fees = [f for f in result.late_fees if f.contract_id in signed]
+    assert (k.outstanding, k.overdue, k.late_fees) == (
+        sum(f.outstanding for f in fees), sum(f.overdue for f in fees), sum(f.fee for f in fees))
+    assert k.sla_owed == sum(m.owed for m in result.sla_months if m.contract_id in signed)
+    assert k.unsigned == sum(f.outstanding for f in result.late_fees
+                             if f.contract_id not in signed)
+    assert sum(a.amount for a in model.ageing) == k.overdue
+    assert sum(a.items for a in model.ageing) == sum(1 for f in fees if f.overdue)
+    assert sum(x.overdue for x in model.rows) == k.overdue  # every overdue contract listed
     assert k.payment_breaches == sum(1 for x in model.rows if x.payment is Flag.RED) > 0
     assert k.sla_breaches == sum(
         sum(c.breached for c in s.clocks) for s in result.sla
@@ -402,9 +459,15 @@ def test_user_strings_stay_strings(mini_workbook: Path) -> None:
     with zipfile.ZipFile(mini_workbook) as z:
         xml = z.read(sheet_part(mini_workbook, "Dashboard")).decode()
     assert "<f>" not in xml and "<f " not in xml
+    # The writer removes only what XML cannot hold (the bell); it keeps a CR, written as the
+    # character reference &#13; so that XML parsers do not turn it into a LF.
+    assert ">&#13;=x</t>" in xml
     ws = openpyxl.load_workbook(mini_workbook)["Dashboard"]
     names = {c.value for c in ws["A"] if c.data_type == "s"}
-    assert set(FORMULA_LIKE) - {"\r=x"} <= names  # a lone CR reads back as LF in openpyxl
+    assert set(FORMULA_LIKE) <= names
+    assert "\r=x" in names
+    managers = {c.value for c in ws["C"] if c.data_type == "s"}
+    assert set(FORMULA_LIKE) <= managers  # "\x07" cleaned away, the rest kept as text
 
 
 def test_an_empty_book_gives_a_readable_dashboard(mini_workbook: Path) -> None:
@@ -582,11 +645,20 @@ def test_libreoffice_prints_the_dashboard_legibly(sample_copy: Path, tmp_path: P
     assert end == 1  # the small sample's dashboard prints on one page
     first = "\n".join(pages[:end])
     assert "###" not in first
+    assert_cjk_font_embedded(pdf)  # the Chinese is drawn with an embedded CJK font
     for expected in ("仪表板 Dashboard", "截至 as of 2026-11-25", "¥739,800.00", "合计 total",
-                     "逾期账龄 overdue ageing", model.rows[0].contract_id, "notes"):
+                     "逾期账龄 overdue ageing", model.rows[0].contract_id, "notes",
+                     f"¥{model.kpis.outstanding:,.2f}", f"¥{model.kpis.unsigned:,.2f}"):
         assert expected in first, expected
+    assert model.kpis.unsigned > 0  # the sample's drafts: shown apart, in no total
+    flat = re.sub(r"\s+", "", first)
+    for expected in ("未收款outstanding", "逾期overdue", "滞纳金latefees", "未签署notyetsigned",
+                     "付款违约inbreach", "续约renew：黄=在续约通知期内", "逾期超过宽限期",
+                     *(x.client for x in model.rows[:5])):
+        assert re.sub(r"\s+", "", expected) in flat, expected
     for x in model.rows:  # every listed contract is on the page, none cut off
         assert x.contract_id in first
         assert f"{x.overdue:,.2f}" in first
     pngs = pdf_pages_to_png(pdf, tmp_path / "page", dpi=50)
     assert pngs and pngs[0].stat().st_size > 20_000  # the chart and the table are drawn
+    keep_pngs(pngs[:1], "dashboard")

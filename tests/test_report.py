@@ -7,8 +7,11 @@ import dataclasses
 import datetime as dt
 import email
 import json
+import os
 import re
 import shutil
+import subprocess
+import tempfile
 from decimal import Decimal as D
 from email import policy
 from email.message import EmailMessage
@@ -21,6 +24,8 @@ from docx import Document
 
 from contract_tracker.cli import main
 from contract_tracker.engine import compute_penalties
+from contract_tracker.money import fmt_money_grouped
+from contract_tracker.reader import load_book
 from contract_tracker.records import (
     AgeingBucket,
     AvailabilityMonth,
@@ -97,13 +102,20 @@ def report_book() -> Book:
                "x@ex.example", "孙经理", "sun@yunwei.example"),
         Client("C007", "坏\x01字\x1f符\x0b公司", "冯", "合肥", "0551-1", "91110000100017643K",
                "\r=HYPERLINK(\"x\")", "feng@ex.example", "孙经理", "not-an-address"),
+        Client("C008", "只欠滞纳金公司", "卫", "南京", "025-1", "91110000100017643K", "蒋七",
+               "jiang@ex.example", "钱经理", "qian@yunwei.example"),
+        Client("C009", "草稿客户", "褚", "无锡", "0510-1", "91110000100017643K", None,
+               "chu@ex.example", "钱经理", None),
     )
     contracts = (
         _contract("HT-1", "C001"), _contract("HT-2", "C002"), _contract("HT-3", "C003"),
         _contract("HT-4", "C004", late_fee_exempt=True), _contract("HT-5", "C005"),
-        _contract("HT-6", "C006", status="draft"), _contract("HT-7", "C007", status="expired"),
+        _contract("HT-6", "C006"), _contract("HT-7", "C007", status="expired"),
+        _contract("HT-8", "C009", status="draft"),
+        _contract("HT-9", "C008", late_fee_cap_pct=D("0.01")),  # fee capped at 1 %
     )
     installments = (
+        _inst("I-1-0", "HT-1", "10000.00", dt.date(2026, 3, 10)),  # paid late in full (R0)
         _inst("I-1-1", "HT-1", "100000.00", dt.date(2026, 3, 31)),
         _inst("I-1-2", "HT-1", "20000.00", dt.date(2026, 11, 25)),  # due in the week
         _inst("I-2-1", "HT-2", "50000.00", dt.date(2026, 10, 15)),
@@ -114,15 +126,19 @@ def report_book() -> Book:
         _inst("I-5-2", "HT-5", "1000.00", dt.date(2026, 10, 30)),  # 30 days
         _inst("I-5-3", "HT-5", "1000.00", dt.date(2026, 10, 29)),  # 31 days
         _inst("I-5-4", "HT-5", "5000.00", dt.date(2026, 12, 15)),  # not due yet
-        _inst("I-6-1", "HT-6", "5000.00", dt.date(2026, 5, 6)),  # draft contract
+        _inst("I-6-1", "HT-6", "5000.00", dt.date(2026, 5, 6)),  # client named "\r回车公司"
         _inst("I-7-1", "HT-7", "2000.00", dt.date(2026, 11, 23)),  # due Monday of the week
+        _inst("I-8-1", "HT-8", "5000.00", dt.date(2026, 5, 6)),  # draft contract
+        _inst("I-9-1", "HT-9", "20000.00", dt.date(2026, 6, 10)),  # settled late, capped
     )
     receipts = (
+        Receipt("R0", "HT-1", dt.date(2026, 3, 20), D("10000.00"), "I-1-0"),  # 10 days late
         Receipt("R1", "HT-1", dt.date(2026, 4, 10), D("60000.00"), "I-1-1"),
         Receipt("R2", "HT-2", dt.date(2026, 11, 24), D("10000.00"), "I-2-1"),  # in the week
         Receipt("R3", "HT-3", dt.date(2026, 11, 27), D("5000.00")),  # unnamed: oldest, I-3-1
         Receipt("R4", "HT-3", dt.date(2026, 11, 26), D("10000.00"), "I-3-2"),
         Receipt("R5", "HT-5", dt.date(2026, 11, 30), D("1000.00"), "I-5-2"),  # next week
+        Receipt("R8", "HT-9", dt.date(2026, 7, 10), D("20000.00"), "I-9-1"),  # 30 days late
     )
     incidents = (
         Incident("INC-A", "HT-1", "normal", dt.datetime(2026, 11, 24, 10, 0),
@@ -225,7 +241,7 @@ def test_report_matches_the_engine(book: Book) -> None:
     report = build_report(book, W48)
     result, _ = compute_penalties(book, dt.date(2026, 11, 29))
     engine = {f.installment_id: f for f in result.late_fees if f.overdue}
-    del engine["I-6-1"]  # the draft contract's installment is not chased
+    del engine["I-8-1"]  # the draft contract's installment is not chased
     rows = {r.installment_id: r for r in report.overdue}
     assert set(rows) == set(engine)
     for iid, r in rows.items():
@@ -242,7 +258,7 @@ def test_report_matches_the_engine(book: Book) -> None:
     assert sum((b.amount for b in report.buckets), D(0)) == report.overdue_total
     assert sum(b.items for b in report.buckets) == len(report.overdue)
     assert report.overdue_total == sum(engine[i].overdue for i in engine)
-    assert any("draft or sent contracts are not chased" in p.message and "I-6-1" in p.message
+    assert any("draft or sent contracts are not chased" in p.message and "I-8-1" in p.message
                for p in report.problems)
 
 
@@ -262,13 +278,17 @@ def test_first_week_over_week_from_the_engine(book: Book) -> None:
     assert kpi["逾期金额"].last_report is None
     # the previous Sunday on today's data: before R2, R3, R4 and before I-1-2 / I-7-1 fell due
     assert kpi["逾期金额"].previous == report.overdue_total - D("22000.00") + D("25000.00")
+    # fees on installments settled late: I-3-2 was settled in the week (6 days late)
+    settled = kpi["已付清分期滞纳金"]
+    assert (settled.now, settled.previous) == (D("280.00"), D("250.00"))
+    assert kpi["滞纳金合计"].now == report.late_fee_total == kpi["逾期款项滞纳金"].now + D("280.00")
 
 
 def test_second_week_compares_with_the_snapshot(book: Book, tmp_path: Path) -> None:
     first = run(book, "2026-W48", tmp_path)
     assert "no previous report" in first.summary
     snap = json.loads(snapshot_path(tmp_path, W48).read_text(encoding="utf-8"))
-    assert snap["week"] == "2026-W48" and snap["totals"]["overdue"] == "149345.67"
+    assert snap["week"] == "2026-W48" and snap["totals"]["overdue"] == "154345.67"
     assert [i["installment_id"] for i in snap["open_items"]] == sorted(
         i["installment_id"] for i in snap["open_items"])
     # After the W48 report: a receipt dated inside W48 typed in late, an installment added
@@ -319,7 +339,7 @@ def test_second_week_compares_with_the_snapshot(book: Book, tmp_path: Path) -> N
     kpis = {r[0].split(" ")[0]: r for r in wb[REPORT_SHEETS[0]].iter_rows(min_row=7,
                                                                             max_row=15,
                                                                             values_only=True)}
-    assert D(str(kpis["逾期金额"][2])) == D("149345.67")  # as the W48 report stated it
+    assert D(str(kpis["逾期金额"][2])) == D("154345.67")  # as the W48 report stated it
 
 
 def test_a_corrupt_snapshot_counts_as_no_previous_report(book: Book, tmp_path: Path) -> None:
@@ -343,7 +363,7 @@ def test_workbook_reads_back_as_the_engine_says(book: Book, tmp_path: Path) -> N
     result, _ = compute_penalties(book, dt.date(2026, 11, 29))
     engine = {f.installment_id: f for f in result.late_fees}
     header, rows = sheet_rows(path, "逾期明细 Overdue")
-    assert len(rows) == 9
+    assert len(rows) == 10
     col = {k: header.index(k) for k in header}
     for r in rows:
         f = engine[r[col["installment"]]]
@@ -353,20 +373,136 @@ def test_workbook_reads_back_as_the_engine_says(book: Book, tmp_path: Path) -> N
         assert r[col["due date"]].date() == f.due.date
     ws = wb["逾期明细 Overdue"]
     assert ws.freeze_panes == "D4"
-    assert ws.auto_filter.ref == "A3:P12"
+    assert ws.auto_filter.ref == "A3:P13"
     assert ws.cell(4, col["outstanding"] + 1).number_format == '"¥"#,##0.00'
     assert ws.cell(4, col["due date"] + 1).number_format == "yyyy-mm-dd"
     assert ws.column_dimensions["C"].width >= 14
     assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$3:$3"
     total = next(r for r in ws.iter_rows(values_only=True) if r[0] == "合计 total")
-    assert D(repr(total[col["outstanding"]])) == D("149345.67")
+    assert D(repr(total[col["outstanding"]])) == D("154345.67")
     _, buckets = sheet_rows(path, "账龄 Ageing")
-    assert sum(D(repr(b[4])) for b in buckets) == D("149345.67")
+    assert sum(D(repr(b[4])) for b in buckets) == D("154345.67")
     assert [b[0] for b in buckets] == ["1-30", "31-60", "61-90", "91-180", ">180"]
     header, managers = sheet_rows(path, "客户经理 Managers")
     by = {m[0]: m for m in managers}
     assert set(by) == {"赵经理", "钱经理", "@SUM(A1)", "孙经理"}
     assert D(repr(by["赵经理"][header.index("overdue")])) == D("68000.00")  # 40k+20k+8k
+
+
+def _engine_fees_by_client(book: Book, as_of: dt.date) -> dict[str, D]:
+    """The engine's late fees to date per client, over its signed contracts."""
+    result, _ = compute_penalties(book, as_of)
+    contracts = {c.contract_id: c for c in book.contracts}
+    out: dict[str, D] = {}
+    for f in result.late_fees:
+        c = contracts[f.contract_id]
+        if c.status not in ("draft", "sent") and f.fee:
+            out[c.client_id] = out.get(c.client_id, D(0)) + f.fee
+    return out
+
+
+def _fees_by_client(path: Path) -> tuple[dict[str, D], list[dict[str, Any]], D]:
+    """The Late fees and Fees only sheets read back: fees per client (both sheets), the
+    Late fees rows and the sum of both total rows' fees."""
+    by: dict[str, D] = {}
+    total = D(0)
+    wb = openpyxl.load_workbook(path)
+    first: list[dict[str, Any]] = []
+    for sheet in ("滞纳金 Late fees", "仅欠滞纳金 Fees only"):
+        header, rows = sheet_rows(path, sheet)
+        dicts = [dict(zip(header, r, strict=True)) for r in rows]
+        first = first or dicts
+        for r in dicts:
+            assert r["client"] not in by or sheet == "滞纳金 Late fees", r  # never in both
+            by[r["client"]] = by.get(r["client"], D(0)) + D(repr(r["late fee"]))
+        row = next(r for r in wb[sheet].iter_rows(values_only=True) if r[0] == "合计 total")
+        total += D(repr(row[header.index("late fee")]))
+    return by, first, total
+
+
+def test_the_whole_late_fee_reads_back_per_client_as_the_engine_says(
+        book: Book, tmp_path: Path) -> None:
+    """Fees on installments paid late in full are owed too (receipts never pay fees): the
+    Late fees sheet, per client, adds up to the engine's fees on that client's signed
+    contracts; the Dunning sheet and the summary state the whole fee."""
+    run(book, "2026-W48", tmp_path)
+    path = tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx"
+    engine = _engine_fees_by_client(book, W48.sunday)
+    by, rows, total = _fees_by_client(path)
+    assert by == engine
+    assert total == sum(engine.values()) == D("9446.28")
+    assert "C009" not in by  # the draft contract's 517.50 is not owed
+    settled = {r["installment"]: r for r in rows if r["status"] == "已付清 settled"}
+    assert set(settled) == {"I-1-0", "I-3-2"}  # I-3-2: paid in the week, 6 days late
+    assert settled["I-1-0"]["paid late on"] == "2026-03-20"
+    assert settled["I-1-0"]["days late (longest)"] == 10
+    assert settled["I-1-0"]["workings (amount × daily rate × days late)"] == (
+        "10,000.00×0.05%×10天（2026-03-20付） = 50.00")
+    overdue = {r["installment"]: r for r in rows if r["status"] == "逾期 overdue"}
+    assert overdue["I-1-1"]["workings (amount × daily rate × days late)"] == (
+        "60,000.00×0.05%×10天（2026-04-10付） + 40,000.00×0.05%×243天（未付） = 5,160.00")
+    # C008 owes only the (capped) fee on I-9-1: one row on the Fees only sheet, no letter
+    header, only = sheet_rows(path, "仅欠滞纳金 Fees only")
+    assert [dict(zip(header, r, strict=True)) for r in only] == [{
+        "manager": "钱经理", "client": "C008", "client name": "只欠滞纳金公司",
+        "installments settled late": 1, "contracts": "HT-9",
+        "earliest due": dt.datetime(2026, 6, 10), "last paid": dt.datetime(2026, 7, 10),
+        "days late (longest)": 30, "late fee": 200}]
+    header, dunning = sheet_rows(path, "催款 Dunning")
+    col = {k: header.index(k) for k in header}
+    for r in dunning:
+        cid = r[col["client"]]
+        owed = engine.get(cid, D(0))  # C004 is exempt: 0.00
+        assert D(repr(r[col["late fee to date"]])) == owed, cid
+        assert (D(repr(r[col["late fee on overdue"]])) + D(repr(r[col["late fee on settled"]]))
+                == owed)
+    c001 = next(r for r in dunning if r[col["client"]] == "C001")
+    assert D(repr(c001[col["late fee on settled"]])) == D("50.00")
+    assert D(repr(c001[col["total due"]])) == D("65250.00")
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(path)[REPORT_SHEETS[0]].iter_rows(
+        min_row=7, max_row=20, values_only=True) if r[0]}
+    assert D(repr(summary["滞纳金合计 late fees to date (clause 7.2)"])) == total
+    assert D(repr(summary["已付清分期滞纳金 late fees on settled installments"])) == D("280.00")
+
+
+def test_a_client_owing_only_fees_on_settled_installments_gets_no_letter(
+        book: Book, tmp_path: Path) -> None:
+    job = run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    assert not list((folder / "letters").glob("催款函_C008_*"))
+    assert not list((folder / "mail").glob("催款函_C008_*"))
+    report = build_report(book, W48)
+    assert any("1 clients owe only late fees on installments settled late (¥200.00)" in n
+               for n in report.notes)
+    assert "¥9,446.28 to date" in job.summary and "¥280.00 on installments settled late" \
+        in job.summary
+
+
+def test_bundled_workbook_letters_state_the_whole_fee(tmp_path: Path) -> None:
+    """The reviewer's case: C0012 owes 8,820.00 on HT-2025-007-02 (overdue) and 12,600.00
+    (capped) on HT-2025-007-01, paid 247 days late; the report chases the engine's whole
+    61,092.55, not only the 35,840.70 on overdue items."""
+    book, _ = load_book(Path(__file__).resolve().parents[1] / "workbook" / "contracts.xlsm")
+    assert book is not None
+    run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    by, _, total = _fees_by_client(folder / "overdue-report_2026-W48.xlsx")
+    result, _ = compute_penalties(book, W48.sunday)
+    assert total == sum(f.fee for f in result.late_fees) == D("61092.55")
+    assert by == _engine_fees_by_client(book, W48.sunday)
+    assert by["C0012"] == D("21420.00") and by["C0002"] == D("1197.00")  # C0002: fees only
+    text = _mail(folder, "C0012").get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    for needle in ("应付滞纳金人民币21,420.00元", "其中逾期未付款项的滞纳金人民币8,820.00元",
+                   "已付清款项的滞纳金人民币12,600.00元",
+                   "分期HT-2025-007-01）：到期日2025年9月15日，付款日2026年5月20日，逾期247天，"
+                   "滞纳金人民币12,600.00元*", "注：标“*”的滞纳金已达合同约定的上限"):
+        assert needle in text, needle
+    [path] = (folder / "letters").glob("催款函_C0012_*.docx")
+    doc = Document(str(path))
+    letter = "\n".join(p.text for p in doc.paragraphs)
+    assert "贵司应付滞纳金人民币21,420.00元" in letter and "注：标“*”的滞纳金" in letter
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert "12,600.00*" in cells and "2026年5月20日" in cells and "247" in cells
 
 
 def test_no_formula_anywhere_and_hostile_text_stays_text(book: Book, tmp_path: Path) -> None:
@@ -381,9 +517,15 @@ def test_no_formula_anywhere_and_hostile_text_stays_text(book: Book, tmp_path: P
                 if isinstance(cell.value, str):
                     strings.add(cell.value)
                     assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", cell.value)
-    for name in ("=1+2", "+cmd", "-1", "@SUM(A1)", "\t制表符公司", "坏字符公司"):
+    # cell_text makes a CR a LF (as for CR LF) and keeps the tab: both texts stay strings
+    for name in ("=1+2", "+cmd", "-1", "@SUM(A1)", "\t制表符公司", "坏字符公司", "\n回车公司"):
         assert name in strings, name
-    assert "\n回车公司" not in strings  # a draft contract's client: nothing to chase
+    ws = wb["逾期明细 Overdue"]
+    header = [str(c.value).split("\n")[1] for c in ws[3]]
+    cr = [row for row in ws.iter_rows(min_row=4) if row[1].value == "C006"]
+    assert [r[header.index("installment")].value for r in cr] == ["I-6-1"]
+    name = cr[0][header.index("client name")]
+    assert (name.value, name.data_type) == ("\n回车公司", "s")
 
 
 def test_cell_text_cleans_control_characters() -> None:
@@ -422,7 +564,10 @@ def test_email_drafts_parse_back(book: Book, tmp_path: Path) -> None:
     text = body.get_content()
     for needle in ("张三，您好", "合同HT-1", "未付金额人民币40,000.00元", "逾期243天",
                    "滞纳金人民币5,160.00元", "第7.2条", "万分之五", "0121000088886666",
-                   "合计人民币60,000.00元"):
+                   "合计人民币60,000.00元", "分期I-1-0", "付款日2026年3月20日，逾期10天，"
+                   "滞纳金人民币50.00元", "应付滞纳金人民币5,250.00元",
+                   "其中逾期未付款项的滞纳金人民币5,200.00元，已付清款项的滞纳金人民币50.00元",
+                   "以上合计人民币65,250.00元"):
         assert needle in text, needle
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_filename() == "催款函_C001_杭州优品电子商务有限公司.docx"
@@ -430,6 +575,45 @@ def test_email_drafts_parse_back(book: Book, tmp_path: Path) -> None:
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
     letter = folder / "letters" / "催款函_C001_杭州优品电子商务有限公司.docx"
     assert attachment.get_content() == letter.read_bytes()
+
+
+def test_every_draft_parses_back_to_its_client_letter_and_amounts(
+        book: Book, tmp_path: Path) -> None:
+    """Each .eml: To = the client's contact e-mail(s), the attachment = that client's letter
+    (name and bytes), the overdue amount in the subject and body, every item's amounts and
+    the whole late fee in the body."""
+    run(book, "2026-W48", tmp_path)
+    folder = tmp_path / "2026-W48"
+    report = build_report(book, W48)
+    clients = {c.client_id: c for c in book.clients}
+    drafts = sorted((folder / "mail").glob("*.eml"))
+    with_mail = [x for x in report.letters if x.mail_name]
+    assert len(drafts) == len(with_mail) == 6
+    assert {p.name for p in drafts} == {x.mail_name for x in with_mail}
+    for x in with_mail:
+        msg = email.message_from_bytes((folder / "mail" / x.mail_name).read_bytes(),
+                                       policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        want, _ = email_addresses(clients[x.client_id].email)
+        assert [a.addr_spec for a in msg["To"].addresses] == list(want) != [], x.client_id
+        [attachment] = list(msg.iter_attachments())
+        assert attachment.get_filename() == x.letter_name
+        assert x.letter_name.startswith(f"催款函_{x.client_id}_")
+        assert attachment.get_content() == (folder / "letters" / x.letter_name).read_bytes()
+        outstanding = f"人民币{fmt_money_grouped(x.outstanding)}元"
+        assert outstanding in msg["Subject"], (x.client_id, msg["Subject"])
+        body = msg.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert f"逾期未付金额合计{outstanding}" in text
+        assert f"应付滞纳金人民币{fmt_money_grouped(x.fee)}元" in text
+        assert f"以上合计人民币{fmt_money_grouped(x.outstanding + x.fee)}元" in text
+        for item in x.items:
+            assert (f"分期{item.installment_id}）：到期日" in text
+                    and f"未付金额人民币{fmt_money_grouped(item.outstanding)}元" in text)
+        for late in x.settled:
+            assert f"分期{late.installment_id}）" in text
+            assert f"滞纳金人民币{fmt_money_grouped(late.fee)}元" in text
 
 
 def test_hostile_names_in_mail_headers(book: Book, tmp_path: Path) -> None:
@@ -474,7 +658,16 @@ def test_letter_states_items_fee_basis_and_bank_account(book: Book, tmp_path: Pa
     assert "60,000.00" in cells  # the total row
     assert "截至2026年11月29日" in text
     assert "第7.2条" in text and "万分之五" in text
-    assert "5,200.00" in text  # fee 5,160.00 + 40.00
+    assert "5,250.00" in text  # fee 5,160.00 + 40.00 on the overdue items + 50.00 settled
+    assert "65,250.00" in text  # 60,000.00 overdue + 5,250.00
+    assert "其中逾期未付款项的滞纳金人民币5,200.00元，已付清款项的滞纳金人民币50.00元" in text
+    # the installment paid late in full: its own table, with the day it was paid
+    [settled] = [t for t in doc.tables if "付款日" in [c.text for c in t.rows[0].cells]]
+    rows = [[c.text for c in row.cells] for row in settled.rows]
+    assert rows[1] == ["1", "HT-1", "2026年3月10日", "2026年3月20日", "10", "50.00"]
+    assert rows[-1][-1] == "50.00"
+    assert "另，下列款项贵司虽已付清，但付款晚于到期日" in text
+    assert "上限" not in text  # no fee of C001 is capped
     assert "0121000088886666" in text and "招商银行上海张江支行" in text
     assert "编号：CT-2026W48-C001" in text
     assert "2026年11月30日" in text  # dated the Monday after the week
@@ -509,7 +702,7 @@ def test_html_summary_is_escaped_and_complete(book: Book) -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
     assert "no previous report: first run" in html
-    assert "¥149,345.67" in html
+    assert "¥154,345.67" in html
     assert "style=" in html and "<style" not in html  # inline CSS only
     assert html == summary_html(report)
 
@@ -530,8 +723,8 @@ def test_rerun_gives_byte_identical_files(book: Book, tmp_path: Path) -> None:
     report_job(book, "2026-W48", first, now=NOW + dt.timedelta(days=3))  # later, same place
     a, b = _tree(first), _tree(second)
     assert a.keys() == b.keys()
-    assert len([k for k in a if k.endswith(".docx")]) == 6
-    assert len([k for k in a if k.endswith(".eml")]) == 5
+    assert len([k for k in a if k.endswith(".docx")]) == 7
+    assert len([k for k in a if k.endswith(".eml")]) == 6
     for name in a:
         assert a[name] == b[name], name
 
@@ -575,6 +768,30 @@ def test_report_command(mini_workbook: Path, tmp_path: Path,
     assert any("2026-W48 as of 2026-11-29" in str(r[3]) for r in log)
 
 
+def test_report_command_with_the_master_open_in_excel_warns_and_exits_0(
+        mini_workbook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Excel's owner file beside the master refuses the Log write: the report is written
+    all the same, the command says the Log was not updated and why, and exits 0."""
+    owner = mini_workbook.with_name("~$" + mini_workbook.name)
+    owner.write_bytes(b"\x00" * 165)
+    before = mini_workbook.read_bytes()
+    out = tmp_path / "out"
+    assert main(["report", str(mini_workbook), "--week", "2026-W48", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "the report was written" in printed.out
+    assert f"the Log in the master {mini_workbook.name} was not updated" in printed.out
+    assert "is open in Excel (~$contracts.xlsm is beside it)" in printed.out
+    assert "nothing was written" not in printed.out + printed.err
+    assert (out / "2026-W48" / "overdue-report_2026-W48.xlsx").exists()
+    assert (out / "snapshots" / "2026-W48.json").exists()
+    assert mini_workbook.read_bytes() == before  # the master is untouched
+    owner.unlink()  # Excel closed: the next run logs
+    assert main(["report", str(mini_workbook), "--week", "2026-W48", "--out", str(out)]) == 0
+    assert "not updated" not in capsys.readouterr().out
+    wb = openpyxl.load_workbook(mini_workbook, read_only=True)
+    assert any(r and r[1] == "report" for r in wb["Log"].iter_rows(values_only=True))
+
+
 def test_report_command_default_folder(mini_workbook: Path) -> None:
     assert main(["report", str(mini_workbook), "--week", "2026-W20"]) == 0
     assert (mini_workbook.parent / "output" / "reports" / "2026-W20" / "mail").is_dir()
@@ -600,7 +817,68 @@ def test_report_command_unwritable_output_exits_2(mini_workbook: Path, tmp_path:
 # --- LibreOffice: look at it ----------------------------------------------------------------
 
 
-PNG_DIR = Path(__file__).resolve().parents[1] / "build" / "report-png"
+PNG_ENV = "CONTRACT_TRACKER_PNG_DIR"
+"""Set to a folder to keep the pages the LibreOffice tests render, for a human to look at
+(each test its own subfolder, replaced on each run). The tests write under ``tmp_path``."""
+CJK_FONT = re.compile(r"CJK|WenQuanYi|WQY|Droid ?Sans ?Fallback|Source ?Han|SimSun|SimHei|"
+                      r"AR ?PL|UMing|UKai|Noto ?S(?:ans|erif) ?SC|FangSong|KaiTi|YaHei", re.I)
+
+
+def embedded_fonts(pdf: Path) -> list[tuple[str, bool]]:
+    """``pdffonts``' fonts of a PDF: (name, embedded)."""
+    listing = subprocess.run([lo.require("pdffonts"), str(pdf)], capture_output=True,
+                             text=True, check=True).stdout
+    fonts = []
+    for line in listing.splitlines()[2:]:
+        m = re.match(r"^(\S+)\s.*\s(yes|no)\s+(?:yes|no)\s+(?:yes|no)\s+\d+\s+\d+\s*$", line)
+        if m:
+            fonts.append((m.group(1), m.group(2) == "yes"))
+    return fonts
+
+
+def assert_cjk_font_embedded(pdf: Path) -> None:
+    """Chinese text was drawn with a CJK font embedded in the PDF (not missing glyphs)."""
+    fonts = embedded_fonts(pdf)
+    assert any(emb and CJK_FONT.search(name) for name, emb in fonts), fonts
+
+
+def keep_pngs(pages: list[Path], name: str) -> None:
+    """Copy rendered pages to ``$CONTRACT_TRACKER_PNG_DIR/<name>/`` when that is set."""
+    target = os.environ.get(PNG_ENV)
+    if not target:
+        return
+    folder = Path(target) / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for page in pages:
+        shutil.copy2(page, folder / page.name)
+
+
+def convert_all(sources: list[Path], out_dir: Path) -> list[Path]:
+    """Several documents to PDF in one LibreOffice run (a fresh profile)."""
+    profile = Path(tempfile.mkdtemp(prefix="lo-profile-"))
+    try:
+        result = subprocess.run(
+            [lo.require("soffice"), f"-env:UserInstallation=file://{profile}", "--headless",
+             "--convert-to", "pdf", "--outdir", str(out_dir), *map(str, sources)],
+            capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    pdfs = [out_dir / f"{src.stem}.pdf" for src in sources]
+    assert result.returncode == 0 and all(p.exists() for p in pdfs), (result.stdout,
+                                                                       result.stderr)
+    said = lo.complaints(result.stdout) + lo.complaints(result.stderr)
+    assert said == [], f"LibreOffice complained: {said}"
+    return pdfs
+
+
+def whole_on_a_line(amount: str, text: str) -> bool:
+    """``amount`` (``11,712.00``) stands unbroken on one line of the letter's totals
+    paragraph (逾期未付金额合计… up to 请贵司…, where no table can hold it) in pdftotext's
+    output."""
+    prose = text[text.index("逾期未付金额合计"):text.index("请贵司")]
+    pattern = re.compile(rf"(?<![\d,.]){re.escape(amount)}(?![\d])")
+    return any(pattern.search(line) for line in prose.splitlines())
 
 
 @pytest.mark.libreoffice
@@ -609,23 +887,70 @@ def test_libreoffice_prints_the_report_and_a_letter(book: Book, tmp_path: Path) 
     folder = tmp_path / "2026-W48"
     pdfs = tmp_path / "pdf"
     pdfs.mkdir()
-    xlsx_pdf = lo.convert_with_libreoffice(folder / "overdue-report_2026-W48.xlsx", pdfs)
+    letter = next((folder / "letters").glob("催款函_C001_*.docx"))
+    xlsx_pdf, letter_pdf = convert_all([folder / "overdue-report_2026-W48.xlsx", letter], pdfs)
+    assert_cjk_font_embedded(xlsx_pdf)
+    assert_cjk_font_embedded(letter_pdf)
     text = lo.pdf_text(xlsx_pdf)
     assert "###" not in text
-    for needle in ("逾期周报", "149,345.67", "=1+2", "@SUM(A1)", "5,160.00", "2026-03-31",
-                   "no previous report"):
+    for needle in ("逾期周报", "154,345.67", "=1+2", "@SUM(A1)", "5,160.00", "2026-03-31",
+                   "no previous report", "9,446.28"):
         assert needle in text, needle
-    letter = next((folder / "letters").glob("催款函_C001_*.docx"))
-    letter_pdf = lo.convert_with_libreoffice(letter, pdfs)
+    flat = re.sub(r"\s+", "", text)
+    for needle in ("逾期明细", "滞纳金合计", "杭州优品电子商务有限公司", "只欠滞纳金公司",
+                   "已付清settled", "回车公司", "10,000.00×0.05%×10天（2026-03-20付）=50.00"):
+        assert needle in flat, needle
     letter_text = lo.pdf_text(letter_pdf)
-    for needle in ("催", "40,000.00", "5,160.00", "0121000088886666", "7.2"):
-        assert needle in letter_text, needle
-    if PNG_DIR.exists():
-        shutil.rmtree(PNG_DIR)
-    PNG_DIR.mkdir(parents=True)
-    pages = lo.pdf_pages_to_png(xlsx_pdf, PNG_DIR / "report", dpi=70)
-    pages += lo.pdf_pages_to_png(letter_pdf, PNG_DIR / "letter", dpi=70)
+    flat = re.sub(r"\s+", "", letter_text)
+    for needle in ("催款函", "编号：CT-2026W48-C001", "杭州优品电子商务有限公司：",
+                   "下列款项已逾期未付", "另，下列款项贵司虽已付清，但付款晚于到期日",
+                   "2026年3月20日", "第7.2条", "万分之五",
+                   "贵司应付滞纳金人民币5,250.00元", "以上合计人民币65,250.00元",
+                   "0121000088886666", "招商银行上海张江支行", "上海云维信息技术有限公司（盖章）"):
+        assert needle in flat, needle
+    for amount in ("60,000.00", "5,250.00", "5,200.00", "50.00", "65,250.00"):
+        assert whole_on_a_line(amount, letter_text), amount
+    pngs = tmp_path / "png"
+    pngs.mkdir()
+    pages = lo.pdf_pages_to_png(xlsx_pdf, pngs / "report", dpi=70)
+    pages += lo.pdf_pages_to_png(letter_pdf, pngs / "letter", dpi=70)
     assert pages and all(p.stat().st_size > 5000 for p in pages)
+    keep_pngs(pages, "report")
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_keeps_amounts_on_one_line_in_every_letter(tmp_path: Path) -> None:
+    """Printed by LibreOffice, no amount of the bundled workbook's letters is broken across
+    lines ("人民币11,712." / "00元" was): Latin text in the template is tagged English, so
+    LibreOffice's Chinese line breaking does not split numbers (Word never does)."""
+    book, _ = load_book(Path(__file__).resolve().parents[1] / "workbook" / "contracts.xlsm")
+    assert book is not None
+    run(book, "2026-W48", tmp_path)
+    report = build_report(book, W48)
+    folder = tmp_path / "2026-W48" / "letters"
+    pdfs = tmp_path / "pdf"
+    pdfs.mkdir()
+    letters = [folder / x.letter_name for x in report.letters]
+    pngs = tmp_path / "png"
+    pngs.mkdir()
+    pages: list[Path] = []
+    texts: dict[str, str] = {}
+    for x, pdf in zip(report.letters, convert_all(letters, pdfs), strict=True):
+        assert_cjk_font_embedded(pdf)
+        text = texts[x.client_id] = lo.pdf_text(pdf)
+        amounts = {x.outstanding, x.fee, x.outstanding + x.fee}
+        if x.settled:
+            amounts |= {x.overdue_fee, x.settled_fee}
+        for amount in sorted(fmt_money_grouped(a) for a in amounts):
+            assert whole_on_a_line(amount, text), (x.client_id, amount)
+        flat = re.sub(r"\s+", "", text)
+        assert f"贵司应付滞纳金人民币{fmt_money_grouped(x.fee)}元" in flat, x.client_id
+        pages += lo.pdf_pages_to_png(pdf, pngs / x.client_id, dpi=70)
+    flat = re.sub(r"\s+", "", texts["C0012"])
+    for needle in ("2026年5月20日", "12,600.00*", "注：标“*”的滞纳金已达合同约定的上限"):
+        assert needle in flat, needle
+    assert pages and all(p.stat().st_size > 5000 for p in pages)
+    keep_pngs(pages, "letters")
 
 
 def test_letters_rendered_in_worker_processes_are_the_same_bytes(

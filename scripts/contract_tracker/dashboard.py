@@ -11,11 +11,15 @@ Rules (all as of the end of the as-of day):
 * **Which contracts are listed.** Every contract in force (status ``signed`` or
   ``active``); an ``expired`` one while money is still outstanding on it, or for
   :data:`RENEWAL_LOOKBACK_DAYS` days after its end when it ended without renewal; a
-  ``terminated`` one while money is outstanding; a ``draft`` or ``sent`` one only when
-  money on it is overdue (a data problem worth seeing); any contract whose SLA flag is
-  red. The KPIs cover every contract of the book, listed or not, so they equal the
-  engine's totals; every overdue contract is listed, so the overdue column adds up to
-  the overdue KPI.
+  ``terminated`` one while money is outstanding; any contract whose SLA flag is red.
+* **Unsigned contracts owe nothing.** As in the weekly report (one rule,
+  :func:`~contract_tracker.statuses.is_signed`), money on a ``draft`` or ``sent`` contract
+  is not owed: its installments are not outstanding, overdue or late on its line, in the
+  ageing or in any KPI, and it has no payment flag (``-``); the KPI block shows what is
+  scheduled on unsigned contracts as its own figure, 未签署 not yet signed, which no
+  total includes. The KPIs cover every signed contract of the book, listed or not, so
+  they equal the engine's totals over signed contracts; every overdue contract is listed,
+  so the overdue column adds up to the overdue KPI.
 * **Payment flag.** Red: an installment overdue beyond the contract's grace days
   (``days overdue > grace days``). Amber: an installment overdue but still within its
   grace days, or one with money outstanding falling due within Settings'
@@ -59,6 +63,7 @@ from . import schema
 from .money import ZERO, fmt_money_grouped
 from .records import AgeingBucket, Book, Client, Contract, Problem
 from .sheetwriter import BarChart, CellValue, CondRule, SheetContent
+from .statuses import is_signed
 
 if TYPE_CHECKING:
     from .engine import PenaltyResult
@@ -169,6 +174,8 @@ class Kpis(NamedTuple):
     renewals_due: int  # listed contracts with an amber renewal flag
     ended_unrenewed: int  # listed contracts with a red renewal flag
     listed: int
+    unsigned: Decimal = ZERO  # outstanding on draft/sent contracts: in no other figure
+    unsigned_contracts: int = 0  # draft/sent contracts with money scheduled
 
 
 @dataclass(frozen=True)
@@ -254,7 +261,14 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
     other_amount, other_items = ZERO, 0
 
     money: dict[str, _Money] = {}
+    first = {c.contract_id: c for c in reversed(book.contracts)}  # the first of an ID wins
+    unsigned = {cid for cid, c in first.items() if not is_signed(c)}
+    unsigned_owing: dict[str, Decimal] = {}
     for f in result.late_fees:
+        if f.contract_id in unsigned:  # nothing is owed before signing
+            owing = unsigned_owing.get(f.contract_id, ZERO)
+            unsigned_owing[f.contract_id] = owing + f.outstanding
+            continue
         m = money.get(f.contract_id)
         if m is None:
             m = money[f.contract_id] = _Money()
@@ -322,7 +336,7 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
         seen.add(c.contract_id)
         m = money.get(c.contract_id, blank)
         client = clients.get(c.client_id)
-        payment = (Flag.RED if m.red else
+        payment = (Flag.NONE if c.contract_id in unsigned else Flag.RED if m.red else
                    Flag.AMBER if m.grace or m.next_due is not None else Flag.GREEN)
         avail = availability.get(c.contract_id)
         n_breach = breaches.get(c.contract_id, 0)
@@ -351,8 +365,8 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
                 renewal is Flag.RED and (as_of - c.end_date).days <= RENEWAL_LOOKBACK_DAYS)
         elif c.status == "terminated":
             listed = m.outstanding > ZERO
-        else:
-            listed = m.overdue > ZERO
+        else:  # draft or sent: nothing is owed, so nothing to list for money
+            listed = False
         listed = listed or sla is Flag.RED
         lines.append(ContractLine(
             c.contract_id, c.client_id,
@@ -371,16 +385,19 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
               for b, a, n in zip(buckets, bucket_amounts, bucket_items, strict=True)]
     if other_items:
         ageing.append(AgeingLine("其他 other", None, None, other_amount, other_items))
+    signed = [x for x in lines if x.contract_id not in unsigned]
     kpis = Kpis(
-        outstanding=sum((x.outstanding for x in lines), ZERO),
-        overdue=sum((x.overdue for x in lines), ZERO),
-        late_fees=sum((x.late_fee for x in lines), ZERO),
-        payment_breaches=sum(1 for x in lines if x.payment is Flag.RED),
-        sla_breaches=sum(x.sla_breaches for x in lines),
-        sla_owed=sum((x.sla_owed for x in lines), ZERO),
+        outstanding=sum((x.outstanding for x in signed), ZERO),
+        overdue=sum((x.overdue for x in signed), ZERO),
+        late_fees=sum((x.late_fee for x in signed), ZERO),
+        payment_breaches=sum(1 for x in signed if x.payment is Flag.RED),
+        sla_breaches=sum(x.sla_breaches for x in signed),
+        sla_owed=sum((x.sla_owed for x in signed), ZERO),
         renewals_due=sum(1 for x in rows if x.renewal is Flag.AMBER),
         ended_unrenewed=sum(1 for x in rows if x.renewal is Flag.RED),
         listed=len(rows),
+        unsigned=sum(unsigned_owing.values(), ZERO),
+        unsigned_contracts=sum(1 for v in unsigned_owing.values() if v > ZERO),
     )
     return Dashboard(as_of, kpis, tuple(ageing), rows, tuple(lines), settings.due_soon_days)
 
@@ -544,8 +561,9 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
     rows.append([f"仪表板 Dashboard — 截至 as of {model.as_of:%Y-%m-%d}（日终 end of day）"])
     row_styles[0] = "title"
     rows.append([f"刷新于 refreshed {now:%Y-%m-%d %H:%M}；列出 {k.listed} 份合同，最严重的在前 "
-                 f"{k.listed} contracts listed, worst first；金额单位 元 CNY；指标含全部合同 "
-                 "KPIs cover all contracts"])
+                 f"{k.listed} contracts listed, worst first；金额单位 元 CNY；指标只含已签署合同"
+                 "（草稿、已发送的另列为“未签署”） KPIs cover signed contracts only (draft and "
+                 "sent ones: 'not yet signed')"])
     rows.append([f"付款 pay：红 = 逾期超过宽限期 overdue beyond grace；黄 = 宽限期内或 "
                  f"{model.due_soon_days} 天内到期 due within {model.due_soon_days} days。"
                  "SLA：红 = 本月违约或上月可用性低于目标 breach this month or availability "
@@ -561,6 +579,7 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
         ("未收款 outstanding", k.outstanding, "money+bold"),
         ("逾期 overdue", k.overdue, "money+bold"),
         ("滞纳金 late fees", k.late_fees, "money"),
+        ("未签署 not yet signed", k.unsigned, "money"),
         (_BREACH_KPI, k.payment_breaches, "int+bold"),
         ("本月SLA违约 breaches", k.sla_breaches, "int"),
         ("SLA应付 owed by us", k.sla_owed, "money"),

@@ -41,11 +41,17 @@ Decisions
   workbook say so. The KPI table shows both: last week's report as issued and the previous
   Sunday on today's data.
 * **Where the snapshot lives.** ``<out>/snapshots/<week>.json`` beside the week folders,
-  not a tool-owned sheet: the report then needs no write into the master (it runs while the
-  workbook is open in Excel, makes no backup per run, and keeps the master small); one file
-  per week lets any week be re-run against the report before it; and it is plain JSON
+  not a tool-owned sheet: the report's figures and files then never depend on writing the
+  master (the master stays small and a report can be made while it is open in Excel); one
+  file per week lets any week be re-run against the report before it; and it is plain JSON
   (amounts as strings, sorted, no time stamps) that can be read and diffed. Re-running a
-  week rewrites its snapshot. The Log line in the master records each run.
+  week rewrites its snapshot. The snapshots belong to the output folder, so the same
+  ``--out`` must be used from week to week. The one write into the master is the Log
+  lines recording each run (a normal backed-up write of the Log sheet), made by the
+  command after every file is written: when the master is open in Excel (an owner file
+  ``~$name.xlsm`` beside it) that write is refused, and ``contract-tracker report`` warns
+  that the report was written but the Log not updated, and why, and exits 0 (1 with data
+  errors); the report itself is complete.
 * **First run.** When ``<out>/snapshots/<previous week>.json`` does not exist (or cannot be
   read) the report says "no previous report: ..." on its summary, in the HTML and in the
   job's summary, and shows the engine's figures for the previous Sunday instead; nothing
@@ -53,10 +59,30 @@ Decisions
 * **What is chased.** Overdue = the outstanding amount of an installment whose due date has
   passed (grace days spare only the fee), from signed, active, expired and terminated
   contracts; installments of draft or sent contracts are not chased (nothing is owed before
-  signing) and a warning names them. A letter lists a client's overdue installments with the
-  late fee to date of each (clause 7.2, including the fee on parts already paid late); fees
-  on installments already paid in full are not chased here. An exempt contract's items show
-  a fee of 0.00 and its contractual rate.
+  signing, :func:`~contract_tracker.statuses.is_signed`, the rule the Dashboard uses too)
+  and a warning names them. An exempt contract's items show a fee of 0.00 and its
+  contractual rate.
+* **Late fees: the whole fee to date.** Receipts pay installments, never fees, so every
+  late fee accrued is still owed: the fee on each overdue installment (clause 7.2,
+  including its parts already paid late) and the fee on each installment paid late in
+  full ("settled late"). A client's letter, e-mail draft and row in the 催款 sheet state
+  the whole fee with its basis: the overdue items, then the installments settled late
+  (due date, the days their late parts were paid, days late, fee), a note when a fee is
+  the contract's cap, and the total split into both parts. The 滞纳金 Late fees sheet lists
+  every installment with a fee of the clients chased (overdue or settled late) with its
+  workings (each part x daily rate x days late); the 仅欠滞纳金 Fees only sheet lists the
+  clients owing nothing but fees on installments settled late, one row each. Together,
+  per client, they add up to the engine's fees on that client's signed contracts, and
+  over all clients to the engine's total for signed contracts.
+* **Who gets a letter.** Letters stay per overdue client. A client whose only debt is
+  late fees on installments settled late gets no letter: the issue asks for letters to
+  clients to chase for overdue payments, such fees are often old, and whether to demand,
+  invoice or waive them is an account manager's call. They are listed on the Fees only
+  sheet (one row per client: its installments settled late, contracts, dates and fee;
+  each installment's workings are on the master's Workings sheet) and counted in a note
+  on the summary, so nothing owed is hidden. One row per client rather than per
+  installment keeps the weekly workbook small: on the large sample 3,572 such clients
+  hold 12,943 installments settled late, every one of them listed again each week.
 * **Determinism.** Rows are sorted; the workbook has a fixed creation date and zip times;
   letters are rendered by ``CompiledTemplate`` (fixed zip times); the e-mails have a fixed
   Message-ID, Date and MIME boundary; the HTML and the snapshot carry no run time and no
@@ -117,8 +143,10 @@ from .records import (
     Source,
 )
 from .schema import DEFAULT_AGEING
+from .statuses import is_signed
 
 if TYPE_CHECKING:
+    from .engine.latefees import InstallmentFee
     from .jobs import JobResult
 
 __all__ = [
@@ -128,9 +156,11 @@ __all__ = [
     "ClientLetter",
     "IsoWeek",
     "Kpi",
+    "LatePart",
     "ManagerRow",
     "OverdueRow",
     "PaidRow",
+    "SettledFeeRow",
     "SlaRow",
     "Snapshot",
     "SnapshotItem",
@@ -152,8 +182,6 @@ __all__ = [
 ]
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
-PENDING_STATUSES = frozenset({"draft", "sent"})
-"""Contracts not yet signed: their installments are not chased."""
 SNAPSHOT_VERSION = 1
 EXCEL_MAX_TEXT = 32767
 HTML_ROWS = 30
@@ -312,6 +340,41 @@ class OverdueRow(NamedTuple):
     rate: Decimal  # the contract's daily rate (its nominal rate when exempt)
     exempt: bool
     new_note: str  # why it counts as newly overdue this week; '' when it does not
+    capped: bool = False  # the fee is the contract's cap, not rate x days
+    workings: str = ""  # how the fee was computed: each part x rate x days
+
+
+class LatePart(NamedTuple):
+    """A part of an installment paid late."""
+
+    paid_on: dt.date
+    amount: Decimal
+    days: int  # days late (after any grace days)
+
+
+class SettledFeeRow(NamedTuple):
+    """An installment paid in full, but late: its late fee (clause 7.2) is still owed, as
+    receipts pay installments, never fees."""
+
+    manager: str
+    client_id: str
+    client_name: str
+    contract_id: str
+    installment_id: str
+    kind: str
+    due: dt.date
+    amount: Decimal
+    parts: tuple[LatePart, ...]  # its parts paid late, in payment order
+    fee: Decimal  # the installment's late fee (rounded, capped)
+    rate: Decimal
+    capped: bool
+    workings: str  # '' unless the client gets a letter (the workbook lists those rows)
+    letter: bool  # stated in the client's letter (the client has overdue items)
+
+    @property
+    def days(self) -> int:
+        """The longest days late of its parts."""
+        return max((p.days for p in self.parts), default=0)
 
 
 class PaidRow(NamedTuple):
@@ -372,7 +435,8 @@ class ManagerRow(NamedTuple):
     clients: int
     items: int
     overdue: Decimal
-    fee: Decimal
+    fee: Decimal  # on the overdue items
+    settled_fee: Decimal  # on installments settled late
     new_overdue: Decimal
     paid_week: Decimal
     sla_breaches: int
@@ -407,11 +471,14 @@ class ClientLetter(NamedTuple):
     to: tuple[str, ...]
     items: tuple[OverdueRow, ...]
     outstanding: Decimal
-    fee: Decimal
+    fee: Decimal  # the whole late fee to date: overdue_fee + settled_fee
     letter_no: str
     letter_name: str
     mail_name: str  # '' when the draft is skipped
     mail_note: str  # why it was skipped, or a remark about it
+    settled: tuple[SettledFeeRow, ...] = ()  # installments it settled late (fee still owed)
+    overdue_fee: Decimal = ZERO  # the fee on the overdue items
+    settled_fee: Decimal = ZERO  # the fee on the installments settled late
 
 
 class SnapshotItem(NamedTuple):
@@ -461,6 +528,7 @@ class WeeklyReport:
     open_items: Mapping[str, SnapshotItem] = field(default_factory=dict)
     sla_keys: frozenset[tuple[str, str]] = frozenset()
     availability_keys: frozenset[tuple[str, str]] = frozenset()
+    settled: tuple[SettledFeeRow, ...] = ()  # installments settled late, with a fee
 
     @property
     def overdue_total(self) -> Decimal:
@@ -468,7 +536,18 @@ class WeeklyReport:
 
     @property
     def fee_total(self) -> Decimal:
+        """Late fees on the overdue items."""
         return sum((r.fee for r in self.overdue), ZERO)
+
+    @property
+    def settled_fee_total(self) -> Decimal:
+        """Late fees on installments settled late (still owed)."""
+        return sum((r.fee for r in self.settled), ZERO)
+
+    @property
+    def late_fee_total(self) -> Decimal:
+        """Every late fee to date on signed contracts: the engine's total for them."""
+        return self.fee_total + self.settled_fee_total
 
     @property
     def paid_total(self) -> Decimal:
@@ -602,6 +681,29 @@ class _Who(NamedTuple):
     client_name: str
 
 
+def _capped(f: InstallmentFee) -> bool:
+    return f.cap is not None and f.fee_exact > f.cap
+
+
+def _workings(f: InstallmentFee) -> str:
+    """How an installment's late fee was computed (clause 7.2): each part late x its daily
+    rate x its days late, the exact sum, the cap when it applies, and the fee."""
+    from .docgen.capitals import format_percent
+
+    parts = []
+    for seg in f.segments:
+        when = f"{seg.last_day:%Y-%m-%d}付" if seg.receipt_id is not None else "未付"
+        parts.append(f"{fmt_money_grouped(seg.amount)}×{format_percent(seg.rate)}×{seg.days}天"
+                     f"（{when}）")
+    text = " + ".join(parts) or "0"
+    text += f" = {fmt_money_grouped(round_fen(f.fee_exact))}"
+    if _capped(f) and f.cap is not None:
+        text += f"；上限 cap {fmt_money_grouped(f.cap)}"
+    if f.grace_days:
+        text += f"；宽限 grace {f.grace_days}天"
+    return text
+
+
 def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                  previous_note: str = "") -> WeeklyReport:
     """The report of ``week`` on ``book``, compared with last week's ``previous`` snapshot
@@ -659,6 +761,9 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     buckets = _buckets(book)
     nominal: dict[str, Decimal] = {}
     overdue: list[OverdueRow] = []
+    settled: list[SettledFeeRow] = []
+    settled_fees: dict[str, InstallmentFee] = {}  # their workings are written when listed
+    prev_settled = ZERO
     paid: list[PaidRow] = []
     pending: list[str] = []
     unbucketed = 0
@@ -674,7 +779,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
         if c is None:
             continue
         iid = f.installment_id
-        if c.status in PENDING_STATUSES:
+        if not is_signed(c):
             if f.overdue > ZERO:
                 pending.append(f"{iid} ({c.contract_id}, {c.status})")
             continue
@@ -691,6 +796,19 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             prev_items += 1
             prev_clients.add(w.client_id)
             prev_fee += p.fee
+        # Settled late at the previous Sunday. Without a recomputed p, the contract had no
+        # receipt in the week and nothing overdue then, so a settled fee was the same then.
+        if p is not None:
+            prev_settled += p.fee if p.outstanding == ZERO else ZERO
+        elif f.outstanding == ZERO:
+            prev_settled += f.fee
+        if f.outstanding == ZERO and f.fee > ZERO:
+            settled.append(SettledFeeRow(
+                w.manager, w.client_id, w.client_name, f.contract_id, iid, f.kind, f.due.date,
+                f.amount, tuple(LatePart(seg.last_day, seg.amount, seg.days)
+                                for seg in f.segments if seg.receipt_id is not None),
+                f.fee, f.rate, _capped(f), "", False))
+            settled_fees[iid] = f
         if f.overdue > ZERO:
             bucket = _bucket_of(f.days_overdue, buckets)
             if bucket is None:
@@ -709,7 +827,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             overdue.append(OverdueRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, f.kind,
                 f.due.date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee, rate,
-                f.exempt, note))
+                f.exempt, note, _capped(f), _workings(f) if f.fee > ZERO else ""))
         if paid_week > ZERO:
             paid.append(PaidRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, f.due.date, f.amount,
@@ -736,7 +854,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                 continue
             c = contracts.get(item.contract_id)
             why = ("合同已改为未签署状态 contract now draft/sent"
-                   if c is not None and c.status in PENDING_STATUSES
+                   if c is not None and not is_signed(c)
                    else "已不在工作簿中（删除或更改） no longer in the workbook (deleted or "
                         "changed)")
             client = clients.get(item.client_id)
@@ -759,6 +877,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             Severity.WARNING))
 
     overdue.sort(key=lambda r: (r.manager, r.client_id, r.contract_id, r.due, r.installment_id))
+    settled.sort(key=lambda r: (r.manager, r.client_id, r.contract_id, r.due, r.installment_id))
     paid.sort(key=lambda r: (r.manager, r.client_id, r.contract_id, r.installment_id, r.note))
     became = tuple(r for r in overdue if r.new_note)
 
@@ -815,7 +934,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                                      sum((r.fee for r in rows), ZERO)))
 
     manager_names = sorted({r.manager for r in overdue} | {r.manager for r in paid}
-                           | {r.manager for r in sla_rows} | {r.manager for r in avail_rows})
+                           | {r.manager for r in sla_rows} | {r.manager for r in avail_rows}
+                           | {r.manager for r in settled})
     manager_mail: dict[str, str] = {}  # the first address given, by client ID
     wanted = set(manager_names)
     for client in sorted(clients.values(), key=lambda c: c.client_id):
@@ -831,6 +951,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             sum(1 for r in overdue if r.manager == name),
             sum((r.outstanding for r in overdue if r.manager == name), ZERO),
             sum((r.fee for r in overdue if r.manager == name), ZERO),
+            sum((r.fee for r in settled if r.manager == name), ZERO),
             sum((r.outstanding for r in became if r.manager == name), ZERO),
             sum((r.paid for r in paid if r.manager == name), ZERO),
             sum(1 for r in sla_rows if r.manager == name),
@@ -844,6 +965,11 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     for r in overdue:
         by_client.setdefault(r.client_id, []).append(r)
     known = {cid: rows for cid, rows in sorted(by_client.items()) if cid in clients}
+    settled = [r._replace(letter=True, workings=_workings(settled_fees[r.installment_id]))
+               if r.client_id in known else r for r in settled]
+    settled_of: dict[str, list[SettledFeeRow]] = {}
+    for s_row in settled:
+        settled_of.setdefault(s_row.client_id, []).append(s_row)
     for cid in sorted(set(by_client) - set(known)):
         problems.append(Problem(
             "Contracts", "", f"client {cid or '(blank)'} of overdue contract(s) "
@@ -874,12 +1000,15 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                 f"client {cid}: account manager {one_line(client.account_manager)!r} has "
                 f"{mgr_why} in 客户经理邮箱 (manager_email): the e-mail draft has no From "
                 "and Outlook will send it from the default account"))
+        late = tuple(settled_of.get(cid, ()))
+        overdue_fee = sum((r.fee for r in rows), ZERO)
+        settled_fee = sum((r.fee for r in late), ZERO)
         letters.append(ClientLetter(
             cid, cell_text(client.name), rows[0].manager, mgr_addrs[0] if mgr_addrs else "",
             one_line(client.contact), to, tuple(rows),
-            sum((r.outstanding for r in rows), ZERO), sum((r.fee for r in rows), ZERO),
+            sum((r.outstanding for r in rows), ZERO), overdue_fee + settled_fee,
             f"CT-{week.year}W{week.week:02d}-{one_line(cid)}", docx_names[stems[cid]],
-            mail_name, note))
+            mail_name, note, late, overdue_fee, settled_fee))
     settings = book.settings
     missing_bank = [k for k in ("bank_account_name", "bank_name", "bank_account_no")
                     if not one_line(getattr(settings, k))]
@@ -896,12 +1025,28 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                  "滞纳金按合同第7.2条计算至截止日。 "
                  "Overdue = unpaid after the due date (grace days spare only the fee); late "
                  "fees per clause 7.2 to the as-of date.")
+    notes.append("滞纳金合计 = 逾期款项的滞纳金 + 已逾期付清分期的滞纳金（收款冲抵分期款，不冲抵"
+                 "滞纳金，故均未支付），催款函列明两者。 Late fees to date = fees on overdue "
+                 "items + fees on installments paid late in full (receipts pay installments, "
+                 "never fees, so every fee is still owed); letters state both.")
+    fee_only = sorted({r.client_id for r in settled if not r.letter})
+    if fee_only:
+        amount = sum((r.fee for r in settled if not r.letter), ZERO)
+        notes.append(
+            f"{len(fee_only)} 家客户仅欠已付清分期的滞纳金（¥{fmt_money_grouped(amount)}），无逾期"
+            "款项，不发催款函，见“仅欠滞纳金”页。 "
+            f"{len(fee_only)} clients owe only late fees on installments settled late "
+            f"(¥{fmt_money_grouped(amount)}) and have nothing overdue: no letter; see the "
+            "Fees only sheet.")
 
     totals: dict[str, Decimal | int] = {
         "overdue": sum((r.outstanding for r in overdue), ZERO),
         "overdue_items": len(overdue),
         "clients_overdue": len({r.client_id for r in overdue}),
         "late_fees": sum((r.fee for r in overdue), ZERO),
+        "late_fees_settled": sum((r.fee for r in settled), ZERO),
+        "late_fees_total": sum((r.fee for r in overdue), ZERO) + sum((r.fee for r in settled),
+                                                                      ZERO),
         "outstanding": outstanding_now,
         "became_overdue": sum((r.outstanding for r in became), ZERO),
         "paid_week": sum((r.paid for r in paid), ZERO),
@@ -911,6 +1056,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     prev_totals: dict[str, Decimal | int] = {
         "overdue": prev_overdue, "overdue_items": prev_items,
         "clients_overdue": len(prev_clients), "late_fees": prev_fee,
+        "late_fees_settled": prev_settled, "late_fees_total": prev_fee + prev_settled,
         "outstanding": outstanding_prev,
     }
     last = previous.totals if previous is not None else {}
@@ -919,6 +1065,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
         ("逾期笔数 overdue installments", "overdue_items", False),
         ("逾期客户 clients overdue", "clients_overdue", False),
         ("逾期款项滞纳金 late fees on overdue items", "late_fees", True),
+        ("已付清分期滞纳金 late fees on settled installments", "late_fees_settled", True),
+        ("滞纳金合计 late fees to date (clause 7.2)", "late_fees_total", True),
         ("应收未收 outstanding (due or not)", "outstanding", True),
         ("本周新增逾期 became overdue", "became_overdue", True),
         ("本周收款 paid", "paid_week", True),
@@ -940,6 +1088,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
         letters=tuple(letters), notes=tuple(notes), problems=tuple(problems),
         data_problems=tuple(data_problems), totals=totals, open_items=open_items,
         sla_keys=frozenset(sla_keys), availability_keys=frozenset(avail_keys),
+        settled=tuple(settled),
     )
 
 
@@ -952,8 +1101,9 @@ FORMATS = {
     "hours": "0.00", "bool": "@",
 }
 REPORT_SHEETS = (
-    "概览 Summary", "客户经理 Managers", "逾期明细 Overdue", "账龄 Ageing", "新增逾期 New overdue",
-    "本周收款 Paid", "SLA超时 SLA breaches", "可用性 Availability", "催款 Dunning", "问题 Problems",
+    "概览 Summary", "客户经理 Managers", "逾期明细 Overdue", "滞纳金 Late fees",
+    "仅欠滞纳金 Fees only", "账龄 Ageing", "新增逾期 New overdue", "本周收款 Paid",
+    "SLA超时 SLA breaches", "可用性 Availability", "催款 Dunning", "问题 Problems",
 )
 HEADER_COLOR = "#1F4E78"
 HEADER_HEIGHT = 46  # three lines: 中文 and up to two lines of English
@@ -977,9 +1127,15 @@ class Col(NamedTuple):
         return max(display_width(self.zh), *(len(w) for w in self.en.split())) + 2
 
 
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
 def display_width(text: str) -> int:
     """Columns a text needs: East Asian wide and full-width characters count two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    wide = unicodedata.east_asian_width
+    return len(text) + sum(1 for ch in _NON_ASCII.findall(text) if wide(ch) in "WF")
 
 
 def _shown(value: object, kind: str) -> str:
@@ -1029,7 +1185,15 @@ class _Formats:
 
 def _write_cell(ws: Any, row: int, col: int, value: object, kind: str, fmt: Any) -> None:
     """One cell, by the column's kind; text always through write_string."""
-    if value is None or value == "":
+    t = type(value)
+    if t is str:  # the common cases first: a report has tens of thousands of cells
+        if value:
+            ws.write_string(row, col, cell_text(value), fmt)
+        else:
+            ws.write_blank(row, col, None, fmt)
+    elif t is Decimal and kind not in ("text", "id"):
+        ws.write_number(row, col, float(value), fmt)  # type: ignore[arg-type]
+    elif value is None:
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
         ws.write_string(row, col, "是" if value else "否", fmt)
@@ -1138,6 +1302,63 @@ OVERDUE_COLS = (
 )
 
 
+FEE_COLS = (
+    *WHO_COLS, Col("合同编号", "contract", "id"), Col("分期编号", "installment", "id"),
+    Col("到期日", "due date", "date"), Col("状态", "status", align="center"),
+    Col("逾期付款日", "paid late on", width=12, wrap=True),
+    Col("最长逾期天数", "days late (longest)", "int"), Col("滞纳金", "late fee", "money"),
+    Col("计算(金额×日费率×天数)", "workings (amount × daily rate × days late)", width=46,
+        wrap=True),
+)
+FEE_OVERDUE = "逾期 overdue"
+FEE_SETTLED = "已付清 settled"
+FEE_ONLY_COLS = (
+    *WHO_COLS, Col("已付清分期", "installments settled late", "int"),
+    Col("合同", "contracts", width=30, wrap=True), Col("最早到期日", "earliest due", "date"),
+    Col("最近付款日", "last paid", "date"), Col("最长逾期天数", "days late (longest)", "int"),
+    Col("滞纳金", "late fee", "money"),
+)
+
+
+def _fee_rows(report: WeeklyReport) -> list[list[object]]:
+    """The Late fees sheet: every installment with a fee to date of the clients chased (the
+    basis of their letters' late fee): the overdue ones and those settled late, by manager,
+    client, contract and due date. Overdue items of a client missing from the Clients sheet
+    (no letter) are listed too."""
+    rows: list[tuple[tuple[str, str, str, dt.date, str], list[object]]] = []
+    for r in report.overdue:
+        if r.fee > ZERO:
+            rows.append(((r.manager, r.client_id, r.contract_id, r.due, r.installment_id), [
+                r.manager, r.client_id, r.client_name, r.contract_id, r.installment_id, r.due,
+                FEE_OVERDUE, "", r.days_overdue, r.fee, r.workings]))
+    for x in report.settled:
+        if x.letter:
+            rows.append(((x.manager, x.client_id, x.contract_id, x.due, x.installment_id), [
+                x.manager, x.client_id, x.client_name, x.contract_id, x.installment_id, x.due,
+                FEE_SETTLED, "\n".join(f"{p.paid_on:%Y-%m-%d}" for p in x.parts), x.days,
+                x.fee, x.workings]))
+    return [row for _, row in sorted(rows, key=lambda t: t[0])]
+
+
+def _fee_only_rows(report: WeeklyReport) -> list[list[object]]:
+    """The Fees only sheet: one row per client whose only debt is late fees on installments
+    settled late (no letter), by manager and client."""
+    by: dict[str, list[SettledFeeRow]] = {}
+    for x in report.settled:
+        if not x.letter:
+            by.setdefault(x.client_id, []).append(x)
+    rows = []
+    for items in by.values():
+        x = items[0]
+        rows.append([
+            x.manager, x.client_id, x.client_name, len(items),
+            ", ".join(sorted({i.contract_id for i in items})), min(i.due for i in items),
+            max(p.paid_on for i in items for p in i.parts), max(i.days for i in items),
+            sum((i.fee for i in items), ZERO)])
+    rows.sort(key=lambda r: (str(r[0]), str(r[1])))
+    return rows
+
+
 def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None) -> bytes:
     """The report workbook's bytes: XlsxWriter, every string written as a string, numbers
     as numbers with formats, no formula; the same report gives the same bytes."""
@@ -1165,12 +1386,15 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
         wb, fmts, REPORT_SHEETS[1], f"按客户经理汇总 By account manager — {report.week.label}", sub,
         (Col("客户经理", "manager"), Col("邮箱", "e-mail"), Col("逾期客户", "clients", "int"),
          Col("逾期笔数", "items", "int"), Col("逾期金额", "overdue", "money"),
-         Col("滞纳金", "late fees", "money"), Col("本周新增逾期", "became overdue", "money"),
+         Col("逾期款项滞纳金", "late fees on overdue", "money"),
+         Col("已付清分期滞纳金", "late fees on settled", "money"),
+         Col("本周新增逾期", "became overdue", "money"),
          Col("本周收款", "paid", "money"), Col("SLA超时", "SLA breaches", "int"),
          Col("可用性未达标", "availability misses", "int")),
         [list(r) for r in m],
         total=["合计 total", "", sum(r.clients for r in m), sum(r.items for r in m),
                sum((r.overdue for r in m), ZERO), sum((r.fee for r in m), ZERO),
+               sum((r.settled_fee for r in m), ZERO),
                sum((r.new_overdue for r in m), ZERO), sum((r.paid_week for r in m), ZERO),
                sum(r.sla_breaches for r in m), sum(r.availability_misses for r in m)],
         print_title=title_of[REPORT_SHEETS[1]])
@@ -1184,31 +1408,57 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
                report.overdue_total, report.fee_total, None, "", None],
         freeze_cols=3, print_title=title_of[REPORT_SHEETS[2]])
 
+    fees = _fee_rows(report)
+    _table_sheet(
+        wb, fmts, REPORT_SHEETS[3],
+        f"滞纳金 Late fees to date of the clients chased (clause 7.2) — {report.week.label}",
+        sub + "; 催款客户每笔有滞纳金的分期：逾期的和已逾期付清的（收款不冲抵滞纳金，均未支付）；"
+              "仅欠滞纳金的客户见下一页 every installment with a fee of the clients chased, "
+              "overdue or paid late in full (receipts never pay fees: all still owed); "
+              "clients owing fees only: next sheet",
+        FEE_COLS, fees,
+        total=["合计 total", "", "", "", f"{len(fees)} 笔 items", None, "", "", None,
+               report.fee_total + sum((x.fee for x in report.settled if x.letter), ZERO), ""],
+        freeze_cols=3, print_title=title_of[REPORT_SHEETS[3]])
+
+    only = _fee_only_rows(report)
+    unlettered = [x for x in report.settled if not x.letter]
+    _table_sheet(
+        wb, fmts, REPORT_SHEETS[4],
+        f"仅欠滞纳金 Clients owing only late fees on installments settled late — "
+        f"{report.week.label}",
+        sub + "; 无逾期款项，不发催款函；各分期的计算见主工作簿“计算过程 Workings”表 nothing "
+              "overdue, so no letter; each installment's workings: the master's Workings sheet",
+        FEE_ONLY_COLS, only,
+        total=["合计 total", f"{len(only)} 家 clients", "", len(unlettered), "", None, None,
+               None, sum((x.fee for x in unlettered), ZERO)],
+        empty="没有 none", freeze_cols=3, print_title=title_of[REPORT_SHEETS[4]])
+
     b = report.buckets
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[3], f"账龄 Ageing of overdue amounts — {report.week.label}", sub,
+        wb, fmts, REPORT_SHEETS[5], f"账龄 Ageing of overdue amounts — {report.week.label}", sub,
         (Col("账龄区间", "bucket"), Col("起(天)", "from days", "int"),
          Col("止(天)", "to days", "int"), Col("笔数", "items", "int"),
          Col("逾期金额", "overdue", "money"), Col("滞纳金", "late fees", "money")),
         [list(r) for r in b],
         total=["合计 total", None, None, sum(r.items for r in b),
                sum((r.amount for r in b), ZERO), sum((r.fee for r in b), ZERO)],
-        print_title=title_of[REPORT_SHEETS[3]])
+        print_title=title_of[REPORT_SHEETS[5]])
 
     n = report.became_overdue
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[4],
+        wb, fmts, REPORT_SHEETS[6],
         f"本周新增逾期 Became overdue since {report.previous_as_of:%Y-%m-%d}", sub,
         (*OVERDUE_COLS[:13], Col("原因", "why", width=40, wrap=True)),
         [[*_overdue_cells(r)[:13], r.new_note] for r in n],
         total=["合计 total", "", "", "", f"{len(n)} 笔 items", "", None, None, "",
                sum((r.amount for r in n), ZERO), sum((r.paid for r in n), ZERO),
                report.new_total, sum((r.fee for r in n), ZERO), ""],
-        freeze_cols=3, print_title=title_of[REPORT_SHEETS[4]])
+        freeze_cols=3, print_title=title_of[REPORT_SHEETS[6]])
 
     p = report.paid
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[5],
+        wb, fmts, REPORT_SHEETS[7],
         f"本周收款 Paid since {report.previous_as_of:%Y-%m-%d}", sub,
         (*WHO_COLS, Col("合同编号", "contract", "id"), Col("分期编号", "installment", "id"),
          Col("到期日", "due date", "date"), Col("金额", "amount", "money"),
@@ -1219,11 +1469,11 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
         [list(r) for r in p],
         total=["合计 total", "", "", "", f"{len(p)} 笔 items", None, None,
                report.paid_total, None, None, None, ""],
-        freeze_cols=3, print_title=title_of[REPORT_SHEETS[5]])
+        freeze_cols=3, print_title=title_of[REPORT_SHEETS[7]])
 
     s = report.sla
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[6], "本周SLA超时 SLA breaches of the week (clause 1.2)", sub,
+        wb, fmts, REPORT_SHEETS[8], "本周SLA超时 SLA breaches of the week (clause 1.2)", sub,
         (*WHO_COLS, Col("合同编号", "contract", "id"), Col("故障编号", "incident", "id"),
          Col("级别", "severity", align="center"), Col("报告时间", "reported", "datetime"),
          Col("超时类型", "breach", align="center"), Col("时限(小时)", "limit h", "hours"),
@@ -1236,11 +1486,11 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
           r.penalty, r.note] for r in s],
         total=["合计 total", "", "", "", f"{len(s)} 次 breaches", "", None, "", None, None,
                None, sum((r.penalty for r in s), ZERO), ""],
-        freeze_cols=3, print_title=title_of[REPORT_SHEETS[6]])
+        freeze_cols=3, print_title=title_of[REPORT_SHEETS[8]])
 
     a = report.availability
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[7],
+        wb, fmts, REPORT_SHEETS[9],
         "可用性未达标 Availability below target (clause 1.2(3))",
         sub + "; 月份 months: 本周所在月及上月 the week's months and the one before",
         (*WHO_COLS, Col("合同编号", "contract", "id"), Col("月份", "month", "month"),
@@ -1255,34 +1505,38 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
           "—" if r.new is None else ("是" if r.new else "否")] for r in a],
         total=["合计 total", "", "", f"{len(a)} 个月 months", None, None, None, None, None,
                sum((r.credit for r in a), ZERO), None, ""],
-        freeze_cols=3, print_title=title_of[REPORT_SHEETS[7]])
+        freeze_cols=3, print_title=title_of[REPORT_SHEETS[9]])
 
     d = report.letters
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[8], "催款 Clients to chase: letters and e-mail drafts", sub,
+        wb, fmts, REPORT_SHEETS[10], "催款 Clients to chase: letters and e-mail drafts", sub,
         (*WHO_COLS, Col("联系人", "contact"), Col("收件人", "to"), Col("逾期笔数", "items", "int"),
-         Col("逾期未付", "outstanding", "money"), Col("滞纳金", "late fee", "money"),
+         Col("逾期未付", "outstanding", "money"),
+         Col("逾期款项滞纳金", "late fee on overdue", "money"),
+         Col("已付清分期滞纳金", "late fee on settled", "money"),
+         Col("滞纳金合计", "late fee to date", "money"),
          Col("合计", "total due", "money"), Col("函号", "letter no."),
          Col("催款函", "letter (letters/)"),
          Col("邮件草稿", "e-mail draft (.eml)", "bool", align="center"),
          Col("说明", "note", width=36, wrap=True)),
         [[r.manager, r.client_id, r.client_name, r.contact, "; ".join(r.to), len(r.items),
-          r.outstanding, r.fee, r.outstanding + r.fee, r.letter_no, r.letter_name,
-          bool(r.mail_name), r.mail_note] for r in d],
+          r.outstanding, r.overdue_fee, r.settled_fee, r.fee, r.outstanding + r.fee,
+          r.letter_no, r.letter_name, bool(r.mail_name), r.mail_note] for r in d],
         total=["合计 total", "", f"{len(d)} 家 clients", "", "", sum(len(r.items) for r in d),
-               sum((r.outstanding for r in d), ZERO), sum((r.fee for r in d), ZERO),
+               sum((r.outstanding for r in d), ZERO), sum((r.overdue_fee for r in d), ZERO),
+               sum((r.settled_fee for r in d), ZERO), sum((r.fee for r in d), ZERO),
                sum((r.outstanding + r.fee for r in d), ZERO), "", "", None, ""],
-        freeze_cols=3, print_title=title_of[REPORT_SHEETS[8]])
+        freeze_cols=3, print_title=title_of[REPORT_SHEETS[10]])
 
     probs = [("报告 report", p_) for p_ in report.problems] + \
             [("数据 data", p_) for p_ in report.data_problems]
     _table_sheet(
-        wb, fmts, REPORT_SHEETS[9], "问题 Problems found making the report", sub,
+        wb, fmts, REPORT_SHEETS[11], "问题 Problems found making the report", sub,
         (Col("来源", "from"), Col("级别", "severity"), Col("位置", "cell"),
          Col("问题", "problem", width=100, wrap=True)),
         [[src, "错误 error" if p_.severity is Severity.ERROR else "警告 warning",
           f"{p_.sheet}!{p_.cell}" if p_.cell else p_.sheet, p_.message] for src, p_ in probs],
-        empty="没有问题 none", print_title=title_of[REPORT_SHEETS[9]])
+        empty="没有问题 none", print_title=title_of[REPORT_SHEETS[11]])
 
     wb.worksheets()[0].activate()
     wb.close()
@@ -1336,10 +1590,10 @@ def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
             r += 1
             ws.write_string(r, 0, cell_text(label))
             ws.write_string(r, 1, cell_text(name))
-    ws.set_column(0, 0, 40)
+    ws.set_column(0, 0, 50)
     ws.set_column(1, 4, 22)
     ws.freeze_panes(hdr + 1, 0)
-    _page_setup(ws, hdr, 40 + 4 * 22, f"概览 — 逾期周报 {report.week.label}")
+    _page_setup(ws, hdr, 50 + 4 * 22, f"概览 — 逾期周报 {report.week.label}")
     ws.fit_to_pages(1, 1)
 
 
@@ -1404,12 +1658,13 @@ _HTML = """<!DOCTYPE html>
 {%- if managers %}
 <table style="{{ tbl }}">
 {{ head(["客户经理 manager", "逾期客户 clients", "笔数 items", "逾期金额 overdue",
-         "滞纳金 late fees", "本周新增 new", "本周收款 paid", "SLA超时 breaches",
-         "可用性 misses"]) }}
+         "逾期款项滞纳金 late fees on overdue", "已付清分期滞纳金 late fees on settled",
+         "本周新增 new", "本周收款 paid", "SLA超时 breaches", "可用性 misses"]) }}
 {%- for m in managers %}
 <tr><td style="{{ td }}">{{ m.manager }}</td><td style="{{ num }}">{{ m.clients }}</td>
 <td style="{{ num }}">{{ m.count }}</td><td style="{{ num }}">{{ m.overdue }}</td>
-<td style="{{ num }}">{{ m.fee }}</td><td style="{{ num }}">{{ m.new }}</td>
+<td style="{{ num }}">{{ m.fee }}</td><td style="{{ num }}">{{ m.settled }}</td>
+<td style="{{ num }}">{{ m.new }}</td>
 <td style="{{ num }}">{{ m.paid }}</td><td style="{{ num }}">{{ m.sla }}</td>
 <td style="{{ num }}">{{ m.avail }}</td></tr>
 {%- endfor %}
@@ -1503,7 +1758,8 @@ def summary_html(report: WeeklyReport, folder: str = "") -> str:
             "change": "—" if base is None else _change(k.now - base, k.money),
         })
     managers = [{"manager": m.manager, "clients": m.clients, "count": m.items,
-                 "overdue": _yuan(m.overdue), "fee": _yuan(m.fee), "new": _yuan(m.new_overdue),
+                 "overdue": _yuan(m.overdue), "fee": _yuan(m.fee),
+                 "settled": _yuan(m.settled_fee), "new": _yuan(m.new_overdue),
                  "paid": _yuan(m.paid_week), "sla": m.sla_breaches,
                  "avail": m.availability_misses} for m in report.managers]
     buckets = [{"label": b.label, "count": b.items, "amount": _yuan(b.amount),
@@ -1521,10 +1777,24 @@ def summary_html(report: WeeklyReport, folder: str = "") -> str:
     sections = [
         section("催款 Clients to chase",
                 ("客户 client", "客户经理 manager", "笔数 items", "逾期未付 outstanding",
-                 "滞纳金 late fee", "邮件草稿 draft"),
+                 "滞纳金合计 late fee to date", "其中已付清分期 of which on settled",
+                 "邮件草稿 draft"),
                 [(f"{x.client_id} {x.client_name}", x.manager, len(x.items),
-                  _yuan(x.outstanding), _yuan(x.fee), "✓" if x.mail_name else x.mail_note)
-                 for x in chase], (2, 3, 4)),
+                  _yuan(x.outstanding), _yuan(x.fee), _yuan(x.settled_fee),
+                  "✓" if x.mail_name else x.mail_note)
+                 for x in chase], (2, 3, 4, 5)),
+        section("催款客户已逾期付清分期的滞纳金 Late fees on installments settled late "
+                "(clients chased)",
+                ("客户 client", "合同 contract", "分期 installment", "到期日 due",
+                 "付款日 paid on", "逾期天数 days late", "滞纳金 late fee"),
+                [(f"{x.client_id} {x.client_name}", x.contract_id, x.installment_id,
+                  x.due.isoformat(), ", ".join(f"{q.paid_on:%Y-%m-%d}" for q in x.parts),
+                  ", ".join(str(q.days) for q in x.parts), _yuan(x.fee))
+                 for x in report.settled if x.letter], (5, 6)),
+        section("仅欠滞纳金的客户（不发函） Clients owing only late fees (no letter)",
+                ("客户 client", "客户经理 manager", "已付清分期 installments", "滞纳金 late fee"),
+                [(f"{r[1]} {r[2]}", r[0], r[3], _yuan(r[8]))  # type: ignore[arg-type]
+                 for r in _fee_only_rows(report)], (2, 3)),
         section("本周新增逾期 Became overdue", ("客户 client", "合同 contract", "分期 installment",
                                                 "到期日 due", "逾期未付 outstanding", "原因 why"),
                 [(f"{x.client_id} {x.client_name}", x.contract_id, x.installment_id,
@@ -1568,8 +1838,10 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
     paragraphs = [
         f"逾期未付金额合计人民币{t.outstanding}元（大写：{t.outstanding_capitals}）。根据合同第"
         f"{fee.clause}条，逾期付款每日按逾期金额的{rate}计收滞纳金，截至{ctx.letter.as_of}"
-        f"贵司应付滞纳金人民币{t.late_fee}元（大写：{t.late_fee_capitals}），以上合计人民币"
-        f"{t.total_due}元（大写：{t.total_due_capitals}）。",
+        f"贵司应付滞纳金人民币{t.late_fee}元（大写：{t.late_fee_capitals}）"
+        + (f"，其中逾期未付款项的滞纳金人民币{t.overdue_fee}元，已付清款项的滞纳金人民币"
+           f"{t.settled_fee}元" if ctx.settled else "")
+        + f"；以上合计人民币{t.total_due}元（大写：{t.total_due_capitals}）。",
         f"请贵司于收到本邮件之日起{ctx.letter.pay_within_days}日内将上述款项支付至我司以下账户，"
         "逾期未付的，滞纳金将继续按日计算至实际付清之日：",
     ]
@@ -1585,7 +1857,16 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
     for i in ctx.items:
         lines.append(f"{i.no}. 合同{i.contract_no}（{i.kind}，分期{i.installment}）：到期日"
                      f"{i.due_date}，未付金额人民币{i.outstanding}元，逾期{i.days_overdue}天，"
-                     f"滞纳金人民币{i.late_fee}元；")
+                     f"滞纳金人民币{i.late_fee}元{i.cap_mark}；")
+    if ctx.settled:
+        lines += ["", f"另，以下款项贵司虽已付清，但付款晚于到期日，按合同第{fee.clause}条"
+                  "计收的滞纳金尚未支付：", ""]
+        for x in ctx.settled:
+            lines.append(f"{x.no}. 合同{x.contract_no}（{x.kind}，分期{x.installment}）：到期日"
+                         f"{x.due_date}，付款日{x.paid_dates}，逾期{x.days_late}天，"
+                         f"滞纳金人民币{x.late_fee}元{x.cap_mark}；")
+    if fee.cap_note:
+        lines += ["", f"注：{fee.cap_note}"]
     lines += ["", paragraphs[0], "", paragraphs[1], *bank, "", closing, "", *signature]
     return subject, "\n".join(lines) + "\n"
 
@@ -1622,15 +1903,20 @@ def dunning_email(letter: ClientLetter, ctx: Any, attachment: bytes, week: IsoWe
 
 def letter_context(book: Book, client: Client, letter: ClientLetter, as_of: dt.date) -> Any:
     """The DunningContext of a client's letter (dated the Monday after the week)."""
-    from .docgen import DunningLine, build_dunning_context
+    from .docgen.context import DunningLine, DunningSettledLine, build_dunning_context
 
     one = Book(settings=book.settings, clients=(client,))  # the builder looks clients up
     lines = [DunningLine(r.contract_id, r.installment_id, r.kind, r.due, r.amount,
-                         r.outstanding, r.days_overdue, r.fee, r.rate) for r in letter.items]
+                         r.outstanding, r.days_overdue, r.fee, r.rate, r.capped)
+             for r in letter.items]
+    settled = [DunningSettledLine(x.contract_id, x.installment_id, x.kind, x.due, x.amount,
+                                  tuple(q.paid_on for q in x.parts),
+                                  tuple(q.days for q in x.parts), x.fee, x.rate, x.capped)
+               for x in letter.settled]
     return build_dunning_context(one, letter.client_id, lines, as_of=as_of,
                                  letter_no=letter.letter_no,
                                  letter_date=as_of + dt.timedelta(days=1),
-                                 pay_within_days=PAY_WITHIN_DAYS)
+                                 pay_within_days=PAY_WITHIN_DAYS, settled=settled)
 
 
 # --- the job ----------------------------------------------------------------------------
@@ -1810,7 +2096,10 @@ def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
     summary = (
         f"{week.label} as of {report.as_of}: overdue ¥{fmt_money_grouped(report.overdue_total)} "
         f"({t['overdue_items']} installments, {t['clients_overdue']} clients), late fees "
-        f"¥{fmt_money_grouped(report.fee_total)}; became overdue "
+        f"¥{fmt_money_grouped(report.late_fee_total)} to date (¥"
+        f"{fmt_money_grouped(report.fee_total)} on overdue items, ¥"
+        f"{fmt_money_grouped(report.settled_fee_total)} on installments settled late); "
+        "became overdue "
         f"¥{fmt_money_grouped(report.new_total)}, paid ¥{fmt_money_grouped(report.paid_total)};"
         f" {len(report.sla)} SLA breaches, {len(report.availability)} availability misses; "
         f"{len(letters)} letters, {len(mails)} e-mail drafts"
