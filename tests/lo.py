@@ -2,14 +2,32 @@
 
 Tests marked ``libreoffice`` fail, never skip, when the tools are missing: CI installs
 them (``setup.sh --system``) and a missing tool must turn CI red.
+
+A conversion counts as clean only when LibreOffice says nothing about the file: exit 0,
+the output written, and no error or warning line in its stdout or stderr apart from the
+known noise of a headless run listed in :data:`HARMLESS`.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+HARMLESS: tuple[re.Pattern[str], ...] = (
+    # No Java runtime: only Java-based extensions and the Base wizards need it.
+    re.compile(r"^Warning: failed to launch javaldx - java may not function correctly$"),
+    # fontconfig on minimal or container systems (cache folder, config version).
+    re.compile(r"^Fontconfig (warning|error): "),
+    # The progress line of --convert-to itself.
+    re.compile(r"^convert .+ -> .+ using filter : [\w ]+$"),
+)
+"""Lines LibreOffice prints on a clean headless conversion (each matched exactly)."""
+
+COMPLAINT = re.compile(r"error|warn|fail|exception|assert|crash|abort|cannot|could not|"
+                       r"corrupt|repair|invalid", re.IGNORECASE)
 
 
 def require(tool: str) -> str:
@@ -17,6 +35,13 @@ def require(tool: str) -> str:
     if found is None:
         raise AssertionError(f"{tool} is not installed: run ./setup.sh --system")
     return found
+
+
+def complaints(output: str) -> list[str]:
+    """The lines of LibreOffice's output that complain, known noise left out."""
+    return [line for line in output.splitlines()
+            if line.strip() and COMPLAINT.search(line)
+            and not any(p.search(line) for p in HARMLESS)]
 
 
 def convert_with_libreoffice(source: Path, out_dir: Path, fmt: str = "pdf") -> Path:
@@ -31,6 +56,8 @@ def convert_with_libreoffice(source: Path, out_dir: Path, fmt: str = "pdf") -> P
         shutil.rmtree(profile, ignore_errors=True)
     target = out_dir / f"{source.stem}.{fmt}"
     assert result.returncode == 0 and target.exists(), (result.stdout, result.stderr)
+    said = complaints(result.stdout) + complaints(result.stderr)
+    assert said == [], f"LibreOffice complained about {source.name}: {said}"
     return target
 
 
@@ -38,6 +65,11 @@ def pdf_text(pdf: Path) -> str:
     pdftotext = require("pdftotext")
     return subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    """The text of each page (pdftotext ends every page with a form feed)."""
+    return pdf_text(pdf).split("\f")[:-1]
 
 
 def pdf_pages_to_png(pdf: Path, out_prefix: Path, dpi: int = 60) -> list[Path]:

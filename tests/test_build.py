@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 
-from contract_tracker import schema
-from contract_tracker.build import build_workbook
-from contract_tracker.cli import BUNDLED_WORKBOOK
+from contract_tracker import build, schema
+from contract_tracker.build import (
+    FORMATS,
+    LINE_HEIGHT,
+    PADDING,
+    book_rows,
+    build_workbook,
+    shown_text,
+    text_width,
+    workbook_bytes,
+    wrapped_lines,
+)
+from contract_tracker.cli import BUNDLED_WORKBOOK, main
 from contract_tracker.records import Book
+from contract_tracker.schema import Kind
 
 from .conftest import make_mini_book
-from .lo import convert_with_libreoffice, pdf_text
+from .lo import complaints, convert_with_libreoffice, pdf_pages, pdf_text
 
 
 def parts(path: Path) -> dict[str, bytes]:
@@ -36,7 +49,7 @@ def test_committed_workbook_equals_a_fresh_build(tmp_path: Path) -> None:
     assert sorted(committed) == sorted(built)
     changed = [name for name in built if committed[name] != built[name]]
     assert changed == [], (
-        "workbook/contracts.xlsm is stale: run 'contract-tracker build-workbook'")
+        "workbook/contracts.xlsm is stale: run 'contract-tracker build-workbook --force'")
 
 
 def test_workbook_is_macro_enabled_with_vba(mini_workbook: Path) -> None:
@@ -110,6 +123,251 @@ def test_libreoffice_prints_the_user_sheets(mini_workbook: Path, tmp_path: Path)
                    "¥100,000.00", "2026-01-10", "(due_date)", "履行中",
                    "2026-03-02 09:00", "R&D <Ltd> 商贸有限公司"):
         assert needle in text, needle
+    pages = pdf_pages(pdf)
+    contracts = [page for page in pages if "Contracts" in page.splitlines()[-1]]
+    assert len(contracts) == 3  # three pages wide, one tall
+    for page in contracts:  # the ID column and the header repeat on every page
+        assert "(contract_id)" in page and "HT-2026-001" in page and "HT-2026-002" in page
+    footers = [page.strip().splitlines()[-1].split() for page in pages]
+    assert [f[0] for f in footers] == [name for name in schema.SHEET_ORDER
+                                       for _ in range(3 if name == "Contracts" else
+                                                      2 if name == "Settings" else 1)]
+    assert [f[1:] for f in footers] == [[str(i), "/", str(len(pages))]
+                                        for i in range(1, len(pages) + 1)]
+
+
+def test_libreoffice_complaints_are_told_from_its_noise() -> None:
+    noise = ("Warning: failed to launch javaldx - java may not function correctly\n"
+             "Fontconfig warning: ignoring UTF-8: not a valid region tag\n"
+             "convert /x/contracts.xlsm -> /y/contracts.pdf using filter : calc_pdf_Export\n")
+    assert complaints(noise) == []
+    assert complaints("Error: source file could not be loaded\n") == [
+        "Error: source file could not be loaded"]
+    assert complaints(noise + "warn: sc.filter: unknown element x14:sparklineGroups\n") == [
+        "warn: sc.filter: unknown element x14:sparklineGroups"]
+
+
+# --- columns, alignment and print setup --------------------------------------------------
+
+def _widths(ws: Any) -> dict[int, float]:
+    widths = {}
+    for dim in ws.column_dimensions.values():
+        if dim.min is not None:
+            for index in range(dim.min, dim.max + 1):
+                widths[index] = dim.width
+    return widths
+
+
+def _column_format(ws: Any, index: int) -> str:
+    return next(d.number_format for d in ws.column_dimensions.values()
+                if d.min is not None and d.min <= index <= d.max)
+
+
+@pytest.fixture(scope="module")
+def sample_workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from contract_tracker.sample import sample_book
+
+    return build_workbook(sample_book("small"), tmp_path_factory.mktemp("s") / "c.xlsm")
+
+
+def test_every_sample_value_fits_its_column_or_wraps(sample_workbook: Path) -> None:
+    """Nothing runs into the next column in print: a value fits its column's width (CJK
+    characters counting double), or the column wraps and the row is tall enough."""
+    from contract_tracker.sample import sample_book
+
+    rows = book_rows(sample_book("small"))
+    wb = openpyxl.load_workbook(sample_workbook)
+    checked = wrapped = 0
+    for table in schema.USER_TABLES:
+        ws = wb[table.sheet]
+        widths = _widths(ws)
+        for i, column in enumerate(table.columns):
+            index = table.first_col + i + 1
+            width = widths[index]
+            for r, values in enumerate(rows[table.name], start=2):
+                cell = ws.cell(r, index)
+                kind = column.kind
+                if table is schema.SETTINGS_TABLE and column.key == "value":
+                    kind = schema.SETTINGS[r - 2].kind
+                need = text_width(shown_text(kind, values[i]))
+                checked += 1
+                if need + PADDING <= width:
+                    continue
+                where = f"{table.sheet}!{cell.coordinate} {values[i]!r} ({need} > {width})"
+                assert cell.alignment.wrap_text, where
+                height = ws.row_dimensions[r].height
+                assert height is not None and height >= LINE_HEIGHT * wrapped_lines(
+                    str(values[i]), width), where
+                wrapped += 1
+    assert checked > 2000 and wrapped > 5  # notes, descriptions and Settings notes wrap
+
+
+def test_text_width_counts_cjk_double() -> None:
+    assert text_width("abc") == 3
+    assert text_width("四川省成都市") == 12
+    assert text_width("810号1号楼2003室（甲）") == 8 + 2 * 7
+    assert shown_text(Kind.MONEY, 1234567.5) == "¥1,234,567.50"
+    assert shown_text(Kind.PERCENT, 0.999) == "99.90%"
+    assert wrapped_lines("x" * 96, 50) == 2 and wrapped_lines("x" * 97, 50) == 3
+
+
+def test_wide_sheets_repeat_the_id_column_and_every_page_names_its_sheet(
+        sample_workbook: Path) -> None:
+    wb = openpyxl.load_workbook(sample_workbook)
+    contracts = wb["Contracts"]
+    assert contracts.page_setup.fitToWidth == 3
+    assert contracts.print_title_cols == "$A:$A" and contracts.print_title_rows == "$1:$1"
+    assert wb["Clients"].page_setup.fitToWidth in (None, 1)  # one page wide, sized by data
+    assert wb["Clients"].print_title_cols is None
+    for name in schema.SHEET_ORDER:
+        footer = wb[name].oddFooter
+        assert (footer.left.text, footer.center.text) == ("&A", "&P / &N"), name
+
+
+def test_numbers_keep_apart_from_neighbouring_text(sample_workbook: Path) -> None:
+    """Right-aligned numbers once touched the next column's text ("2 1,2,7,8")."""
+    wb = openpyxl.load_workbook(sample_workbook)
+    for table in schema.DATA_TABLES:
+        ws = wb[table.sheet]
+        for i, column in enumerate(table.columns):
+            align = ws.cell(2, table.first_col + i + 1).alignment
+            if column.kind in (Kind.INT, Kind.DATE, Kind.DATETIME, Kind.MONTH):
+                assert align.horizontal == "center", (table.sheet, column.key)
+            elif column.kind in (Kind.MONEY, Kind.DECIMAL, Kind.PERCENT):
+                assert (align.horizontal, align.indent) == ("right", 1), (table.sheet,
+                                                                         column.key)
+            else:
+                assert align.horizontal in (None, "general", "left"), (table.sheet, column.key)
+    settings = wb["Settings"]
+    assert {settings.cell(r, 3).alignment.horizontal
+            for r in range(2, len(schema.SETTINGS) + 2)} == {"left"}
+
+
+# --- the empty workbook ------------------------------------------------------------------
+
+def test_empty_workbook_formats_the_cells_users_type_into(tmp_path: Path) -> None:
+    """Row 2 of each empty table and the whole column carry the number format: a phone
+    typed as 0571... stays text, amounts and dates are formatted."""
+    wb = openpyxl.load_workbook(build_workbook(Book(), tmp_path / "empty.xlsm"))
+    for table in schema.DATA_TABLES + schema.SETTINGS_TABLES[1:]:
+        ws = wb[table.sheet]
+        for i, column in enumerate(table.columns):
+            index = table.first_col + i + 1
+            want = FORMATS.get(column.kind, "General")
+            assert ws.cell(2, index).number_format == want, (table.sheet, column.key)
+            assert _column_format(ws, index) == want, (table.sheet, column.key)
+    clients, contracts = wb["Clients"], wb["Contracts"]
+    assert clients["E2"].number_format == _column_format(clients, 5) == "@"  # phone
+    assert clients["F2"].number_format == "@"  # credit code
+    assert contracts["A2"].number_format == "@"  # contract_id
+    assert contracts["H2"].number_format == _column_format(contracts, 8) == "¥#,##0.00"
+    assert contracts["D2"].number_format == _column_format(contracts, 4) == "yyyy-mm-dd"
+
+
+# --- writing the build: never over the user's data ---------------------------------------
+
+@pytest.fixture
+def master(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in for workbook/contracts.xlsm, the default of --out, holding 'user data'."""
+    import contract_tracker.cli as cli
+
+    path = tmp_path / "workbook" / "contracts.xlsm"
+    path.parent.mkdir()
+    build_workbook(make_mini_book(), path)
+    monkeypatch.setattr(cli, "BUNDLED_WORKBOOK", path)
+    return path
+
+
+def test_build_empty_without_out_does_not_empty_the_master(
+        master: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = master.read_bytes()
+    assert main(["build-workbook", "--empty"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"not written: {master} already exists and differs from this build (it "
+                   f"may hold your data); nothing was written. Use --out for another file, "
+                   f"or --force to replace it (a backup is kept in "
+                   f"{master.parent / '.backups'}).\n")
+    assert master.read_bytes() == before
+    assert not (master.parent / ".backups").exists()
+
+
+def test_build_with_force_keeps_a_backup_first(master: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    before = master.read_bytes()
+    assert main(["build-workbook", "--empty", "--force"]) == 0
+    backups = list((master.parent / ".backups").iterdir())
+    assert len(backups) == 1 and backups[0].read_bytes() == before
+    assert backups[0].name.startswith("contracts.") and backups[0].suffix == ".xlsm"
+    assert master.read_bytes() == workbook_bytes(Book())
+    assert capsys.readouterr().out == (
+        f"replaced {master} (the old file is .backups/{backups[0].name})\n")
+
+
+def test_rebuilding_an_identical_file_changes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "e.xlsm"
+    assert main(["build-workbook", "--empty", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote {out}\n"
+    stamp = out.stat().st_mtime_ns
+    assert main(["build-workbook", "--empty", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"{out} is already this build; left unchanged\n"
+    assert out.stat().st_mtime_ns == stamp
+    assert not (tmp_path / ".backups").exists()
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_sample_does_not_overwrite_either(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.xlsm"
+    out.write_bytes(b"my own workbook")
+    assert main(["sample", "--out", str(out)]) == 2
+    assert "already exists and differs from this build" in capsys.readouterr().err
+    assert out.read_bytes() == b"my own workbook"
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p, "not written: {p} is a folder; name the workbook file, e.g. --out "
+                  "{p}/contracts.xlsm\n"),
+    (lambda p: p / "file" / "x.xlsm", "not written: {p}/file is a file, not a folder: "
+                                      "{p}/file/x.xlsm cannot be written there. Nothing was "
+                                      "written.\n"),
+])
+def test_bad_out_paths_are_one_clear_line(tmp_path: Path, make: Any, message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["build-workbook", "--empty", "--out", str(make(tmp_path))]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == message.format(p=tmp_path)
+    assert captured.out == ""
+
+
+def test_unwritable_folder_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(build.tempfile, "mkstemp", refuse)
+    out = tmp_path / "ro" / "x.xlsm"
+    assert main(["build-workbook", "--empty", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"not written: Cannot write into {out.parent} (Permission denied); choose another "
+        f"--out. Nothing was written.\n")
+    assert not out.exists()
+
+
+def test_force_refuses_a_workbook_open_in_excel(master: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    before = master.read_bytes()
+    (master.parent / "~$contracts.xlsm").write_bytes(b"owner")
+    assert main(["build-workbook", "--empty", "--force"]) == 2
+    assert "contracts.xlsm is open in Excel" in capsys.readouterr().err
+    assert master.read_bytes() == before
 
 
 def test_workbook_carries_the_ribbon_and_the_checked_in_vba(mini_workbook: Path) -> None:
@@ -132,3 +390,25 @@ def test_workbook_carries_the_ribbon_and_the_checked_in_vba(mini_workbook: Path)
         "\r\n", "\n").replace("\n", "\r\n")
     assert set(modules) == {"ThisWorkbook", "ContractTracker", "xlwings", "Dictionary",
                             *(code_name(s) for s in schema.SHEET_ORDER)}
+
+
+def test_over_receipts_stay_a_warning_and_the_choice_is_documented(mini_grids: Any) -> None:
+    """Receipts beyond the schedule are kept (skipping a real receipt would invent a debt
+    and late fees): the warning says what to do, docs/schema.md says why."""
+    from contract_tracker.parse import parse_book
+    from contract_tracker.records import Severity
+    from contract_tracker.schemadoc import schema_markdown
+
+    header = mini_grids["Receipts"][0]
+    amount = next(i for i, h in enumerate(header) if h.endswith("(amount)"))
+    mini_grids["Receipts"][1][amount] = 130000.0
+    book, problems = parse_book(mini_grids)
+    over = [p for p in problems if "more than its schedule" in p.message]
+    assert len(over) == 1 and over[0].severity is Severity.WARNING
+    assert over[0].cell == "E2" and over[0].message.endswith(
+        "check the amount or add the installment")
+    assert [r.receipt_id for r in book.receipts] == ["R001", "R002"]
+    page = schema_markdown()
+    assert "**Receipts beyond what is scheduled.**" in page
+    assert "skipping the row would turn the contract's paid installments back into a debt" \
+        in page

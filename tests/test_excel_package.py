@@ -217,7 +217,20 @@ def content_type(package: dict[str, bytes], part: str) -> str | None:
     return None
 
 
-def test_relationships_and_content_types_are_valid(xlsm: Path) -> None:
+@pytest.fixture(scope="module")
+def master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The master workbook as build-workbook builds it (sample data, every sheet)."""
+    from contract_tracker.build import build_workbook
+    from contract_tracker.sample import sample_book
+
+    return build_workbook(sample_book("small"),
+                          tmp_path_factory.mktemp("master") / "contracts.xlsm")
+
+
+@pytest.mark.parametrize("which", ["test workbook", "master"])
+def test_relationships_and_content_types_are_valid(which: str, request: pytest.FixtureRequest
+                                                   ) -> None:
+    xlsm = request.getfixturevalue("xlsm" if which == "test workbook" else "master")
     package = parts(xlsm)
     for rels_part in (p for p in package if p.endswith(".rels")):
         folder = posixpath.dirname(posixpath.dirname(rels_part))
@@ -238,6 +251,24 @@ def test_relationships_and_content_types_are_valid(xlsm: Path) -> None:
     assert content_type(package, "xl/workbook.xml") == \
         "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
     assert content_type(package, CUSTOM_UI_PART) == "application/xml"
+    if which == "master":  # every sheet, its table, comments and drawing resolve
+        from contract_tracker import schema
+
+        workbook = ElementTree.fromstring(package["xl/workbook.xml"])
+        assert [s.get("name") for s in workbook.iter(f"{NS_MAIN}sheet")] == list(
+            schema.SHEET_ORDER)
+        targets = [target for t, target in relationships(package, "xl/workbook.xml").values()
+                   if t.endswith("/worksheet")]
+        assert len(targets) == len(schema.SHEET_ORDER)
+        tables = [target for sheet in targets
+                  if posixpath.join("xl/worksheets/_rels", posixpath.basename(sheet) + ".rels")
+                  in package
+                  for t, target in relationships(package, sheet).values()
+                  if t.endswith("/table")]
+        assert len(tables) == len(schema.USER_TABLES)
+        for table in tables:
+            assert content_type(package, table) == (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml")
 
 
 def test_two_builds_are_byte_identical(xlsm: Path) -> None:
@@ -483,3 +514,125 @@ def test_libreoffice_opens_the_workbook_and_reads_its_vba(xlsm: Path, tmp_path: 
     imported = [line for line in body.split("\n") if line and not line.startswith(
         ("Rem Attribute", "Option VBASupport"))]
     assert imported == source
+
+
+# --- xlwings.conf: the interpreter the buttons start ---------------------------------------
+
+CONF_LINE = re.compile(r'"([^"]*)","([^"]*)"')
+
+
+def vba_write_lines(data: bytes, newline: str) -> list[tuple[str, str]]:
+    """The pairs of a file in the exact form VBA's ``Write #file, name, value`` writes
+    and ``Input #file, name, value`` (xlwings' GetConfigFromFile) reads back: one
+    ``"name","value"`` per line, no quotes inside."""
+    text = data.decode("utf-8")
+    assert text.endswith(newline)
+    lines = text[:-len(newline)].split(newline)
+    pairs = []
+    for line in lines:
+        match = CONF_LINE.fullmatch(line)
+        assert match is not None, line
+        pairs.append((match.group(1), match.group(2)))
+    return pairs
+
+
+def test_conf_reader_reads_like_vba_input() -> None:
+    from contract_tracker.excel.package import read_xlwings_conf
+
+    assert read_xlwings_conf('"INTERPRETER_WIN","C:\\a b\\python.exe"\r\n"PYTHONPATH",""\r\n') == [
+        ("INTERPRETER_WIN", "C:\\a b\\python.exe"), ("PYTHONPATH", "")]
+    assert read_xlwings_conf("  CONDA PATH , C:\\conda \nUSE UDF SERVER,False") == [
+        ("CONDA PATH", "C:\\conda"), ("USE UDF SERVER", "False")]
+
+
+@pytest.fixture
+def scripts_dir() -> Path:
+    import contract_tracker
+
+    return Path(contract_tracker.__file__).resolve().parent.parent
+
+
+def test_excel_setup_writes_the_running_interpreter_beside_the_workbook(
+        probe: tuple[dict[str, str], Path, Path], scripts_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from contract_tracker.cli import main
+
+    _, _, book = probe
+    assert main(["excel-setup", str(book), "--platform", "mac"]) == 0
+    conf = book.parent / "xlwings.conf"
+    interpreter = str(Path(sys.executable).absolute())
+    assert vba_write_lines(conf.read_bytes(), "\n") == [
+        ("INTERPRETER_MAC", interpreter), ("PYTHONPATH", str(scripts_dir))]
+    assert str(conf) in capsys.readouterr().out
+    # never over an existing file without --force
+    before = conf.read_bytes()
+    assert main(["excel-setup", str(book), "--platform", "win"]) == 2
+    assert capsys.readouterr().err == (
+        f"not written: {conf} already exists; it was not changed. Use --force to set its "
+        f"INTERPRETER_WIN and PYTHONPATH (its other lines are kept).\n")
+    assert conf.read_bytes() == before
+    # --force sets this platform's keys and keeps the others
+    assert main(["excel-setup", str(book.parent), "--platform", "win", "--force"]) == 0
+    assert vba_write_lines(conf.read_bytes(), "\r\n") == [
+        ("INTERPRETER_MAC", interpreter), ("INTERPRETER_WIN", interpreter),
+        ("PYTHONPATH", str(scripts_dir))]
+
+
+def test_excel_setup_needs_a_workbook(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    from contract_tracker.cli import main
+
+    assert main(["excel-setup", str(tmp_path / "nope.xlsm")]) == 2
+    assert capsys.readouterr().err == f"not written: there is no workbook at {tmp_path}/nope.xlsm\n"
+    assert not (tmp_path / "xlwings.conf").exists()
+
+
+def _conf(book: Path, platform: str) -> dict[str, str]:
+    from contract_tracker.cli import main
+
+    assert main(["excel-setup", str(book), "--platform", platform, "--force"]) == 0
+    newline = "\r\n" if platform == "win" else "\n"
+    return dict(vba_write_lines((book.parent / "xlwings.conf").read_bytes(), newline))
+
+
+def test_the_windows_command_runs_with_the_configured_interpreter(
+        vba: dict[str, tuple[str, str]], probe: tuple[dict[str, str], Path, Path],
+        scripts_dir: Path) -> None:
+    env, out, book = probe
+    conf = _conf(book, "win")
+    # xlwings.bas RunPython + ExecuteWindows with the settings of the file: the quoted
+    # interpreter and the PYTHONPATH setting after the six fixed fields.
+    pythonpath = f"true;{book};{book};;;;{conf['PYTHONPATH']}"
+    pythonpath = pythonpath.replace("&", "^&").replace("\\", "\\\\")
+    run_command = ('"' + conf["INTERPRETER_WIN"] + '" -B -c "import xlwings.utils;'
+                   'xlwings.utils.prepare_sys_path(\\"' + pythonpath + '\\"); '
+                   + runpython_command("validate", vba) + '" ')
+    command = run_command + ' --wb="' + book.name + '" --from_xl=1 --app="Excel" --hwnd="1"'
+    argv = windows_argv(command)
+    assert argv[0] == conf["INTERPRETER_WIN"] == str(Path(sys.executable).absolute())
+    result = subprocess.run(argv, cwd=book.parent, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    check_probe(out, "validate", book, ["--app=Excel", "--hwnd=1"])
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert str(scripts_dir) in seen["path"]
+    assert Path(seen["file"]).is_relative_to(scripts_dir)
+
+
+def test_the_macos_command_runs_with_the_configured_interpreter(
+        vba: dict[str, tuple[str, str]], probe: tuple[dict[str, str], Path, Path],
+        scripts_dir: Path, tmp_path: Path) -> None:
+    env, out, book = probe
+    conf = _conf(book, "mac")
+    pythonpath = f"true;{book};{book};;;;{conf['PYTHONPATH']}".replace("'", "\\'") + ";"
+    log = tmp_path / "xlwings.log"
+    shell = (f"{conf['INTERPRETER_MAC']} -B -u -W ignore -c \"import xlwings.utils;"
+             f"xlwings.utils.prepare_sys_path('{pythonpath}');"
+             f"{runpython_command('refresh', vba)} \" \"--wb={book.name}\" \"--from_xl=1\" "
+             f"\"--app=Excel\" > /dev/null 2>\"{log}\"")
+    result = subprocess.run(["/bin/sh", "-c", shell], cwd=book.parent, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, log.read_text()
+    assert log.read_text() == ""
+    check_probe(out, "refresh", book, ["--app=Excel"])
+    assert str(scripts_dir) in json.loads(out.read_text(encoding="utf-8"))["path"]

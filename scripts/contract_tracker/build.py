@@ -5,13 +5,27 @@ table per user table with bilingual headers, number formats, data validation
 (dropdowns, dates, amounts >= 0), frozen headers, column widths and print setup; the
 tool-owned sheets exist, empty, for the tool to fill. The build is byte-reproducible:
 fixed document dates and zip timestamps, no randomness.
+
+Column widths come from the schema and, at build time, from the data: CJK characters
+count double, a column never gets wider than :data:`MAX_WIDTH`, and free text wraps (with
+the row made tall enough), so nothing printed runs into the next column. Every column
+also carries its number format at column level, so a value typed into a new row of the
+empty workbook is formatted too (a phone number stays text, an amount shows as ¥).
+
+:func:`save_built` is how the command line writes a build: it never replaces a
+different file (the user's data) unless asked, and then keeps a backup first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import io
 import math
+import os
+import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -40,6 +54,26 @@ FORMATS: dict[Kind, str] = {
 BOOL_TEXT = {True: "是", False: "否"}
 TABLE_STYLE = "Table Style Medium 2"
 HEADER_COLOR = "#1F4E78"
+
+ALIGN: dict[Kind, dict[str, object]] = {
+    # Numbers sit right with a gap before the next (left-aligned) column; short numbers,
+    # dates and times are centred, so no number touches its neighbour's text in print.
+    Kind.MONEY: {"align": "right", "indent": 1},
+    Kind.DECIMAL: {"align": "right", "indent": 1},
+    Kind.PERCENT: {"align": "right", "indent": 1},
+    Kind.INT: {"align": "center"},
+    Kind.DATE: {"align": "center"},
+    Kind.DATETIME: {"align": "center"},
+    Kind.MONTH: {"align": "center"},
+}
+WRAP_KINDS = frozenset({Kind.TEXT})
+"""Free text wraps inside its column instead of running into the next one."""
+MAX_WIDTH = 50
+"""No column is made wider than this for its data; longer text wraps."""
+PADDING = 2
+"""Width units kept free beside a cell's text."""
+LINE_HEIGHT = 15
+"""Points per line of a wrapped cell (Excel's default row height)."""
 
 
 def cell_value(column_kind: Kind, choices: tuple[schema.Choice, ...], value: object) -> object:
@@ -100,20 +134,94 @@ class _Formats:
             "bold": True, "font_color": "#FFFFFF", "bg_color": HEADER_COLOR,
             "text_wrap": True, "valign": "vcenter", "border": 1,
         })
-        self.kind = {k: workbook.add_format({"num_format": f, "valign": "top"})
+        self.kind = {k: workbook.add_format({"num_format": f, "valign": "top", **ALIGN.get(k, {}),
+                                             "text_wrap": k in WRAP_KINDS})
                      for k, f in FORMATS.items()}
         self.kind[Kind.ENUM] = workbook.add_format({"valign": "top"})
         self.kind[Kind.BOOL] = self.kind[Kind.ENUM]
+        self.general = self.kind[Kind.ENUM]
         self.title = workbook.add_format({"bold": True, "font_size": 14})
         self.note = workbook.add_format({"italic": True, "font_color": "#595959"})
+        self._left: dict[Kind, Any] = {}
 
     def of(self, kind: Kind) -> Any:
         return self.kind[kind]
+
+    def left(self, kind: Kind) -> Any:
+        """The format of ``kind`` aligned left: for the value column of Settings, where
+        numbers stand under text."""
+        if kind not in self._left:
+            self._left[kind] = self.workbook.add_format({
+                "num_format": FORMATS.get(kind, "General"), "valign": "top", "align": "left"})
+        return self._left[kind]
 
 
 def column_width(column: Column) -> float:
     """Wide enough for the header to wrap into its two halves, 中文 / (key), unbroken."""
     return max(column.width or 12, len(column.key) + 3, 2 * len(column.zh) + 2)
+
+
+@functools.cache
+def _char_width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def text_width(text: str) -> int:
+    """Column-width units ``text`` needs on one line: East Asian wide and full-width
+    characters (汉字, （）, ，) count 2, every other character 1."""
+    if text.isascii():
+        return len(text)
+    return sum(map(_char_width, text))
+
+
+def shown_text(kind: Kind, value: object) -> str:
+    """A cell's value as its number format shows it (for sizing its column)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return BOOL_TEXT[value]
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m" if kind is Kind.MONTH else "%Y-%m-%d")
+    if isinstance(value, (int, float, Decimal)):
+        number = Decimal(str(value))
+        if kind is Kind.MONEY:
+            return f"¥{number:,.2f}"
+        if kind is Kind.PERCENT:
+            return f"{number * 100:.2f}%"
+        if kind is Kind.INT:
+            return f"{number:.0f}"
+        return f"{number.normalize():f}"
+    return str(value)
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """Lines ``text`` takes in a wrapping column of ``width`` (each line of the text
+    broken at the column's usable width)."""
+    usable = max(width - PADDING, 1)
+    return sum(max(1, math.ceil(text_width(line) / usable)) for line in text.split("\n"))
+
+
+def data_width(column: Column, values: Iterable[object], kind: Kind | None = None) -> float:
+    """The width for ``column`` holding ``values``: its schema width, widened to fit the
+    longest value plus :data:`PADDING`, but at most :data:`MAX_WIDTH` (longer text wraps)."""
+    kind = kind or column.kind
+    present = set(values)
+    present.discard(None)
+    texts = [v for v in present if v.__class__ is str]
+    longest = max(map(text_width, texts), default=0)
+    present.difference_update(texts)
+    numbers = [v for v in present if v.__class__ in (int, float, Decimal)]
+    present.difference_update(numbers)
+    # A number's shown width grows with its size: the extremes stand for all. Dates and
+    # times are shown at one width: one of each stands for all.
+    samples = [*({v.__class__: v for v in present}.values()),
+               *((max(numbers), min(numbers)) if numbers else ())]
+    longest = max([longest, *(text_width(shown_text(kind, v)) for v in samples)])
+    return max(column_width(column), min(MAX_WIDTH, longest + PADDING))
 
 
 def _validation(column: Column) -> dict[str, Any] | None:
@@ -149,10 +257,10 @@ def _validation(column: Column) -> dict[str, Any] | None:
 
 
 def _write_cells(ws: Any, row: int, first_col: int, values: Sequence[object],
-                 kinds: Sequence[Kind], fmt: _Formats) -> None:
+                 kinds: Sequence[Kind], fmt: _Formats, left: bool = False) -> None:
     for offset, (value, kind) in enumerate(zip(values, kinds, strict=True)):
         col = first_col + offset
-        style = fmt.of(kind)
+        style = fmt.left(kind) if left else fmt.of(kind)
         if value is None:
             ws.write_blank(row, col, None, style)
         elif isinstance(value, str):
@@ -160,11 +268,12 @@ def _write_cells(ws: Any, row: int, first_col: int, values: Sequence[object],
         elif isinstance(value, bool):
             ws.write_string(row, col, BOOL_TEXT[value], style)
         elif isinstance(value, dt.datetime):
-            ws.write_datetime(row, col, value, fmt.of(Kind.DATETIME))
+            ws.write_datetime(row, col, value,
+                              fmt.left(Kind.DATETIME) if left else fmt.of(Kind.DATETIME))
         elif isinstance(value, dt.date):
             date_kind = kind if kind in (Kind.DATE, Kind.MONTH) else Kind.DATE
             ws.write_datetime(row, col, dt.datetime(value.year, value.month, value.day),
-                              fmt.of(date_kind))
+                              fmt.left(date_kind) if left else fmt.of(date_kind))
         elif isinstance(value, (int, float, Decimal)):
             ws.write_number(row, col, float(value), style)
         else:
@@ -172,12 +281,16 @@ def _write_cells(ws: Any, row: int, first_col: int, values: Sequence[object],
 
 
 def _add_table(ws: Any, table: Table, rows: list[list[object]], fmt: _Formats,
-               kinds: Sequence[Kind] | None = None) -> None:
+               heights: dict[int, float]) -> list[float]:
+    """Write ``table`` with its rows; returns its column widths. ``heights`` collects, per
+    0-based row, the height its wrapped cells need."""
     first = table.first_col
     last = first + len(table.columns) - 1
-    kinds = kinds or [c.kind for c in table.columns]
+    kinds = [c.kind for c in table.columns]
     for r, values in enumerate(rows, start=1):
         _write_cells(ws, r, first, values, kinds, fmt)
+    if not rows:  # the empty workbook: the table's one data row carries the formats
+        _write_cells(ws, 1, first, [None] * len(kinds), kinds, fmt)
     ws.add_table(0, first, max(len(rows), 1), last, {
         "name": table.name,
         "style": TABLE_STYLE,
@@ -185,28 +298,58 @@ def _add_table(ws: Any, table: Table, rows: list[list[object]], fmt: _Formats,
                      "format": fmt.of(k)} for c, k in zip(table.columns, kinds, strict=True)],
         "autofilter": True,
     })
+    widths = []
     for offset, column in enumerate(table.columns):
         col = first + offset
-        ws.set_column(col, col, column_width(column))
+        values = [row[offset] for row in rows]
+        width = data_width(column, values)
+        widths.append(width)
+        # The value column of Settings holds every kind of setting: no text format there.
+        column_format = (fmt.general if table is schema.SETTINGS_TABLE and column.key == "value"
+                         else fmt.of(column.kind))
+        ws.set_column(col, col, width, column_format)
+        if column.kind in WRAP_KINDS:
+            for r, value in enumerate(values, start=1):
+                if isinstance(value, str) and text_width(value) > width - PADDING:
+                    need = LINE_HEIGHT * wrapped_lines(value, width)
+                    heights[r] = max(heights.get(r, LINE_HEIGHT), need)
         rule = _validation(column)
         if rule is not None and table is not schema.SETTINGS_TABLE:
             ws.data_validation(1, col, MAX_ROW - 1, col, {**rule, "ignore_blank": True})
         if column.doc:
             ws.write_comment(0, col, f"{column.header}\n{column.doc}",
                              {"x_scale": 2, "y_scale": 1.2, "author": "Contract Tracker"})
+    return widths
+
+
+def _set_heights(ws: Any, heights: dict[int, float]) -> None:
+    for row in sorted(heights):
+        if heights[row] > LINE_HEIGHT:
+            ws.set_row(row, heights[row])
 
 
 PRINT_WIDTH_PER_PAGE = 240
 """Column-width units that stay legible on one landscape A4 page."""
 
 
-def _page_setup(ws: Any, total_width: float = 0) -> None:
+FOOTER = "&L&A&C&P / &N"
+"""Every printed page: the sheet's name on the left, page / pages in the centre."""
+
+
+def pages_wide(total_width: float) -> int:
+    return max(1, math.ceil(total_width / PRINT_WIDTH_PER_PAGE))
+
+
+def _page_setup(ws: Any, total_width: float = 0, repeat_first_column: bool = False) -> None:
     ws.set_landscape()
     ws.set_paper(9)  # A4
-    ws.fit_to_pages(max(1, math.ceil(total_width / PRINT_WIDTH_PER_PAGE)), 0)
+    wide = pages_wide(total_width)
+    ws.fit_to_pages(wide, 0)
     ws.repeat_rows(0)
+    if repeat_first_column and wide > 1:  # the row's ID on every page of a wide table
+        ws.repeat_columns(0)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.set_footer("&C&P / &N")
+    ws.set_footer(FOOTER)
 
 
 def code_name(sheet: str) -> str:
@@ -216,9 +359,18 @@ def code_name(sheet: str) -> str:
 
 
 def build_workbook(book: Book, path: Path, with_vba: bool = True) -> Path:
-    """Write the master workbook for ``book`` to ``path``: an .xlsm with the project's
-    VBA module, the pinned xlwings standalone module and the ribbon (``with_vba``), or a
-    plain .xlsx without them."""
+    """Write the master workbook for ``book`` to ``path`` (replacing whatever is there:
+    the command line uses :func:`save_built` instead)."""
+    data = workbook_bytes(book, with_vba)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def workbook_bytes(book: Book, with_vba: bool = True) -> bytes:
+    """The master workbook for ``book``: an .xlsm with the project's VBA module, the
+    pinned xlwings standalone module and the ribbon (``with_vba``), or a plain .xlsx
+    without them."""
     import xlsxwriter
 
     from .excel.package import attach_vba_project, with_custom_ui
@@ -243,10 +395,12 @@ def build_workbook(book: Book, path: Path, with_vba: bool = True) -> Path:
 
     for table in schema.DATA_TABLES:
         ws = sheets[table.sheet]
-        _add_table(ws, table, rows[table.name], fmt)
+        heights: dict[int, float] = {}
+        widths = _add_table(ws, table, rows[table.name], fmt, heights)
         ws.freeze_panes(1, 1)
         ws.set_row(0, 36)
-        _page_setup(ws, sum(column_width(c) for c in table.columns))
+        _set_heights(ws, heights)
+        _page_setup(ws, sum(widths), repeat_first_column=True)
         id_col = table.columns[0]
         if id_col.unique:
             workbook.define_name(f"ids_{table.sheet}",
@@ -254,20 +408,23 @@ def build_workbook(book: Book, path: Path, with_vba: bool = True) -> Path:
 
     settings_ws = sheets["Settings"]
     setting_kinds = [s.kind for s in schema.SETTINGS]
+    heights = {}
+    settings_width = 0.0
     for table in schema.SETTINGS_TABLES:
-        _add_table(settings_ws, table, rows[table.name], fmt)
+        settings_width += sum(_add_table(settings_ws, table, rows[table.name], fmt, heights))
     for r, (setting, kind) in enumerate(zip(schema.SETTINGS, setting_kinds, strict=True),
                                         start=1):
         value_col = schema.SETTINGS_TABLE.first_col + 2
         value = cell_value(kind, setting.choices, getattr(book.settings, setting.key))
-        _write_cells(settings_ws, r, value_col, [value], [kind], fmt)
+        _write_cells(settings_ws, r, value_col, [value], [kind], fmt, left=True)
         rule = _validation(Column(setting.key, setting.zh, kind, choices=setting.choices))
         if rule is not None:
             settings_ws.data_validation(r, value_col, r, value_col, rule)
     settings_ws.freeze_panes(1, 0)
     settings_ws.set_row(0, 36)
-    _page_setup(settings_ws, sum(column_width(c) for t in schema.SETTINGS_TABLES
-                                 for c in t.columns))
+    _set_heights(settings_ws, heights)
+    # Its second page holds the other tables: the keys of the first are not repeated.
+    _page_setup(settings_ws, settings_width)
 
     for tool in schema.TOOL_SHEETS:
         ws = sheets[tool.name]
@@ -288,9 +445,91 @@ def build_workbook(book: Book, path: Path, with_vba: bool = True) -> Path:
     data = _normalise_zip(target.getvalue())
     if with_vba:
         data = with_custom_ui(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+    return data
+
+
+def save_built(data: bytes, path: Path, force: bool = False,
+               backups_kept: int = Settings().backups_kept) -> str:
+    """Write a built workbook to ``path`` without ever losing a user's file; returns what
+    was done, in one line.
+
+    A file already at ``path`` with the same bytes is left alone. A different file (the
+    user's data, perhaps) is replaced only with ``force``, after a backup into
+    ``.backups/`` beside it (the same backups the sheet writer keeps). The new file is
+    written to a temp file and moved into place in one step. Raises
+    :class:`~contract_tracker.sheetwriter.WriteRefused` with a one-line message, nothing
+    written, when ``path`` is a folder, exists without ``force``, or cannot be written.
+    """
+    from .sheetwriter import WriteRefused, _check_can_write, _make_backup, _rotate_backups
+
+    if path.is_dir():
+        raise WriteRefused(f"{path} is a folder; name the workbook file, e.g. "
+                           f"--out {path / 'contracts.xlsm'}. Nothing was written.")
+    backup: Path | None = None
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise WriteRefused(f"{path} exists and is not a regular file; nothing was written.")
+        try:
+            same = path.stat().st_size == len(data) and path.read_bytes() == data
+        except OSError as exc:
+            raise WriteRefused(f"{path} exists but cannot be read ({exc.strerror or exc}); "
+                               f"nothing was written.") from None
+        if same:
+            return f"{path} is already this build; left unchanged"
+        if not force:
+            raise WriteRefused(
+                f"{path} already exists and differs from this build (it may hold your data); "
+                f"nothing was written. Use --out for another file, or --force to replace it "
+                f"(a backup is kept in {path.parent / '.backups'}).")
+        _check_can_write(path)  # open in Excel, read-only, folder not writable
+        backup = _make_backup(path, max(backups_kept, 1))
+    folder = path.parent
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise WriteRefused(f"{blocking} is a file, not a folder: {path} cannot be written "
+                           f"there. Nothing was written.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteRefused(f"Cannot create the folder {folder} ({exc.strerror or exc}); "
+                           f"nothing was written.") from None
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise WriteRefused(f"Cannot write into {folder} ({exc.strerror or exc}); choose "
+                           f"another --out. Nothing was written.") from None
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        _set_mode(tmp, path if backup is not None else None)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                backup.unlink()
+        raise WriteRefused(f"Cannot write {path} ({exc.strerror or exc}); nothing was "
+                           f"written.") from None
+    if backup is None:
+        return f"wrote {path}"
+    notes = _rotate_backups(path, max(backups_kept, 1))
+    return "; ".join([f"replaced {path} (the old file is {backup.parent.name}/{backup.name})",
+                      *notes])
+
+
+def _set_mode(tmp: Path, like: Path | None) -> None:
+    """Give the temp file (created 0600) the old file's mode, or a new file's usual one."""
+    with contextlib.suppress(OSError):
+        if like is not None:
+            os.chmod(tmp, like.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
 
 
 def _normalise_zip(data: bytes) -> bytes:

@@ -50,26 +50,70 @@ def count_errors(problems: Sequence[Problem]) -> int:
 # --- commands ---------------------------------------------------------------------------
 
 
+def _save_build(book: Book, out: str, force: bool) -> str | None:
+    """Build ``book`` and write it to ``out`` without overwriting a different file unless
+    ``force`` (then after a backup); None, with the reason printed, when not written."""
+    from .build import save_built, workbook_bytes
+    from .sheetwriter import WriteRefused
+
+    path = Path(out)
+    if path.is_dir():  # say so before the build's seconds are spent
+        _err(f"not written: {path} is a folder; name the workbook file, e.g. "
+             f"--out {path / 'contracts.xlsm'}")
+        return None
+    try:
+        return save_built(workbook_bytes(book), path, force=force)
+    except WriteRefused as refused:
+        _err(f"not written: {refused}")
+        return None
+
+
 def cmd_build_workbook(args: argparse.Namespace) -> int:
-    from .build import build_workbook
     from .records import Book
     from .sample import sample_book
 
     book = Book() if args.empty else sample_book("small")
-    path = build_workbook(book, Path(args.out))
-    _out(f"built {path}")
+    done = _save_build(book, args.out, args.force)
+    if done is None:
+        return EXIT_UNREADABLE
+    _out(done)
     return EXIT_OK
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .build import build_workbook
     from .sample import sample_book
 
     book = sample_book(args.size, seed=args.seed)
-    path = build_workbook(book, Path(args.out))
-    _out(f"wrote {path}: {len(book.clients)} clients, {len(book.contracts)} contracts, "
+    done = _save_build(book, args.out, args.force)
+    if done is None:
+        return EXIT_UNREADABLE
+    _out(f"{done}: {len(book.clients)} clients, {len(book.contracts)} contracts, "
          f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
          f"{len(book.incidents)} incidents, {len(book.availability)} availability months")
+    return EXIT_OK
+
+
+def cmd_excel_setup(args: argparse.Namespace) -> int:
+    """Write xlwings.conf beside the workbook: the buttons then start this Python."""
+    from .excel.package import ConfRefused, package_root, write_xlwings_conf
+
+    target = Path(args.workbook)
+    folder = target if target.is_dir() else target.parent
+    if not target.exists():
+        _err(f"not written: there is no workbook at {target}")
+        return EXIT_UNREADABLE
+    platform = args.platform or ("win" if sys.platform == "win32" else "mac")
+    interpreter = str(Path(sys.executable).absolute())
+    try:
+        path, pairs = write_xlwings_conf(folder, interpreter, str(package_root()), platform,
+                                         force=args.force)
+    except ConfRefused as refused:
+        _err(f"not written: {refused}")
+        return EXIT_UNREADABLE
+    _out(f"wrote {path}:")
+    for key, value in pairs:
+        _out(f"  {key} = {value}")
+    _out("The ribbon buttons of the workbooks in that folder now run this Python.")
     return EXIT_OK
 
 
@@ -259,8 +303,13 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """The weekly report's files, then its Log lines in the master. The files are the
+    report: a master open in Excel (which refuses the Log write) only costs the Log lines,
+    so that is a warning and the exit code says how the report went."""
     from .jobs import output_dir
     from .report import report_job
+    from .sheetwriter import WriteRefused
+    from .toolsheets import write_master
 
     path = Path(args.workbook)
     book, data_problems = _load_or_report(path)
@@ -272,11 +321,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     job = report_job(book, args.week, out)
     print_problems((*data_problems, *job.problems), None if args.all else 50)
     _out(job.summary)
+    not_logged = ""
+    try:
+        write_master(path, {}, job.log, book.settings.backups_kept)
+    except WriteRefused as refused:  # the master is untouched; say why, minus "nothing was"
+        not_logged = refused.message.replace("; nothing was written", "")
     if job.failed:
-        _write_job(path, book, job)
+        if not_logged:
+            _err(f"the Log in {path.name} was not updated either: {not_logged}")
         return EXIT_UNREADABLE
-    if not _write_job(path, book, job):
-        return EXIT_UNREADABLE
+    if not_logged:
+        _out(f"warning: the report was written ({len(job.files)} files under {out}), but the "
+             f"Log in the master {path.name} was not updated: {not_logged}")
     return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
 
 
@@ -360,15 +416,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    force_help = ("replace an existing file that differs from the build (your data!); "
+                  "a backup is kept in .backups/ beside it")
     p = add("build-workbook", cmd_build_workbook,
             "build workbook/contracts.xlsm from the checked-in sources (sample data)")
     p.add_argument("--out", default=str(BUNDLED_WORKBOOK), help="where to write the .xlsm")
     p.add_argument("--empty", action="store_true", help="no sample data, only the structure")
+    p.add_argument("--force", action="store_true", help=force_help)
 
     p = add("sample", cmd_sample, "write a sample workbook (small, or large for benchmarks)")
     p.add_argument("--size", choices=("small", "large"), default="small")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--out", required=True, help="path of the .xlsm to write")
+    p.add_argument("--force", action="store_true", help=force_help)
+
+    p = add("excel-setup", cmd_excel_setup,
+            "write xlwings.conf beside the workbook so its buttons run this Python")
+    p.add_argument("workbook", nargs="?", default=str(BUNDLED_WORKBOOK),
+                   help="the workbook (default: workbook/contracts.xlsm) or its folder")
+    p.add_argument("--platform", choices=("win", "mac"),
+                   help="which Excel reads it (default: this computer's): INTERPRETER_WIN "
+                        "or INTERPRETER_MAC")
+    p.add_argument("--force", action="store_true",
+                   help="update an existing xlwings.conf (its other lines are kept)")
 
     p = add("validate", cmd_validate, "check the workbook and list every problem by cell")
     _workbook_arg(p)

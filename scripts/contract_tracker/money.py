@@ -3,6 +3,11 @@
 ``to_decimal`` converts a cell value once, through ``repr`` for floats so that 2.675
 stays 2.675 (``Decimal(2.675)`` is 2.67499...). ``round_fen`` rounds half-up to 0.01,
 as the contract's amounts are stated; Decimal's default context would round half-even.
+
+Numbers of :data:`MAX_AMOUNT` (10^15, a thousand trillion yuan) or more are not amounts
+anyone typed on purpose (1E+300 is a slip of the keyboard); ``implausible`` says so, so
+that the reader rejects the cell instead of failing later when Decimal's 28-digit
+context cannot round it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,19 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
+MAX_AMOUNT = Decimal(10) ** 15
+"""Amounts, rates and counts must be below this (10^15); anything larger is a typing slip."""
+MAX_AMOUNT_FLOAT = float(MAX_AMOUNT)
+
+
+def implausible(number: Decimal) -> str | None:
+    """Why ``number`` cannot be an amount or count (too large, not finite), or None."""
+    if not number.is_finite():
+        return "is not a finite number"
+    if abs(number) >= MAX_AMOUNT:
+        return ("is too large to be an amount or count (10^15 or more): check the cell "
+                "for a typing slip")
+    return None
 
 
 def to_decimal(value: object) -> Decimal | None:

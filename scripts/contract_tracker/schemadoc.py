@@ -7,6 +7,7 @@ page equal to what the schema says.
 from __future__ import annotations
 
 from . import schema
+from .money import MAX_AMOUNT
 from .records import Settings
 from .schema import Column, Kind, Table
 
@@ -101,6 +102,31 @@ def schema_markdown() -> str:
         "are still used); a warning keeps the row. `--write` also fills the `Problems` sheet "
         "with a link to each cell. Exit code 0: no errors; 1: errors; 2: the file cannot be "
         "read.",
+        "",
+        "Errors (the row is skipped): a value of the wrong type, a required value missing, a "
+        "duplicate ID, a reference to an unknown client, contract or installment, a negative "
+        "amount, an end before its start, an Excel error value (`#REF!`, `#VALUE!`, `#N/A`), "
+        f"a number of {MAX_AMOUNT:,} (10^15) or more (a typing slip such as `1E+300`: no "
+        "contract is that large), a missing required column or sheet. A setting with such a "
+        "value falls back to its default.",
+        "",
+        "Warnings (the row is kept, as typed):",
+        "",
+        "- **Receipts beyond what is scheduled.** A receipt that takes a contract's receipts "
+        "past the sum of its installments is reported at the receipt's amount cell. It stays a "
+        "warning on purpose: the money was received, and skipping the row would turn the "
+        "contract's paid installments back into a debt, with late fees on it. Check the amount "
+        "(a typing slip?) or add the missing installment (extra work, a price change) to "
+        "`Installments`.",
+        "- Fee items or installments that do not add up to the contract's total fee; a "
+        "contract without installments.",
+        "- A credit code whose check character is wrong (GB 32100-2015), an e-mail address "
+        "without `@`.",
+        "- A phone number stored as a number (`5718888` instead of `0571-8888...`): its "
+        "leading 0 may be lost. Format the cell as text (the built workbook already does) "
+        "and retype it. Mobile numbers (11 digits starting with 1) are fine either way.",
+        "- An amount with more than two decimals (rounded half-up to the fen), a column the "
+        "tool does not know (ignored), a missing optional column.",
         "",
     ]
     return "\n".join(lines)

@@ -47,19 +47,26 @@ __all__ = [
     "CUSTOM_UI_NAMESPACE",
     "CUSTOM_UI_PART",
     "CUSTOM_UI_REL_TYPE",
+    "INTERPRETER_KEYS",
     "RIBBON_TAGS",
     "VBA_PROJECT_NAME",
     "WORKBOOK_CODE_NAME",
+    "XLWINGS_CONF",
+    "ConfRefused",
     "RibbonButton",
     "add_custom_ui",
     "attach_vba_project",
     "contract_tracker_module",
     "custom_ui_xml",
+    "package_root",
     "project_modules",
+    "read_xlwings_conf",
     "ribbon_buttons",
     "vba_project_bytes",
     "vba_source_text",
     "with_custom_ui",
+    "write_xlwings_conf",
+    "xlwings_conf_text",
     "xlwings_modules",
 ]
 
@@ -284,3 +291,104 @@ def add_custom_ui(xlsm_path: Path) -> None:
     temporary = xlsm_path.with_name(xlsm_path.name + ".tmp")
     temporary.write_bytes(data)
     temporary.replace(xlsm_path)
+
+
+# --- xlwings.conf: which Python the buttons start ------------------------------------------
+
+XLWINGS_CONF: Final = "xlwings.conf"
+"""The settings file xlwings' VBA reads from the workbook's folder (after a sheet of the
+same name, before ``%USERPROFILE%\\.xlwings\\xlwings.conf``)."""
+INTERPRETER_KEYS: Final = {"win": "INTERPRETER_WIN", "mac": "INTERPRETER_MAC"}
+
+
+class ConfRefused(Exception):
+    """xlwings.conf was not written; the message says why and what to do."""
+
+
+def package_root() -> Path:
+    """The folder that holds the ``contract_tracker`` package (``scripts/`` of a checkout)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def read_xlwings_conf(text: str) -> list[tuple[str, str]]:
+    """The (key, value) pairs of an xlwings.conf, read the way xlwings' VBA reads them
+    (``Input #file, name, value``): comma- or line-separated fields, each either quoted
+    (up to the next ``"``, no escapes) or bare (trimmed)."""
+    fields: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            break
+        if text[i] == '"':
+            end = text.find('"', i + 1)
+            end = n if end < 0 else end
+            fields.append(text[i + 1:end])
+            i = end + 1
+            while i < n and text[i] not in ",\r\n":
+                i += 1
+        else:
+            start = i
+            while i < n and text[i] not in ",\r\n":
+                i += 1
+            fields.append(text[start:i].strip())
+        if i < n and text[i] == ",":
+            i += 1
+    return [(fields[k], fields[k + 1] if k + 1 < len(fields) else "")
+            for k in range(0, len(fields), 2)]
+
+
+def xlwings_conf_text(pairs: Sequence[tuple[str, str]], newline: str = "\r\n") -> str:
+    """``"KEY","value"`` lines, as VBA's ``Write #`` writes them."""
+    for key, value in pairs:
+        if '"' in key or '"' in value or "\n" in value or "\r" in value:
+            raise ConfRefused(f"{key} {value!r} contains a double quote or a line break, "
+                              "which xlwings.conf cannot hold")
+    return "".join(f'"{key}","{value}"{newline}' for key, value in pairs)
+
+
+def conf_encoding(platform: str) -> str:
+    """The encoding VBA reads the file in: Windows' ANSI code page (cp936 on Chinese
+    Windows) when run on Windows; UTF-8 otherwise."""
+    import locale
+    import sys
+
+    return locale.getencoding() if platform == "win" and sys.platform == "win32" else "utf-8"
+
+
+def write_xlwings_conf(folder: Path, interpreter: str, pythonpath: str, platform: str,
+                       force: bool = False) -> tuple[Path, list[tuple[str, str]]]:
+    """Write ``folder/xlwings.conf`` so that the buttons start ``interpreter`` with
+    ``pythonpath`` on ``sys.path``; ``platform`` is ``win`` or ``mac`` (which
+    ``INTERPRETER_*`` key). An existing file is changed only with ``force``, and then
+    only these keys: its other lines (say, the other platform's interpreter) stay.
+    Returns the file and the pairs written."""
+    key = INTERPRETER_KEYS[platform]
+    path = folder / XLWINGS_CONF
+    encoding = conf_encoding(platform)
+    pairs: list[tuple[str, str]] = []
+    if path.exists():
+        if not force:
+            raise ConfRefused(f"{path} already exists; it was not changed. Use --force to set "
+                              f"its {key} and PYTHONPATH (its other lines are kept).")
+        try:
+            old = path.read_bytes().decode(encoding, errors="replace")
+        except OSError as exc:
+            raise ConfRefused(f"{path} cannot be read ({exc.strerror or exc})") from None
+        pairs = [(k, v) for k, v in read_xlwings_conf(old)
+                 if k.upper() not in (key, "PYTHONPATH")]
+    pairs += [(key, interpreter), ("PYTHONPATH", pythonpath)]
+    text = xlwings_conf_text(pairs, "\r\n" if platform == "win" else "\n")
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError:
+        raise ConfRefused(
+            f"the path {interpreter} or {pythonpath} has characters that Windows' code page "
+            f"({encoding}) cannot write, and xlwings reads the file in that code page: move "
+            f"Contract Tracker to a folder with a plain name, e.g. C:\\ContractTracker") from None
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ConfRefused(f"cannot write {path} ({exc.strerror or exc})") from None
+    return path, pairs
