@@ -303,3 +303,33 @@ def test_every_record_type_ends_with_src_so_rows_can_be_built_positionally() -> 
         cls = RECORD_OF[table.name]
         assert cls._fields[-1] == "src"
         assert set(cls._fields[:-1]) <= {c.key for c in table.columns}, cls
+
+
+def test_equal_values_are_one_object_and_change_nothing(mini_grids: Grids) -> None:
+    """Contract numbers, amounts and dates met again are shared (a third of a large
+    book's memory); each row still gets its own value, rounding and source."""
+    set_cell(mini_grids, "Receipts", 2, "amount", 20000.005)
+    set_cell(mini_grids, "Receipts", 3, "amount", 20000.005)
+    book, problems = parse_book(mini_grids)
+    assert [str(p) for p in problems] == [
+        f"Receipts!E{row}: 金额 20000.005 has more than two decimals; 20000.01 is used"
+        for row in (2, 3)]
+    first, second = book.receipts
+    assert first.amount == second.amount == D("20000.01")
+    assert (first.src.row, second.src.row) == (2, 3)
+    contract = book.contracts[0].contract_id
+    assert all(i.contract_id is contract for i in book.installments
+               if i.contract_id == contract)
+    due = [i.due_date for i in book.installments]
+    assert len({id(d) for d in due}) == len(set(due))
+
+
+def test_zero_and_minus_zero_stay_apart() -> None:
+    from contract_tracker import schema
+    from contract_tracker.parse import Shared, _convert_column, converter
+
+    column = schema.RECEIPTS.column("amount")
+    shared = Shared()
+    values = _convert_column(column, converter(column), [0.0, -0.0, 1.5, 1.5, 0.0], shared)
+    assert [str(v) for v in values] == ["0.0", "-0.0", "1.5", "1.5", "0.0"]
+    assert values[2] is values[3]

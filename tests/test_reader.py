@@ -114,7 +114,86 @@ def test_missing_sheet_in_a_real_file(tmp_path: Path) -> None:
     wb.close()
     book, problems = load_book(path)
     assert book is not None
-    missing = [str(p) for p in problems if "sheet is missing" in p.message]
-    assert [m.split(":")[0] for m in missing] == [
-        "Settings", "Contracts", "FeeItems", "Installments", "Receipts", "Incidents",
-        "Availability"]
+    assert [(str(p), p.severity) for p in problems] == [
+        (f"{sheet}: sheet is missing: the workbook needs a sheet named '{sheet}' ({zh}); "
+         "restore it from a backup or run build-workbook for a fresh one", Severity.ERROR)
+        for sheet, zh in [("Settings", "参数"), ("Contracts", "合同"), ("FeeItems", "费用组成"),
+                          ("Installments", "付款计划"), ("Receipts", "收款"),
+                          ("Incidents", "故障"), ("Availability", "可用性")]]
+    assert book.clients == () and book.contracts == ()
+
+
+def _set_number(path: Path, sheet: str, cell: str, number: str) -> None:
+    """Make ``cell`` of ``sheet`` a number cell holding ``number``, as Excel stores it."""
+    def edit(xml: str) -> str:
+        new, n = re.subn(rf'<c r="{cell}"( s="\d+")?( t="\w+")?>(<v>[^<]*</v>|<is>.*?</is>)</c>',
+                         rf'<c r="{cell}"\1><v>{number}</v></c>', xml)
+        assert n == 1
+        return new
+
+    rewrite_part(path, sheet_part(path, sheet), edit)
+
+
+def test_a_huge_amount_in_the_file_is_an_error_at_its_cell(mini_workbook: Path) -> None:
+    """Receipts!E2 = 1E+300 crashed validation (InvalidOperation, 'contract-tracker
+    failed', exit 2, no cell)."""
+    _set_number(mini_workbook, "Receipts", "E2", "1E+300")
+    book, problems = load_book(mini_workbook)
+    assert book is not None
+    assert [str(p) for p in problems] == [
+        "Receipts!E2: 金额 1E+300 is too large to be an amount or count (10^15 or more): "
+        "check the cell for a typing slip"]
+    assert [r.receipt_id for r in book.receipts] == ["R002"]
+
+
+def test_a_phone_typed_as_a_number_is_a_warning(mini_workbook: Path) -> None:
+    _set_number(mini_workbook, "Clients", "E2", "5718888")
+    book, problems = load_book(mini_workbook)
+    assert book is not None
+    assert [(str(p), p.severity) for p in problems] == [(
+        "Clients!E2: 联系电话 5718888 was typed as a number, so a leading 0 (0571…) may have "
+        "been lost: format the cell as text (or type ' first, e.g. '0571-88886666) and "
+        "retype it", Severity.WARNING)]
+    assert book.clients[0].phone == "5718888"  # kept: only the user knows the number
+
+
+def test_a_mobile_number_typed_as_a_number_is_fine(mini_workbook: Path) -> None:
+    _set_number(mini_workbook, "Clients", "E3", "13800138000")
+    book, problems = load_book(mini_workbook)
+    assert book is not None and problems == ()
+    assert book.clients[1].phone == "13800138000"
+
+
+def test_a_sheet_that_cannot_be_read_is_one_clear_problem(mini_workbook: Path) -> None:
+    """The sheets are read on a second thread while earlier ones are parsed: a sheet
+    that fails there still gives the one problem, and no thread or file is left open."""
+    import threading
+
+    rewrite_part(mini_workbook, sheet_part(mini_workbook, "Receipts"),
+                 lambda xml: xml.replace("<sheetData>", "<sheetData><row r=\"2\"><c r=\"A2\" "
+                                         "t=\"s\"><v>999999</v></c></row>", 1))
+    book, problems = load_book(mini_workbook)
+    assert book is None and len(problems) == 1
+    assert str(problems[0]).startswith("contracts.xlsm: cannot be read as an Excel workbook (")
+    assert not [t for t in threading.enumerate() if t.name.startswith("reader")]
+    mini_workbook.rename(mini_workbook.with_suffix(".moved"))  # closed: Windows could too
+
+
+def test_sheets_come_in_the_order_asked_and_again_when_asked_again(
+        mini_workbook: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from contract_tracker.reader import _Grids, _Reader, read_grids
+
+    whole, _ = read_grids(mini_workbook)
+    reader = _Reader(mini_workbook)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            grids = _Grids(reader, pool)
+            assert list(grids) == [n for n in schema.USER_SHEETS if n in whole]
+            assert grids["Receipts"] == whole["Receipts"]  # ahead of its turn
+            assert grids["Settings"] == whole["Settings"]
+            assert grids["Receipts"] == whole["Receipts"]  # read again
+            assert grids.get("Nope") is None and "Nope" not in grids
+    finally:
+        reader.close()

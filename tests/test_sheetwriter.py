@@ -22,6 +22,8 @@ import pytest
 import python_calamine
 import xlsxwriter
 import xlwings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contract_tracker import schema
 from contract_tracker import sheetwriter as sw
@@ -624,9 +626,23 @@ def test_failure_while_writing_the_temp_file(master: Path,
 def test_failed_verification_writes_nothing(master: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(master)
-    monkeypatch.setattr(sw, "_expected", lambda value, date1904: "something else")
-    with pytest.raises(WriteRefused, match=r"verification failed: Problems!A1 reads back"):
+    real = sw._SheetRenderer.chunks
+
+    def corrupted(self: sw._SheetRenderer) -> Any:  # a writer bug: a value goes astray
+        for chunk in real(self):
+            yield chunk.replace("C001", "C00X").replace(">row 77<", ">row 78<")
+
+    monkeypatch.setattr(sw._SheetRenderer, "chunks", corrupted)
+    with pytest.raises(WriteRefused, match=r"verification failed: Problems!A2 reads back "
+                                           r"'C00X' instead of 'C001'"):
         write_tool_sheets(master, {"Problems": sample_content()})
+    assert _snapshot(master) == before and leftovers(master.parent) == []
+    # the same in a sheet long enough to be packed while it is rendered
+    long_sheet = table_sheet(["行 (row)", "值 (value)"],
+                             [[f"row {i}", D(i) / 8] for i in range(60_000)])
+    with pytest.raises(WriteRefused, match=r"verification failed: Workings!A79 reads back "
+                                           r"'row 78' instead of 'row 77'"):
+        write_tool_sheets(master, {"Workings": long_sheet})
     assert _snapshot(master) == before and leftovers(master.parent) == []
 
 
@@ -814,6 +830,187 @@ def test_on_the_built_master_workbook(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(book, keep_vba=True)
     assert wb["Problems"].sheet_properties.codeName == "shProblems"
     assert wb["Problems"]["B2"].value == "杭州优品 & <Sons>"
+
+
+# --- long sheets: rendered column by column, packed while rendered --------------------------
+
+
+class _FakeStyles:
+    """Style indices for the renderer alone: one per distinct CellStyle, in first use."""
+
+    def __init__(self) -> None:
+        self.seen: dict[sw.CellStyle, int] = {}
+
+    def xf(self, style: sw.CellStyle) -> int:
+        return self.seen.setdefault(style, len(self.seen) + 1)
+
+
+_ODD_TEXTS = ["", " ", "a", " lead", "trail ", "R&D <x> >", "_x0041_", "a_xb", "\tTab",
+              "line1\nline2", "cr\rx", "ctl\x01x", "\ud800", "\ufffe", "全角　", "\u3000x",
+              "\ue000", "中文 × Σ", "x" * 40, "\u2028", "=1+2"]
+_VALUES = st.one_of(
+    st.sampled_from(_ODD_TEXTS), st.text(max_size=12), st.none(),
+    st.decimals(allow_nan=True, allow_infinity=True, places=None),
+    st.integers(min_value=-10**17, max_value=10**17), st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.dates(min_value=dt.date(1899, 12, 1), max_value=dt.date(2100, 1, 1)),
+    st.datetimes(min_value=dt.datetime(1899, 12, 1), max_value=dt.datetime(2100, 1, 1)),
+    st.sampled_from([schema.Kind.MONEY, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)]))
+
+
+_COLUMN_KINDS = [  # a column of one kind, as long sheets have them
+    st.one_of(st.sampled_from(_ODD_TEXTS), st.text(max_size=12)),
+    st.sampled_from(["HT-1", "late_fee", "滞纳金 late_fee", "a & b", ""]),
+    st.one_of(st.none(), st.decimals(allow_nan=True, allow_infinity=True, places=None)),
+    st.one_of(st.none(), st.dates(min_value=dt.date(1899, 12, 1)),
+              st.datetimes(min_value=dt.datetime(1899, 12, 1))),
+    _VALUES,
+]
+
+
+@st.composite
+def _sheets(draw: st.DrawFn) -> list[list[Any]]:
+    """Rows of mixed values, or of columns each of one kind (then a ragged edge)."""
+    if draw(st.booleans()):
+        return draw(st.lists(st.lists(_VALUES, max_size=6), min_size=1, max_size=40))
+    kinds = draw(st.lists(st.sampled_from(_COLUMN_KINDS), min_size=1, max_size=5))
+    n = draw(st.integers(1, 60))
+    columns = [draw(st.lists(kind, min_size=n, max_size=n)) for kind in kinds]
+    rows = [list(row) for row in zip(*columns, strict=True)]
+    for row in rows[::7]:
+        del row[draw(st.integers(0, len(row))):]
+    return rows
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_sheets(),
+       st.lists(st.sampled_from([None, "money", "wrap", "date", "int"]), max_size=6),
+       st.booleans(), st.sets(st.integers(0, 39), max_size=4),
+       st.dictionaries(st.tuples(st.integers(0, 59), st.integers(0, 6)),
+                       st.sampled_from(["date", "link", "red", "money+bold"]), max_size=30))
+def test_rows_render_as_the_one_cell_rule_says(rows: list[list[Any]], styles: list[Any],
+                                               date1904: bool, styled: set[int],
+                                               cell_styles: dict[tuple[int, int], str]
+                                               ) -> None:
+    """Column by column (with one check per column of texts) or row by row, every cell is
+    what :meth:`_SheetRenderer.cell` makes of it, rows in order, empty rows left out."""
+    content = SheetContent(rows=rows, col_styles={i: s for i, s in enumerate(styles) if s},
+                           row_styles={r: "bold" for r in styled if r < len(rows)},
+                           cell_styles=cell_styles, heights={0: 30.0})
+    fast = sw._SheetRenderer("W", content, _FakeStyles(), date1904)  # type: ignore[arg-type]
+    slow = sw._SheetRenderer("W", content, _FakeStyles(), date1904)  # type: ignore[arg-type]
+    got = "".join(fast.chunks())
+    want = []
+    for r, row in enumerate(content.rows):
+        explicit = content.row_styles.get(r)
+        cells = "".join(slow.cell(r, c, v, cell_styles.get((r, c)) or explicit)
+                        for c, v in enumerate(row))
+        cells += "".join(  # styled blanks right of a short row
+            f'<c r="{schema.col_letter(c)}{r + 1}" s="{slow.xf(cell_styles[r, c], 0)}"/>'
+            for c in range(len(row), content.width) if (r, c) in cell_styles)
+        if cells:
+            height = ' ht="30" customHeight="1"' if r == 0 else ""
+            want.append(f'<row r="{r + 1}"{height}>{cells}</row>')
+    # the same styles are used, maybe first met in another order: compare by style
+    by_index = {i: s for s, i in fast.styles.seen.items()}  # type: ignore[attr-defined]
+    slow_index = {i: s for s, i in slow.styles.seen.items()}  # type: ignore[attr-defined]
+
+    def styles_named(xml: str, names: dict[int, sw.CellStyle]) -> str:
+        return re.sub(r' s="(\d+)"', lambda m: f' s="{names[int(m[1])]}"', xml)
+
+    assert styles_named(got, by_index) == styles_named("".join(want), slow_index)
+    assert fast.cleaned_notes() == slow.cleaned_notes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_ODD_TEXTS), st.text(max_size=8)), min_size=1,
+                max_size=12))
+def test_texts_checked_together_as_one_by_one(values: list[str]) -> None:
+    texts = sw._plain_texts(values)
+    one_by_one = all(not sw._TEXT_WORK_RE.search(v.replace("&", "").replace("<", "")
+                                                 .replace(">", ""))
+                     and len(v) <= sw.MAX_TEXT and v.strip() == v for v in values)
+    if texts is None:  # refused: some text needs more than & < > escaped (or has a line
+        assert not one_by_one or any("\n" in v for v in values)  # break to escape around)
+    else:
+        assert one_by_one
+        assert list(texts) == [v.translate(sw._TEXT_ESCAPES) for v in values]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_sheets(), st.data())
+def test_quick_comparison_never_passes_what_the_cell_rule_refuses(rows: list[list[Any]],
+                                                                  data: st.DataObject
+                                                                  ) -> None:
+    """The column-by-column comparison of read-back rows may send a block on to the cell
+    by cell one, but never passes a block that one refuses."""
+    block = tuple(tuple(r) for r in rows)
+    width = max(map(len, block))
+    got: list[list[Any]] = [[*(sw._expected(v, False) for v in r), *[""] * (width - len(r))]
+                            for r in block]
+    for _ in range(data.draw(st.integers(0, 2)) if width else 0):  # a faulty writer's cells
+        r, c = data.draw(st.integers(0, len(got) - 1)), data.draw(st.integers(0, width - 1))
+        got[r][c] = data.draw(st.sampled_from([1.0, True, 0.0, False, "", "x", 1,
+                                               dt.date(2026, 1, 1), None]))
+    try:
+        sw._compare_rows("W", block, got, 0, False)
+        refused = False
+    except WriteRefused:
+        refused = True
+    if sw._same_block(block, got, False):
+        assert not refused
+
+
+@pytest.mark.slow
+def test_long_sheet_is_packed_while_rendered_and_rewritten_in_place(master: Path) -> None:
+    """A sheet past 4 MB of XML is deflated (level 1) while it is rendered and never held
+    whole; rewriting it reads the old part in chunks and keeps the sheet's settings."""
+    rows = [[f"HT-{i:05d}", f"第 {i} 行 R&D <{i}>" if i % 7 else f" lead {i}", D(i) / 8,
+             dt.date(2026, 1, 1) + dt.timedelta(days=i % 300),
+             dt.datetime(2026, 1, 1, 0, 0) + dt.timedelta(minutes=7 * i), i % 5 == 0,
+             None if i % 3 else i, "a\x01b" if i == 4321 else "ok"] for i in range(50_000)]
+    content = table_sheet([f"c{i}" for i in range(8)], rows, title="计算过程 Workings",
+                          col_styles=["wrap", None, "money"])
+    report = write_tool_sheets(master, {"Workings": content})
+    part = sheet_part(master, "Workings")
+    with zipfile.ZipFile(master) as z:
+        info = z.getinfo(part)
+        assert info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > 4 * 2**20
+        xml = z.read(part).decode()
+    assert report.cleaned == ("Workings!H4324: removed 1 control character",)
+    assert xml.count("<row ") == len(content.rows)
+    assert '<t xml:space="preserve"> lead 0</t>' in xml and "R&amp;D &lt;1&gt;" in xml
+    grid = calamine_grid(master, "Workings")
+    assert grid[2] == ["HT-00000", " lead 0", 0.0, dt.date(2026, 1, 1),
+                       dt.date(2026, 1, 1), True, 0.0, "ok"]  # midnight reads as a date
+    assert grid[-1][:6] == ["HT-49999", "第 49999 行 R&D <49999>", 49999 / 8,
+                            dt.date(2026, 1, 1) + dt.timedelta(days=49999 % 300),
+                            dt.datetime(2026, 1, 1) + dt.timedelta(minutes=7 * 49999), False]
+    # the user's tab colour survives; a second identical write changes nothing
+    with zipfile.ZipFile(master) as z:
+        assert 'codeName="Sheet5"' in z.read(part).decode()[:2000]
+    first = parts(master)
+    write_tool_sheets(master, {"Workings": content})
+    assert parts(master) == first
+
+
+def test_old_sheet_frame_is_read_in_chunks(master: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """The part around a long sheetData (split across read chunks) is what the sheet
+    keeps: the same as cutting it out of the whole part."""
+    rows = [[f"row {i}", i] for i in range(3000)]
+    write_tool_sheets(master, {"Workings": SheetContent(rows=rows, freeze=(1, 0))})
+    monkeypatch.setattr(sw, "_READ_CHUNK", 4096)
+    with open(master, "rb") as f:
+        pkg = sw._Package(f, master)
+        part = sheet_part(master, "Workings")
+        whole = pkg.read(part)
+        frame = sw._old_frame(pkg, part)
+        pkg.zip.close()
+    assert len(whole) > 20 * 4096
+    assert frame == sw._cut_sheet_data(whole)
+    assert b"<sheetData" not in frame and frame.endswith(b"</worksheet>")
+    assert b"<pane " in frame and b"<pageMargins " in frame
 
 
 # --- LibreOffice -----------------------------------------------------------------------------

@@ -9,15 +9,14 @@ into the open workbook through xlwings. Neither shell computes anything itself.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .gcpause import gc_paused
 from .records import Book, Problem, Severity
 from .sheetwriter import CellValue, CondRule, LogEntry, SheetContent, table_sheet
 from .toolsheets import log_entry, problems_sheet
@@ -86,36 +85,42 @@ def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
     widths = {"section": 20, "contract_id": 14, "item_id": 16, "part": 18, "base": 15,
               "start": 17, "stop": 17, "quantity": 11, "rate_or_limit": 11, "result": 13,
               "verdict": 12, "source": 40, "explanation": 70}
-    col_styles = [styles.get(key) for key, _ in WORKINGS_COLUMNS]
     keys = [key for key, _ in WORKINGS_COLUMNS]
     # Late-fee segments run over days, SLA clocks over minutes: dates get a date format.
-    day_only = {(n, i): "date" for n, row in enumerate(body)
-                for i in (keys.index("start"), keys.index("stop"))
-                if isinstance(row[i], dt.date) and not isinstance(row[i], dt.datetime)}
-    content = table_sheet(
-        [str(h) for h in header], [list(r) for r in body],
-        title=f"计算过程 Workings — 截至 as of {as_of:%Y-%m-%d} (日终 end of day); "
-              f"生成于 made {now:%Y-%m-%d %H:%M}",
-        col_styles=col_styles, freeze_cols=2, cell_styles=day_only,
-        widths=[widths[key] for key, _ in WORKINGS_COLUMNS],
-        rules=[CondRule("A", "==", "风险提示 risk", "amber")],
-    )
+    day_only = {(n, i): "date" for i in (keys.index("start"), keys.index("stop"))
+                for n, value in enumerate(row[i] for row in body)
+                if value.__class__ is dt.date}
     # Wrapped evidence needs taller rows (LibreOffice and Excel do not grow them on open);
     # printed at natural size, the sheet runs over pages across rather than shrinking.
-    wrapped = [(keys.index(k), widths[k]) for k in ("source", "explanation")]
+    lines = [_lines([row[i] for row in body], widths[k] - 1)
+             for k, i in ((k, keys.index(k)) for k in ("source", "explanation"))]
     first_data = 2  # title row, header row
-    heights = {1: 30.0} | {first_data + n: 15.0 * max(
-        1, *(math.ceil(_text_width(str(row[i] or "")) / (w - 1)) for i, w in wrapped))
-        for n, row in enumerate(body)}
-    return dataclasses.replace(content, fit_width=False, heights=heights)
+    heights = {1: 30.0} | {first_data + n: 15.0 * max(1, a, b)
+                           for n, (a, b) in enumerate(zip(*lines, strict=True))}
+    return table_sheet(
+        [str(h) for h in header], body,
+        title=f"计算过程 Workings — 截至 as of {as_of:%Y-%m-%d} (日终 end of day); "
+              f"生成于 made {now:%Y-%m-%d %H:%M}",
+        col_styles=[styles.get(key) for key in keys], freeze_cols=2, cell_styles=day_only,
+        widths=[widths[key] for key in keys],
+        rules=[CondRule("A", "==", "风险提示 risk", "amber")],
+        fit_width=False, heights=heights,
+    )
+
+
+def _lines(values: Sequence[CellValue], room: int) -> list[int]:
+    """Lines each value needs in a column ``room`` units wide (0 for an empty cell)."""
+    out = []
+    for value in values:
+        text = value if value.__class__ is str else str(value or "")
+        n = len(text)  # CJK characters count double
+        if not text.isascii():
+            n += len(_WIDE.findall(text))
+        out.append(-(-n // room))
+    return out
 
 
 _WIDE = re.compile("[\u2e81-\U0010ffff]")
-
-
-def _text_width(text: str) -> int:
-    """Column-width units a text needs: CJK characters count double."""
-    return len(text) if text.isascii() else len(text) + len(_WIDE.findall(text))
 
 
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
@@ -148,10 +153,11 @@ def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,
     from .dashboard import dashboard_job
 
     now = now or _now()
-    penalties, result = penalties_job(book, as_of, now=now)
-    checked = validate_job(book, (*problems, *penalties.problems), now=now)
-    return (checked.merged(dataclasses.replace(penalties, problems=()))
-            .merged(dashboard_job(book, as_of, now=now, result=result)))
+    with gc_paused():  # hundreds of thousands of rows, no cycles among them
+        penalties, result = penalties_job(book, as_of, now=now)
+        checked = validate_job(book, (*problems, *penalties.problems), now=now)
+        return (checked.merged(dataclasses.replace(penalties, problems=()))
+                .merged(dashboard_job(book, as_of, now=now, result=result)))
 
 
 def generate_job(book: Book, selection: Sequence[str] | str, out_dir: Path, *,

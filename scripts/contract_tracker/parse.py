@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import itertools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from . import schema
 from .creditcode import credit_code_problem
-from .money import ZERO, fmt_money_grouped, round_fen, to_decimal
+from .money import MAX_AMOUNT_FLOAT, ZERO, fmt_money_grouped, implausible, round_fen, to_decimal
 from .records import (
     AgeingBucket,
     AvailabilityMonth,
@@ -77,7 +79,7 @@ def _from_serial(value: float) -> dt.datetime:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < MAX_AMOUNT_FLOAT:
         return str(int(value))
     return str(value)
 
@@ -93,7 +95,7 @@ def conv_id(value: object) -> str:
 
 
 def conv_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < MAX_AMOUNT_FLOAT:
         return str(int(value))
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="minutes")
@@ -158,6 +160,8 @@ def conv_decimal(value: object) -> Decimal:
         raise Bad(f"'{_show(value)}' is not a number")
     if number < 0:
         raise Bad(f"{_show(value)} is negative: amounts and counts must be 0 or more")
+    if (why := implausible(number)) is not None:
+        raise Bad(f"{number} {why}")
     return number
 
 
@@ -178,6 +182,8 @@ def conv_int(value: object) -> int:
         raise Bad(f"'{_show(value)}' is not a whole number")
     if number < 0:
         raise Bad(f"{_show(value)} is negative: must be 0 or more")
+    if (why := implausible(number)) is not None:
+        raise Bad(f"{number} {why}")
     return int(number)
 
 
@@ -324,7 +330,34 @@ class TableRead(NamedTuple):
     usable: bool  # False: the sheet or a required column is missing
 
 
-def read_table(table: Table, grid: Grid | None) -> TableRead:
+class Shared:
+    """Equal cell values met again become one object: the book of a large workbook holds
+    each contract number, amount and date once, not once per row that names it (the
+    large sample's book shrinks by about a third, and a cached amount is not converted
+    again). One per book; values are immutable, so sharing them is invisible."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.dates: dict[dt.date, dt.date] = {}
+        self.decimals = _DecimalOf()
+        self._rows: list[int] = []
+
+    def row_numbers(self, n: int) -> list[int]:
+        """Excel row numbers 2 .. n + 1 (the same int objects for every sheet)."""
+        if len(self._rows) < n:
+            self._rows.extend(range(len(self._rows) + 2, n + 2))
+        return self._rows[:n]
+
+
+class _DecimalOf(dict[float, Decimal]):
+    """float -> its Decimal (through repr, as to_decimal converts), each made once."""
+
+    def __missing__(self, value: float) -> Decimal:
+        number = self[value] = Decimal(repr(value))
+        return number
+
+
+def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) -> TableRead:
     """Convert one table's rows; rows with errors are reported and left out."""
     if grid is None:
         return TableRead([], [Problem(table.sheet, "", (
@@ -343,60 +376,95 @@ def read_table(table: Table, grid: Grid | None) -> TableRead:
     plan = [(c, found[c.key], converter(c)) for c in table.columns if c.key in found]
     body = grid[1:]
     width = max(i for _, i, _ in plan) + 1
-    if any(len(line) < width for line in body):
+    if body and min(map(len, body)) < width:
         body = [[*line, *([None] * (width - len(line)))] for line in body]
     # Column by column: most cells take the fast path; a flagged cell is re-read slowly
     # to say what is wrong with it.
     raw_columns = [list(map(itemgetter(i), body)) for _, i, _ in plan]
-    columns = [_convert_column(c, conv, raw) for (c, _, conv), raw in
+    shared = shared or Shared()
+    columns = [_convert_column(c, conv, raw, shared) for (c, _, conv), raw in
                zip(plan, raw_columns, strict=True)]
-    flagged = {j for col in columns if _BAD in col for j, v in enumerate(col) if v is _BAD}
+    flagged = {j for col in columns if _holds(col, _BAD) for j, v in enumerate(col)
+               if v is _BAD}
     for n, (column, _, _) in enumerate(plan):
-        if column.required:
+        if column.required and _holds(columns[n], None):
             flagged.update(j for j, v in enumerate(columns[n]) if v is None)
         if column.kind is Kind.MONEY:
             problems.extend(_round_money(table, column, columns[n], letters))
+        elif column.key.endswith("phone"):
+            problems.extend(Problem(table.sheet, f"{dict(letters)[column.key]}{j + 2}", why, W)
+                            for j, v in enumerate(raw_columns[n])
+                            if (why := _phone_typed_as_number(column.zh, v)))
     first, last = min(i for _, i, _ in plan), width
     # any() is a fast test for "not blank"; a row of only zeros / blanks is checked exactly.
-    blank = [not any(line[first:last]) and all(v == "" or v is None for v in line[first:last])
-             for line in body]
+    at = {i: n for n, (_, i, _) in enumerate(plan)}
+    region = [raw_columns[at[i]] if i in at else list(map(itemgetter(i), body))
+              for i in range(first, last)]
+    blank = {j for j, filled in enumerate(map(any, zip(*region, strict=True))) if not filled
+             and all(v == "" or v is None for v in body[j][first:last])}
     # Fields the record has but the sheet lacks (an optional column) stay None.
     positions = {c.key: n for n, (c, _, _) in enumerate(plan)}
     columns.append([None] * len(body))
     cls = RECORD_OF[table.name]
-    pick = itemgetter(*(positions.get(f, len(plan)) for f in _field_names(cls)))
-    records: list[Row] = []
     sheet = table.sheet
     # tuple.__new__ builds a NamedTuple without its Python-level __new__: every field is
-    # given, and this loop runs once per row of the largest sheets.
-    new = tuple.__new__
-    for j, values in enumerate(zip(*columns, strict=True)):
-        if blank[j]:
-            continue
-        src = new(Source, (sheet, j + 2, letters))
-        if j in flagged:
+    # given. The records are zipped from their columns (in field order, the source last)
+    # at C speed; this runs once per row of the largest sheets.
+    new = functools.partial(tuple.__new__, cls)
+    sources = list(map(functools.partial(tuple.__new__, Source), zip(
+        itertools.repeat(sheet), shared.row_numbers(len(body)), itertools.repeat(letters))))
+    fields = [columns[positions.get(f, len(plan))] for f in _field_names(cls)]
+    records: list[Row] = list(map(new, zip(*fields, sources, strict=True)))
+    if flagged or blank:
+        for j in sorted(flagged - blank):
+            src = sources[j]
             row_problems = _row_problems(plan, [raw[j] for raw in raw_columns], src)
             problems.extend(row_problems)
             if not row_problems:  # whitespace-only cells: a blank row after all
+                blank.add(j)
                 continue
-            key = values[0] if key_column is not None else None
+            key = columns[0][j] if key_column is not None else None
             if isinstance(key, str) and key:
                 rejected.setdefault(key, src)
-            continue
-        records.append(new(cls, (*pick(values), src)))
+        skipped = flagged | blank
+        records = [r for j, r in enumerate(records) if j not in skipped]
     return TableRead(records, problems, rejected, True)
+
+
+def _holds(values: list[Any], marker: object) -> bool:
+    """Whether ``marker`` itself is among ``values`` (by identity: ``in`` would compare,
+    and a Decimal compared with another type asks the numbers ABCs, slowly)."""
+    return any(map(operator.is_, values, itertools.repeat(marker)))
 
 
 def _round_money(table: Table, column: Column, values: list[Any],
                  letters: tuple[tuple[str, str], ...]) -> list[Problem]:
     """Round amounts typed with more than two decimals half-up, with a warning each."""
-    found = []
+    found: list[Problem] = []
+    # equal amounts share one Decimal (see Shared): each distinct one is checked once
+    distinct = {id(v): v for v in values if v.__class__ is Decimal}
+    many = {key for key, v in distinct.items() if v.as_tuple().exponent < -2}  # type: ignore[operator]
+    if not many:
+        return found
     for j, v in enumerate(values):
-        if v.__class__ is Decimal and v.as_tuple().exponent < -2:  # type: ignore[operator]
+        if id(v) in many:
             values[j] = round_fen(v)
             found.append(Problem(table.sheet, f"{dict(letters)[column.key]}{j + 2}", (
                 f"{column.zh} {v} has more than two decimals; {values[j]} is used"), W))
     return found
+
+
+def _phone_typed_as_number(label: str, value: object) -> str | None:
+    """A warning for a phone number stored as a number (its leading 0 is gone), unless
+    it is a mobile number (11 digits starting with 1)."""
+    if value.__class__ is not float and value.__class__ is not int:
+        return None
+    shown = _show(value)
+    if len(shown) == 11 and shown.startswith("1") and shown.isdigit():
+        return None
+    return (f"{label} {shown} was typed as a number, so a leading 0 (0571…) may have been "
+            f"lost: format the cell as text (or type ' first, e.g. '0571-88886666) and "
+            f"retype it")
 
 
 _BAD = object()
@@ -406,17 +474,26 @@ _DATE, _DATETIME, _FLOAT, _STR = dt.date, dt.datetime, float, str
 
 
 def _convert_column(column: Column, conv: Callable[[object], Any],
-                    raw: Sequence[object]) -> list[Any]:
-    """Convert one column, with the commonest cell type of each kind inlined."""
+                    raw: Sequence[object], shared: Shared | None = None) -> list[Any]:
+    """Convert one column, with the commonest cell type of each kind inlined; texts,
+    amounts and dates met before are taken from ``shared``."""
     kind = column.kind
+    shared = shared or Shared()
     if kind in (Kind.ID, Kind.TEXT):
-        return [(v.strip() or None) if v.__class__ is _STR else _fast(conv, v) for v in raw]
+        text = shared.texts.setdefault
+        return [(text(t, t) if (t := v.strip()) else None) if v.__class__ is _STR
+                else _fast(conv, v) for v in raw]
     if kind is Kind.MONEY or kind is Kind.DECIMAL:
-        return [Decimal(repr(v)) if v.__class__ is _FLOAT and v >= 0 else _fast(conv, v)
-                for v in raw]
+        # 0.0 and -0.0 are one key but two Decimals: zero is converted each time
+        number = shared.decimals
+        return [(number[v] if v else Decimal(repr(v)))
+                if v.__class__ is _FLOAT and 0 <= v < MAX_AMOUNT_FLOAT
+                else _fast(conv, v) for v in raw]
     if kind is Kind.DATE:
-        return [v if v.__class__ is _DATE else
-                v.date() if v.__class__ is _DATETIME else _fast(conv, v) for v in raw]
+        day = shared.dates.setdefault
+        return [day(v, v) if v.__class__ is _DATE else
+                day(d, d) if v.__class__ is _DATETIME and (d := v.date()) else _fast(conv, v)
+                for v in raw]
     if kind is Kind.DATETIME:
         return [v if v.__class__ is _DATETIME and not v.microsecond else _fast(conv, v)
                 for v in raw]
@@ -470,6 +547,8 @@ def _unique(table: Table, rows: list[Row], problems: list[Problem],
     keys = keys or tuple(c.key for c in table.columns if c.unique)
     if not keys:
         return rows
+    if len(set(map(attrgetter(*keys), rows))) == len(rows):
+        return rows  # no key repeats (a set of them, not a loop over the rows)
     seen: dict[tuple[object, ...], Source] = {}
     kept: list[Row] = []
     for row in rows:
@@ -573,8 +652,9 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     settings = _parse_settings(grids, problems)
     tables: dict[str, list[Row]] = {}
     reads: dict[str, TableRead] = {}
+    shared = Shared()  # one contract number, amount or date object however often it recurs
     for table in schema.DATA_TABLES:
-        read = reads[table.sheet] = read_table(table, grids.get(table.sheet))
+        read = reads[table.sheet] = read_table(table, grids.get(table.sheet), shared)
         problems.extend(read.problems)
         tables[table.sheet] = _unique(table, read.rows, problems)
     tables["Availability"] = _unique(schema.AVAILABILITY, tables["Availability"], problems,
@@ -670,7 +750,11 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
     """
     parent_table = next(t for t in schema.DATA_TABLES if t.sheet == parent)
     parent_key = parent_table.columns[0].key
-    good = {getattr(row, parent_key) for row in ctx.rows(parent)}
+    good = set(map(attrgetter(parent_key), ctx.rows(parent)))
+    named = set(map(attrgetter(key), ctx.rows(sheet)))
+    named.discard(None)
+    if named <= good:
+        return  # every row names a good parent row (a set test, not a call per row)
     read = ctx.reads[parent]
     label = next(t for t in schema.DATA_TABLES if t.sheet == sheet).column(key).zh
     dropped = 0
@@ -712,6 +796,11 @@ def _check_references(ctx: _Context) -> None:
     _check_reference(ctx, "Receipts", "installment_id", "Installments")
     owners = {row.installment_id: row.contract_id
               for row in ctx.rows("Installments")}
+    receipts = ctx.rows("Receipts")
+    pairs = set(zip(map(attrgetter("installment_id"), receipts),
+                    map(attrgetter("contract_id"), receipts), strict=True))
+    if all(not named or owners.get(named, cid) == cid for named, cid in pairs):
+        return  # no receipt names another contract's installment
 
     def same_contract(row: Row) -> bool:
         named = row.installment_id

@@ -2,7 +2,9 @@
 
 The adapter around :mod:`contract_tracker.parse`: one bulk read per sheet
 (python-calamine, several times faster than openpyxl), Excel error values recovered from
-the sheet XML (calamine turns them into empty strings), then the pure parser.
+the sheet XML (calamine turns them into empty strings), then the pure parser. The sheets
+are read on a second thread a step ahead of the parser (calamine parses without the GIL),
+and the parser runs with the cyclic garbage collector paused.
 A file that cannot be read at all yields ``(None, problems)`` — never an exception.
 """
 
@@ -10,10 +12,13 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import schema
+from .gcpause import gc_paused
 from .parse import CellError, Grid, parse_book
 from .records import Book, Problem
 
@@ -61,56 +66,151 @@ def _error_cells(zf: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
     return {(int(m[2]) - 1, _col_index(m[1])): m[3].decode() for m in _ERROR_CELL.finditer(xml)}
 
 
+class _Reader:
+    """The workbook open for reading: python-calamine for the values, the zip for what
+    calamine leaves out (Excel error values, the schema version)."""
+
+    def __init__(self, path: Path) -> None:
+        import python_calamine
+
+        self.zip = zipfile.ZipFile(path)
+        try:
+            self.parts = _sheet_parts(self.zip)
+            match = _SCHEMA_NAME.search(self.zip.read("xl/workbook.xml"))
+            self.version = int(match[1]) if match and match[1].strip().isdigit() else None
+            self.book = python_calamine.CalamineWorkbook.from_path(str(path))
+            present = set(self.book.sheet_names)
+        except BaseException:
+            self.zip.close()
+            raise
+        self.names = [name for name in schema.USER_SHEETS if name in present]
+
+    def grid(self, name: str) -> Grid:
+        """One sheet's values, Excel error values as :class:`CellError`. python-calamine
+        parses the sheet without the GIL, so this runs well beside the parser."""
+        rows: list[list[Any]] = self.book.get_sheet_by_name(name).to_python(
+            skip_empty_area=False)
+        part = self.parts.get(name)
+        # calamine reads an error value as an empty cell: only a sheet with one may hold it
+        if part is not None and any("" in row for row in rows):
+            for (r, c), code in _error_cells(self.zip, part).items():
+                if r < len(rows) and c < len(rows[r]):
+                    rows[r][c] = CellError(code)
+        return rows
+
+    def close(self) -> None:
+        try:
+            self.book.close()
+        finally:
+            self.zip.close()
+
+
+class _ReadFailed(Exception):
+    """A sheet could not be read after the workbook opened (carries the cause)."""
+
+
+# the order parse_book takes the sheets in: the reader keeps a step ahead of it
+_PARSE_ORDER = ("Settings", *(t.sheet for t in schema.DATA_TABLES))
+_AHEAD = 2  # sheets read ahead of the parser: more would only hold more grids at once
+
+
+class _Grids(Mapping[str, Grid]):
+    """The sheets of an open workbook, read on a second thread a step ahead of the parser:
+    python-calamine parses the next sheet while the parser converts this one. A grid is
+    handed out once and then forgotten, so the parser's copy is the only one; asking for
+    a sheet again reads it again."""
+
+    def __init__(self, reader: _Reader, pool: ThreadPoolExecutor) -> None:
+        self._reader = reader
+        self._pool = pool
+        self._order = [n for n in _PARSE_ORDER if n in reader.names]
+        self._order += [n for n in reader.names if n not in self._order]
+        self._pending: dict[str, Future[Grid]] = {}
+        self._next = 0
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while len(self._pending) < _AHEAD and self._next < len(self._order):
+            name = self._order[self._next]
+            self._pending[name] = self._pool.submit(self._reader.grid, name)
+            self._next += 1
+
+    def __getitem__(self, name: str) -> Grid:
+        if name not in self._reader.names:
+            raise KeyError(name)
+        while name not in self._pending and self._order.index(name) >= self._next:
+            self._next_one()  # a sheet asked for out of order: read up to it
+        future = self._pending.pop(name, None)
+        if future is None:  # handed out before: read again (on the reading thread)
+            future = self._pool.submit(self._reader.grid, name)
+        try:
+            grid = future.result()
+        except Exception as exc:
+            raise _ReadFailed(exc) from exc
+        self._top_up()
+        return grid
+
+    def _next_one(self) -> None:
+        name = self._order[self._next]
+        self._pending[name] = self._pool.submit(self._reader.grid, name)
+        self._next += 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reader.names)
+
+    def __len__(self) -> int:
+        return len(self._reader.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._reader.names
+
+
 def read_grids(path: Path) -> tuple[dict[str, Grid], int | None]:
     """Every user-owned sheet present in the workbook as a grid, plus its schema version.
 
     Raises on a file that is not a readable workbook; :func:`load_book` turns that into
     a problem.
     """
-    import python_calamine
-
-    grids: dict[str, Grid] = {}
-    with zipfile.ZipFile(path) as zf:
-        parts = _sheet_parts(zf)
-        match = _SCHEMA_NAME.search(zf.read("xl/workbook.xml"))
-        version = int(match[1]) if match and match[1].strip().isdigit() else None
-        errors = {name: _error_cells(zf, part) for name, part in parts.items()
-                  if name in schema.USER_SHEETS}
-    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    reader = _Reader(path)
     try:
-        present = set(book.sheet_names)
-        for name in schema.USER_SHEETS:
-            if name not in present:
-                continue
-            rows: list[list[Any]] = book.get_sheet_by_name(name).to_python(
-                skip_empty_area=False)
-            for (r, c), code in errors.get(name, {}).items():
-                if r < len(rows) and c < len(rows[r]):
-                    rows[r][c] = CellError(code)
-            grids[name] = rows
+        return {name: reader.grid(name) for name in reader.names}, reader.version
     finally:
-        book.close()
-    return grids, version
+        reader.close()
 
 
 def load_book(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
-    """The validated book, or ``None`` with the reason when the file cannot be read."""
+    """The validated book, or ``None`` with the reason when the file cannot be read.
+
+    The sheets are parsed as they are read: a second thread reads the next sheet with
+    python-calamine while this one converts and checks the last.
+    """
     name = path.name
     if not path.exists():
         return None, (Problem(name, "", f"file not found: {path}"),)
     if path.is_dir():
         return None, (Problem(name, "", "is a folder, not an Excel workbook"),)
     try:
-        grids, version = read_grids(path)
+        reader = _Reader(path)
     except Exception as exc:  # any reader failure is one clear message, not a traceback
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None, (Problem(name, "", (
-            f"cannot be read as an Excel workbook ({reason[:200]}): is it an .xlsx/.xlsm "
-            "file, and not damaged or password-protected?")),)
-    book, problems = parse_book(grids, version)
+        return None, (_unreadable(name, exc),)
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="reader") as pool, gc_paused():
+            book, problems = parse_book(_Grids(reader, pool), reader.version)
+    except _ReadFailed as failed:
+        return None, (_unreadable(name, failed.__cause__ or failed),)
+    finally:
+        reader.close()
+    version = reader.version
     if version is not None and version != schema.SCHEMA_VERSION:
         problems = (Problem(name, "", (
             f"was built for schema version {version}, this tool uses "
             f"{schema.SCHEMA_VERSION}: see 'Upgrading a workbook' in README.md"), ),
             *problems)
     return book, problems
+
+
+def _unreadable(name: str, exc: BaseException) -> Problem:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return Problem(name, "", (
+        f"cannot be read as an Excel workbook ({reason[:200]}): is it an .xlsx/.xlsm "
+        "file, and not damaged or password-protected?"))

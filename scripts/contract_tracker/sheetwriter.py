@@ -9,7 +9,11 @@ edits the zip package directly:
 * Only the XML part of each target sheet (``xl/worksheets/sheetN.xml``, found through
   ``workbook.xml`` and its relationships by sheet name) is regenerated, with inline strings
   (``t="inlineStr"``), so user text can never become a formula and ``sharedStrings.xml`` is
-  untouched. No ``<f>`` element is ever written.
+  untouched. No ``<f>`` element is ever written. Rows are rendered a few thousand at a
+  time, the plain ones column by column (:class:`_SheetRenderer`); a part past 4 MB is
+  deflated (level 1) on a second thread while the next rows are rendered, so a long
+  Workings sheet is never held whole, and the old part is read in chunks for what the
+  sheet keeps.
 * Named styles (:data:`STYLES`, :data:`DIFF_STYLES`) map to ``cellXfs`` / ``dxfs`` entries
   of ``xl/styles.xml``: an identical existing entry is reused, a missing one is appended.
   ``styles.xml`` changes only by addition: existing entries keep their index and bytes,
@@ -38,29 +42,34 @@ Safety: refuse (:class:`WriteRefused`, one exception type with a user-facing mes
 nothing written) when Excel's owner file ``~$<name>`` sits beside the workbook, the file
 or its folder is not writable, a target is not a tool-owned sheet or missing, or the file
 is not a workbook. Otherwise: write a temp file in the same folder, fsync, verify it (zip
-CRC test, each written sheet parses and reads back equal with python-calamine), keep a
-backup of the previous file in ``.backups/`` (the last N), then ``os.replace``. A
+CRC test of every part, each changed part parses as XML, each written sheet reads back
+equal with python-calamine, which parses on a second thread meanwhile), keep a backup of
+the previous file in ``.backups/`` (the last N), then ``os.replace``. A
 ``PermissionError`` from the replace (Windows: Excel holds the file) is a refusal too;
 no partial file is ever left behind.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
+import itertools
 import math
 import os
 import posixpath
+import queue
 import re
 import shutil
 import struct
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 import xml.parsers.expat as expat
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import Enum
@@ -72,6 +81,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as _defused_fromstring
 
 from contract_tracker import schema
+from contract_tracker.gcpause import gc_paused
 
 __all__ = [
     "DIFF_STYLES",
@@ -362,10 +372,10 @@ class SheetContent:
     heights: Mapping[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        rows = tuple(tuple(r) for r in self.rows)
+        rows = tuple(map(tuple, self.rows))  # a tuple stays itself: no copy
         if len(rows) > MAX_ROWS:
             raise ValueError(f"{len(rows)} rows: a sheet holds at most {MAX_ROWS}")
-        if any(len(r) > MAX_COLS for r in rows):
+        if max(map(len, rows), default=0) > MAX_COLS:
             raise ValueError(f"a sheet holds at most {MAX_COLS} columns")
         object.__setattr__(self, "rows", rows)
         for name in ("col_styles", "row_styles", "cell_styles", "widths", "links", "heights"):
@@ -391,9 +401,13 @@ class SheetContent:
         for w in self.widths.values():
             if not 0 <= w <= 255:
                 raise ValueError(f"column width out of range: {w}")
-        for r, h in self.heights.items():
-            if not (0 <= r < MAX_ROWS and 0 <= h <= 409):
-                raise ValueError(f"row height out of range: row {r}, {h} points")
+        heights = self.heights
+        if heights and not (min(heights) >= 0 and max(heights) < MAX_ROWS
+                            and min(heights.values()) >= 0 and max(heights.values()) <= 409
+                            and math.isfinite(math.fsum(heights.values()))):  # no NaN
+            r, h = next((r, h) for r, h in heights.items()
+                        if not (0 <= r < MAX_ROWS and 0 <= h <= 409))
+            raise ValueError(f"row height out of range: row {r}, {h} points")
         if self.freeze is not None and (min(self.freeze) < 0 or self.freeze == (0, 0)):
             raise ValueError(f"freeze needs (rows, cols) with one of them > 0: {self.freeze}")
         if self.autofilter is not None:
@@ -434,6 +448,8 @@ def table_sheet(
     freeze_cols: int = 0,
     landscape: bool = True,
     print_header: str | None = None,
+    fit_width: bool = True,
+    heights: Mapping[int, float] | None = None,
 ) -> SheetContent:
     """The usual tool sheet: an optional title row, one header row, then the data.
 
@@ -441,7 +457,8 @@ def table_sheet(
     row follows it, frozen, filtered and repeated on every printed page; then the data.
     ``links`` and ``cell_styles`` are keyed by (data row, column), 0-based. A rule whose
     range is bare column letters (``"C"`` or ``"C:E"``) covers those columns' data rows.
-    The page is landscape and one page wide.
+    The page is landscape and one page wide (unless ``fit_width`` is False); ``heights``
+    are as :attr:`SheetContent.heights` (keyed by sheet row, 0-based).
     """
     data = [tuple(r) for r in rows]
     ncols = max(len(headers), max((len(r) for r in data), default=0))
@@ -477,9 +494,10 @@ def table_sheet(
         rules=tuple(CondRule(expand(x.range), x.op, x.value, x.style) for x in rules),
         merges=merges,
         landscape=landscape,
-        fit_width=True,
+        fit_width=fit_width,
         print_title_rows=(head + 1, head + 1),
         print_header=print_header,
+        heights=heights or {},
     )
 
 
@@ -690,10 +708,11 @@ _NEW_PART_TIME, _NEW_PART_DATE = 0, (0 << 9) | (1 << 5) | 1  # 1980-01-01 00:00,
 
 
 def _write_zip(src: IO[bytes], entries: Sequence[_Entry], comment: bytes,
-               replace: Mapping[str, bytes], drop: frozenset[str], dst: IO[bytes],
+               replace: Mapping[str, _PartData], drop: frozenset[str], dst: IO[bytes],
                add: Mapping[str, bytes] | None = None) -> None:
     """Copy ``entries`` raw from ``src``, swapping in ``replace`` and leaving out ``drop``;
-    the parts of ``add`` follow, in its order, with fixed timestamps."""
+    the parts of ``add`` follow, in its order, with fixed timestamps. A part already
+    packed while it was rendered (:class:`_Packed`) is written as it is."""
     records: list[bytes] = []
     new = [_Entry(name, 0, 0, b"", _NEW_PART_TIME, _NEW_PART_DATE, 0o600 << 16, b"\x14\x03")
            for name in (add or {})]
@@ -709,17 +728,24 @@ def _write_zip(src: IO[bytes], entries: Sequence[_Entry], comment: bytes,
             _copy_range(src, dst, e.offset, e.end - e.offset)
             records.append(e.record[:42] + struct.pack("<L", pos) + e.record[46:])
             continue
-        # a large part (a long Workings sheet) packs at level 1: 3x faster, 30 % larger
-        packer = zlib.compressobj(1 if len(data) > _FAST_PACK else 6, zlib.DEFLATED, -15)
-        comp = packer.compress(data) + packer.flush()
-        crc = zlib.crc32(data)
+        if isinstance(data, _Packed):
+            chunks, crc, size = data.chunks, data.crc, data.size
+        else:
+            # a large part (a long Workings sheet) packs at level 1: 3x faster, 30 % larger
+            packer = zlib.compressobj(1 if len(data) > _FAST_PACK else 6, zlib.DEFLATED, -15)
+            chunks, crc, size = (packer.compress(data) + packer.flush(),), zlib.crc32(data), \
+                len(data)
+        comp_size = sum(len(c) for c in chunks)
+        if size >= 0xFFFFFFFF or comp_size >= 0xFFFFFFFF:
+            raise WriteRefused("a part of the workbook would exceed 4 GB; nothing was written.")
         name_b = e.name.encode("utf-8")
         flags = 0 if name_b.isascii() else 0x800
-        dst.write(_LOCAL.pack(b"PK\x03\x04", 20, 0, flags, 8, e.time, e.date, crc, len(comp),
-                              len(data), len(name_b), 0) + name_b)
-        dst.write(comp)
+        dst.write(_LOCAL.pack(b"PK\x03\x04", 20, 0, flags, 8, e.time, e.date, crc, comp_size,
+                              size, len(name_b), 0) + name_b)
+        for chunk in chunks:
+            dst.write(chunk)
         records.append(_CDIR.pack(b"PK\x01\x02", e.create[0], e.create[1], 20, 0, flags, 8,
-                                  e.time, e.date, crc, len(comp), len(data), len(name_b), 0, 0,
+                                  e.time, e.date, crc, comp_size, size, len(name_b), 0, 0,
                                   0, 0, e.external_attr, pos) + name_b)
     cd_start = dst.tell()
     for rec in records:
@@ -1156,31 +1182,515 @@ def _number(value: Decimal | float) -> str | None:
 
 
 @dataclass(frozen=True)
+class _Packed:
+    """A part compressed while it was rendered: raw deflate chunks, CRC and size."""
+
+    chunks: tuple[bytes, ...]
+    crc: int
+    size: int
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(len(c) for c in self.chunks)
+
+
+_PartData = bytes | _Packed
+
+
+class _Packer:
+    """Deflate a stream of chunks on a second thread while the caller renders the next.
+
+    zlib and crc32 release the GIL, so the packing runs on another core; the queue is
+    bounded, so no more than a few chunks wait in memory.
+    """
+
+    def __init__(self, level: int) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self._out: list[bytes] = []
+        self._crc = 0
+        self._size = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sheetwriter-pack",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                break
+            if self._error is not None:
+                continue  # drain: the producer must never block on a dead consumer
+            try:
+                self._crc = zlib.crc32(chunk, self._crc)
+                self._size += len(chunk)
+                packed = self._packer.compress(chunk)
+                if packed:
+                    self._out.append(packed)
+            except BaseException as exc:  # reported by close()
+                self._error = exc
+        if self._error is None:
+            try:
+                self._out.append(self._packer.flush())
+            except BaseException as exc:
+                self._error = exc
+
+    def feed(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def close(self) -> _Packed:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return _Packed(tuple(self._out), self._crc, self._size)
+
+    def abort(self) -> None:
+        self._error = self._error or RuntimeError("aborted")
+        self._queue.put(None)
+        self._thread.join()
+
+
+class _Sink:
+    """Collects a rendered part: as bytes while it is small, packed (level 1, on a second
+    thread) once it passes :data:`_FAST_PACK` bytes, so a long sheet's text is never held
+    whole, neither as text nor as bytes."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self._held = 0
+        self._packer: _Packer | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._packer is not None:
+            self._packer.feed(data)
+            return
+        self._pieces.append(data)
+        self._held += len(data)
+        if self._held > _FAST_PACK:
+            # a large part (a long Workings sheet) packs at level 1: 3x faster, 30 % larger
+            self._packer = _Packer(1)
+            for piece in self._pieces:
+                self._packer.feed(piece)
+            self._pieces = []
+
+    def close(self) -> _PartData:
+        if self._packer is not None:
+            return self._packer.close()
+        return b"".join(self._pieces)
+
+    def abort(self) -> None:
+        if self._packer is not None:
+            self._packer.abort()
+
+
+@dataclass(frozen=True)
 class _Rendered:
-    xml: bytes
+    xml: _PartData
     cleaned: list[str]
 
 
-def _split_old(text: str) -> ET.Element:
-    """Parse an existing sheet without its (possibly large) sheetData."""
-    m = re.search(r"<(\w+:)?sheetData[\s/>]", text)
-    if m:
-        start = m.start()
-        gt = text.index(">", start)
-        if text[gt - 1] == "/":
-            end = gt + 1
+_SHEET_DATA_RE = re.compile(rb"<(\w+:)?sheetData[\s/>]")
+_SHEET_DATA_END_RE = re.compile(rb"</(\w+:)?sheetData\s*>")
+_READ_CHUNK = 1 << 20
+
+
+def _old_frame(pkg: _Package, part: str) -> bytes:
+    """An existing sheet part without its sheetData, read in chunks: a long sheet (the
+    Workings of the last refresh) is never held whole."""
+    try:
+        info = pkg.zip.getinfo(part)
+        if info.file_size <= _READ_CHUNK:
+            return _cut_sheet_data(pkg.read(part))
+        with pkg.zip.open(info) as f:
+            head = b""
+            while True:  # up to the start of sheetData
+                chunk = f.read(_READ_CHUNK)
+                head += chunk
+                m = _SHEET_DATA_RE.search(head)
+                if m or not chunk:
+                    break
+            if m is None:
+                return head
+            gt = head.find(b">", m.start())
+            while gt < 0:
+                chunk = f.read(_READ_CHUNK)
+                if not chunk:
+                    raise _BadPart("unterminated sheetData")
+                head += chunk
+                gt = head.find(b">", m.start())
+            if head[gt - 1:gt] == b"/":
+                return head[:m.start()] + head[gt + 1:] + f.read()
+            rest = head[gt + 1:]
+            head = head[:m.start()]
+            while True:  # skip the rows, keeping a little overlap for a split end tag
+                end = _SHEET_DATA_END_RE.search(rest)
+                if end:
+                    return head + rest[end.end():] + f.read()
+                chunk = f.read(_READ_CHUNK)
+                if not chunk:
+                    raise _BadPart("unterminated sheetData")
+                rest = rest[-64:] + chunk
+    except (KeyError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise _not_workbook(pkg.path, f"{part}: {exc}") from None
+
+
+def _cut_sheet_data(xml: bytes) -> bytes:
+    m = _SHEET_DATA_RE.search(xml)
+    if not m:
+        return xml
+    gt = xml.find(b">", m.start())
+    if gt < 0:
+        raise _BadPart("unterminated sheetData")
+    if xml[gt - 1:gt] == b"/":
+        return xml[:m.start()] + xml[gt + 1:]
+    end = _SHEET_DATA_END_RE.search(xml, gt)
+    if end is None:
+        raise _BadPart("unterminated sheetData")
+    return xml[:m.start()] + xml[end.end():]
+
+
+_CHUNK_ROWS = 2048  # rows rendered, encoded and packed at a time
+_CONTROL_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A))
+"""Control characters a text may not hold as it is (removed, or ``\r`` escaped)."""
+
+
+def _plain_texts(values: Sequence[str]) -> Sequence[str] | None:
+    """``values`` escaped for XML when every one is a text needing nothing more than
+    ``& < >`` escaped (see :data:`_TEXT_WORK_RE`: no control character, ``_xHHHH_`` or
+    white space at either end; no more than Excel's characters); else None.
+
+    One pass over all of them at C speed instead of a regex search per text.
+    """
+    if tuple(map(str.strip, values)) != tuple(values) or max(map(len, values)) > MAX_TEXT:
+        return None
+    joined = "\n".join(values)
+    try:
+        data = joined.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    if (len(data.translate(None, _CONTROL_BYTES)) != len(data) or b"_x" in data
+            or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data):  # U+FFFE, U+FFFF
+        return None
+    if b"&" in data or b"<" in data or b">" in data:
+        if joined.count("\n") != len(values) - 1:
+            return None  # a text holds a line break: escape them one by one
+        return joined.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split(
+            "\n")
+    return values
+
+
+class _SheetRenderer:
+    """The ``<row>`` elements of one sheet, rendered in chunks of rows.
+
+    Rows without a row style (the bulk of a long sheet) go column by column: a column's
+    cells share their style attribute, and a column of plain texts is checked in one go.
+    Rows with a row style (title, header), cells with a style of their own and any cell
+    the column pass cannot take as it is go through :meth:`cell`, the one complete rule.
+    """
+
+    def __init__(self, name: str, content: SheetContent, styles: _Styles,
+                 date1904: bool) -> None:
+        self.name = name
+        self.content = content
+        self.styles = styles
+        self.date1904 = date1904
+        self.ncols = ncols = content.width
+        self.letters = [schema.col_letter(i) for i in range(max(ncols, 1))]
+        self.col_styles = [content.col_styles.get(i) for i in range(ncols)]
+        cell_styles = dict(content.cell_styles)
+        for cell in content.links:
+            cell_styles.setdefault(cell, "link")
+        self.cell_styles = cell_styles
+        rows = content.rows
+        n = len(rows)
+        # rows taken one by one: a row style, or a styled cell right of the row's end
+        special = {r for r in content.row_styles if r < n}
+        special |= {r for r, c in cell_styles if r < n and c >= len(rows[r])}
+        self.special = sorted(special)
+        # in the other rows, each column's cells with a style of their own, by row
+        styled: dict[int, list[int]] = {}
+        for r, c in cell_styles:
+            if r < n and r not in special:
+                styled.setdefault(c, []).append(r)
+        self.styled_rows = {c: sorted(rs) for c, rs in styled.items()}
+        self.cleaned: list[tuple[int, int, str]] = []
+        self._xf: dict[tuple[str | None, int], int] = {}
+        self._heights: dict[float | None, str] = {}
+        # ' s="N"' of each column's style for a value of kind 0 (text, number), 1 (a
+        # date), 2 (a date and time); None until first needed
+        self._col_attr: list[list[str | None]] = [[None] * ncols for _ in range(3)]
+        self.epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
+        self.epoch_ordinal = self.epoch.toordinal()
+        self.first_plain_date = dt.date(1904, 1, 1) if date1904 else dt.date(1900, 3, 1)
+        self.first_plain_datetime = dt.datetime.combine(self.first_plain_date, dt.time())
+
+    # --- styles
+
+    def xf(self, style: str | None, kind: int) -> int:
+        key = (style, kind)
+        found = self._xf.get(key)
+        if found is None:
+            s = resolve_style(style) if style else CellStyle()
+            if kind == 1 and s.num_format is None:
+                s = s.merged(STYLES["date"])
+            elif kind == 2 and s.num_format is None:
+                s = s.merged(STYLES["datetime"])
+            found = self._xf[key] = self.styles.xf(s)
+        return found
+
+    def col_attr(self, c: int, kind: int) -> str:
+        attrs = self._col_attr[kind]
+        a = attrs[c]
+        if a is None:
+            style = self.col_styles[c]
+            a = attrs[c] = f' s="{self.xf(style, kind)}"' if style or kind else ""
+        return a
+
+    # --- one cell, every case
+
+    def cell(self, r: int, c: int, v: object, explicit: str | None) -> str:
+        """The ``<c>`` element of any value ('' for none); ``explicit`` is the cell's or
+        its row's own style."""
+        style = explicit or self.col_styles[c]
+        ref = self.letters[c] + str(r + 1)
+        t = type(v)
+        if v is None or (t is str and not v):
+            return f'<c r="{ref}" s="{self.xf(explicit, 0)}"/>' if explicit else ""
+        if isinstance(v, Enum):
+            v = v.value
+            t = type(v)
+        if t is str or (t is not bool and isinstance(v, str)):
+            text = cast(str, v)
+            if _ILLEGAL_RE.search(text) or len(text) > MAX_TEXT:
+                text, note = _clean_text(text)
+                self.cleaned.append((r, c, f"{self.name}!{ref}: {note}"))
+            if "_x" in text:
+                text = _ESCAPED_RE.sub(r"_x005F\1", text)
+            body = text.translate(_TEXT_ESCAPES)
+            space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() \
+                else ""
+            s = f' s="{self.xf(style, 0)}"' if style else ""
+            return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{body}</t></is></c>'
+        if t is bool:
+            s = f' s="{self.xf(style, 0)}"' if style else ""
+            return f'<c r="{ref}"{s} t="b"><v>{1 if v else 0}</v></c>'
+        if t is int and -_BIG_INT < cast(int, v) < _BIG_INT:
+            s = f' s="{self.xf(style, 0)}"' if style else ""
+            return f'<c r="{ref}"{s}><v>{v}</v></c>'
+        if t is Decimal or t is float:
+            num = _number(cast("Decimal | float", v))
+            s = f' s="{self.xf(style, 0)}"' if style else ""
+            if num is None:
+                return f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>'
+            return f'<c r="{ref}"{s}><v>{num}</v></c>'
+        if t is dt.date and cast(dt.date, v) >= self.first_plain_date:
+            days = (cast(dt.date, v) - self.epoch).days
+            return f'<c r="{ref}" s="{self.xf(style, 1)}"><v>{days}</v></c>'
+        if isinstance(v, (dt.date, dt.datetime)):
+            stamp = v
+            is_dt = isinstance(stamp, dt.datetime)
+            if is_dt and cast(dt.datetime, stamp).tzinfo is not None:
+                stamp = cast(dt.datetime, stamp).replace(tzinfo=None)
+            serial = _serial(stamp, self.date1904)
+            if serial is None:  # before Excel's dates: write it as text
+                return f'<c r="{ref}" t="inlineStr"><is><t>{stamp.isoformat()}</t></is></c>'
+            return f'<c r="{ref}" s="{self.xf(style, 2 if is_dt else 1)}"><v>{serial!r}</v></c>'
+        if isinstance(v, (int, float, Decimal)):
+            num = _number(Decimal(v) if isinstance(v, int) else v)
+            s = f' s="{self.xf(style, 0)}"' if style else ""
+            return (f'<c r="{ref}"{s}><v>{num}</v></c>' if num is not None else
+                    f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>')
+        raise TypeError(f"{self.name}!{ref}: cannot write a {type(v).__name__} "
+                        f"({v!r}) to a cell")
+
+    # --- rows
+
+    def _height_attr(self, height: float | None) -> str:
+        found = self._heights.get(height)
+        if found is None:
+            found = self._heights[height] = (
+                "" if height is None else f' ht="{height:g}" customHeight="1"')
+        return found
+
+    def _row_head(self, r: int, rn: str) -> str:
+        height = self.content.heights.get(r) if self.content.heights else None
+        return f'<row r="{rn}"{self._height_attr(height)}>'
+
+    def special_row(self, r: int) -> str:
+        """A row with a row style or cells styled one by one."""
+        row = self.content.rows[r]
+        rstyle = self.content.row_styles.get(r)
+        cell_styles = self.cell_styles
+        cells = [self.cell(r, c, v, cell_styles.get((r, c)) or rstyle)
+                 for c, v in enumerate(row)]
+        for c in range(len(row), self.ncols):  # styled blanks after a short header/title row
+            if (r, c) in cell_styles:
+                cells.append(f'<c r="{self.letters[c]}{r + 1}" '
+                             f's="{self.xf(cell_styles[(r, c)], 0)}"/>')
+        body = "".join(cells)
+        return self._row_head(r, str(r + 1)) + body + "</row>" if body else ""
+
+    def plain_rows(self, start: int, stop: int) -> str:
+        """Rows ``start`` .. ``stop - 1``, none with a style of its own, column by column."""
+        block = self.content.rows[start:stop]
+        width = max(map(len, block), default=0)
+        if not width:
+            return ""
+        numbers = list(map(str, range(start + 1, stop + 1)))
+        columns = [self._styled_column(c, values, numbers, start, stop)
+                   if c in self.styled_rows else self._column(c, values, numbers, start)
+                   for c, values in enumerate(itertools.zip_longest(*block))]
+        heights = self.content.heights
+        if heights:
+            get, ht = heights.get, self._height_attr
+            heads = [f'<row r="{n}"{ht(get(r))}>' for r, n in enumerate(numbers, start)]
         else:
-            close = re.compile(r"</(\w+:)?sheetData\s*>").search(text, gt)
-            if close is None:
-                raise _BadPart("unterminated sheetData")
-            end = close.end()
-        text = text[:start] + text[end:]
-    return _parse(text)
+            heads = [f'<row r="{n}">' for n in numbers]
+        if all(map(any, zip(*columns, strict=True))):
+            return "".join(itertools.chain.from_iterable(zip(
+                heads, *columns, itertools.repeat("</row>", len(block)), strict=False)))
+        return "".join(head + "".join(row) + "</row>"
+                       for head, row in zip(heads, zip(*columns, strict=True), strict=True)
+                       if any(row))
+
+    def _styled_column(self, c: int, values: tuple[Any, ...], numbers: list[str],
+                       start: int, stop: int) -> list[str]:
+        """A column some of whose cells have a style of their own: those by :meth:`cell`,
+        the rest by the column pass (which never sees the styled ones' values)."""
+        rows = self.styled_rows[c]
+        mine = rows[bisect.bisect_left(rows, start):bisect.bisect_left(rows, stop)]
+        if not mine:
+            return self._column(c, values, numbers, start)
+        rest = list(values)
+        for r in mine:
+            rest[r - start] = None
+        out = self._column(c, tuple(rest), numbers, start)
+        letter, first_date, epoch = self.letters[c], self.first_plain_date, self.epoch_ordinal
+        date_attr: dict[str, str] = {}  # a styled date (the Workings' late-fee days), inline
+        for r in mine:
+            v, style = values[r - start], self.cell_styles[(r, c)]
+            if v.__class__ is dt.date and v >= first_date:
+                a = date_attr.get(style)
+                if a is None:
+                    a = date_attr[style] = f' s="{self.xf(style, 1)}"'
+                out[r - start] = (f'<c r="{letter}{numbers[r - start]}"{a}>'
+                                  f"<v>{v.toordinal() - epoch}</v></c>")
+            else:
+                out[r - start] = self.cell(r, c, v, style)
+        return out
+
+    def _column(self, c: int, values: tuple[Any, ...], numbers: list[str],
+                start: int) -> list[str]:
+        """The cells of column ``c`` of plain rows ('' where a cell stays empty)."""
+        letter = self.letters[c]
+        kinds = set(map(type, values))
+        if kinds == {str}:  # plain texts (no subclass): one check for them all
+            if not any(values):
+                return [""] * len(values)
+            texts = _plain_texts(values)
+            if texts is not None:
+                a = self.col_attr(c, 0)
+                return [f'<c r="{letter}{n}"{a} t="inlineStr"><is><t>{v}</t></is></c>' if v
+                        else "" for v, n in zip(texts, numbers, strict=True)]
+        elif kinds <= {Decimal, type(None)}:
+            a = self.col_attr(c, 0) if Decimal in kinds else ""
+            # str() of a Decimal is its plain digits unless it shows an exponent: then
+            # it is what format(v, "f") gives; not NaN or Infinity and |exponent| <= 20
+            return ["" if v is None else
+                    f'<c r="{letter}{n}"{a}><v>{s}</v></c>'
+                    if len(s := str(v)) <= 20 and s[-1] not in "Ny" and "E" not in s
+                    else self.cell(start + i, c, v, None)
+                    for i, (v, n) in enumerate(zip(values, numbers, strict=True))]
+        return self._mixed_column(c, values, numbers, start)
+
+    def _mixed_column(self, c: int, values: tuple[Any, ...], numbers: list[str],
+                      start: int) -> list[str]:
+        """Cells of a column mixing texts, numbers, dates and blanks: the common cases
+        inline, the rest through :meth:`cell`."""
+        letter = self.letters[c]
+        kinds = set(map(type, values))
+        texts = [v for v in values if v.__class__ is str and v] if str in kinds else []
+        plain = bool(texts) and _plain_texts(texts) is texts  # none needs anything done
+        first_date, first_datetime = self.first_plain_date, self.first_plain_datetime
+        # the column's style attribute for each kind of value, fetched (and so added to
+        # styles.xml) only when such a value is written
+        a0 = (self.col_attr(c, 0) if texts or Decimal in kinds or int in kinds else "")
+        a1 = (self.col_attr(c, 1) if dt.date in kinds and any(
+            v >= first_date for v in values if v.__class__ is dt.date) else "")
+        a2 = (self.col_attr(c, 2) if dt.datetime in kinds and any(
+            v.tzinfo is None and v >= first_datetime for v in values
+            if v.__class__ is dt.datetime) else "")
+        work_re = _TEXT_WORK_RE
+        epoch = self.epoch_ordinal
+        out: list[str] = []
+        put = out.append
+        for i, v in enumerate(values):
+            t = v.__class__
+            if v is None:
+                put("")
+                continue
+            if t is str:
+                if not v:
+                    put("")
+                    continue
+                if plain or (work_re.search(v) is None and len(v) <= MAX_TEXT
+                             and not v[0].isspace() and not v[-1].isspace()):
+                    put(f'<c r="{letter}{numbers[i]}"{a0} t="inlineStr"><is><t>{v}</t></is></c>')
+                    continue
+            elif t is Decimal:
+                s = str(v)  # as in _column
+                if len(s) <= 20 and s[-1] not in "Ny" and "E" not in s:
+                    put(f'<c r="{letter}{numbers[i]}"{a0}><v>{s}</v></c>')
+                    continue
+            elif t is int:
+                if -_BIG_INT < v < _BIG_INT:
+                    put(f'<c r="{letter}{numbers[i]}"{a0}><v>{v}</v></c>')
+                    continue
+            elif t is dt.datetime:
+                if v.tzinfo is None and not v.microsecond and v >= first_datetime:
+                    serial = (v.toordinal() - epoch
+                              + (v.hour * 3600 + v.minute * 60 + v.second) / 86400)
+                    put(f'<c r="{letter}{numbers[i]}"{a2}><v>{serial!r}</v></c>')
+                    continue
+            elif t is dt.date and v >= first_date:
+                put(f'<c r="{letter}{numbers[i]}"{a1}><v>{v.toordinal() - epoch}</v></c>')
+                continue
+            put(self.cell(start + i, c, v, None))
+        return out
+
+    def chunks(self) -> Iterator[str]:
+        """The rows' XML, a few thousand rows at a time."""
+        n = len(self.content.rows)
+        pieces: list[str] = []
+        pending = 0  # rows in pieces, always fewer than _CHUNK_ROWS between steps
+        r = 0
+        for stop in (*self.special, n):
+            while r < stop or (r == stop < n):
+                if r < stop:  # plain rows up to the next special one
+                    end = min(stop, r + _CHUNK_ROWS - pending)
+                    pieces.append(self.plain_rows(r, end))
+                else:
+                    end = r + 1
+                    pieces.append(self.special_row(r))
+                pending += end - r
+                r = end
+                if pending >= _CHUNK_ROWS:
+                    yield "".join(pieces)
+                    pieces, pending = [], 0
+        if pieces:
+            yield "".join(pieces)
+
+    def cleaned_notes(self) -> list[str]:
+        return [note for _, _, note in sorted(self.cleaned)]
 
 
 def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Styles,
                   date1904: bool, drawing_rid: str | None = None) -> _Rendered:
-    old = _split_old(old_xml.decode("utf-8"))
+    """The sheet part for ``content``; ``old_xml`` is the sheet's part (its sheetData may
+    be left out) for what the sheet keeps."""
+    old = _parse(_cut_sheet_data(old_xml))
     if old.tag != _M + "worksheet":
         raise _BadPart("not a worksheet part")
     kept: dict[str, ET.Element] = {}
@@ -1191,154 +1701,8 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
         raise WriteRefused(f"The tool-owned sheet {name} holds an Excel table, which the tool "
                            f"cannot keep consistent; nothing was written. Remove the table or "
                            f"rebuild the workbook.")
-
-    # styles: (style name or None, kind) -> xf index
-    xf_cache: dict[tuple[str | None, int], int] = {}
-    date_style, datetime_style = STYLES["date"], STYLES["datetime"]
-
-    def xf(style: str | None, kind: int) -> int:
-        key = (style, kind)
-        found = xf_cache.get(key)
-        if found is None:
-            s = resolve_style(style) if style else CellStyle()
-            if kind == 1 and s.num_format is None:
-                s = s.merged(date_style)
-            elif kind == 2 and s.num_format is None:
-                s = s.merged(datetime_style)
-            found = xf_cache[key] = styles.xf(s)
-        return found
-
     ncols = content.width
     letters = [schema.col_letter(i) for i in range(max(ncols, 1))]
-    col_styles = [content.col_styles.get(i) for i in range(ncols)]
-    cell_styles = dict(content.cell_styles)
-    link_style = "link"
-    for cell in content.links:
-        cell_styles.setdefault(cell, link_style)
-    styled_rows = {r for r, _ in cell_styles}
-    row_styles = content.row_styles
-    heights = content.heights
-    cleaned: list[str] = []
-    out: list[bytes] = []  # one encoded piece per row: a sheet's text is never held twice
-    add = out.append
-    col_attr: list[str | None] = [None] * ncols  # ' s="N"' of each column's style, kind 0
-    col_date_attr: list[str | None] = [None] * ncols  # the same for a date
-    col_datetime_attr: list[str | None] = [None] * ncols  # and for a date and time
-    work_re = _TEXT_WORK_RE
-    epoch_date = _EPOCH_1904 if date1904 else _EPOCH_1900
-    first_plain_date = dt.date(1904, 1, 1) if date1904 else dt.date(1900, 3, 1)
-
-    for r, row in enumerate(content.rows):
-        rn = str(r + 1)
-        rstyle = row_styles.get(r)
-        special = r in styled_rows
-        cells: list[str] = []
-        put = cells.append
-        for c, v in enumerate(row):
-            explicit = (cell_styles.get((r, c)) if special else None) or rstyle
-            t = type(v)
-            if not explicit:  # the common cases, made short; the rest falls through
-                if t is str:
-                    if not v:
-                        continue
-                    a = col_attr[c]
-                    if a is None:
-                        a = col_attr[c] = f' s="{xf(col_styles[c], 0)}"' if col_styles[c] else ""
-                    if (work_re.search(v) is None and len(v) <= MAX_TEXT  # type: ignore[arg-type]
-                            and not v[0].isspace() and not v[-1].isspace()):  # type: ignore[index]
-                        put(f'<c r="{letters[c]}{rn}"{a} t="inlineStr"><is><t>{v}</t></is></c>')
-                        continue
-                elif v is None:
-                    continue
-                elif t is Decimal:
-                    num = _number(v)  # type: ignore[arg-type]
-                    if num is not None:
-                        a = col_attr[c]
-                        if a is None:
-                            a = col_attr[c] = (f' s="{xf(col_styles[c], 0)}"' if col_styles[c]
-                                               else "")
-                        put(f'<c r="{letters[c]}{rn}"{a}><v>{num}</v></c>')
-                        continue
-                elif t is dt.date and v >= first_plain_date:  # type: ignore[operator]
-                    a = col_date_attr[c]
-                    if a is None:
-                        a = col_date_attr[c] = f' s="{xf(col_styles[c], 1)}"'
-                    day: dt.date = v  # type: ignore[assignment]
-                    put(f'<c r="{letters[c]}{rn}"{a}><v>{(day - epoch_date).days}</v></c>')
-                    continue
-                elif t is dt.datetime and v.tzinfo is None:  # type: ignore[union-attr]
-                    serial = _serial(v, date1904)  # type: ignore[arg-type]
-                    if serial is not None:
-                        a = col_datetime_attr[c]
-                        if a is None:
-                            a = col_datetime_attr[c] = f' s="{xf(col_styles[c], 2)}"'
-                        put(f'<c r="{letters[c]}{rn}"{a}><v>{serial!r}</v></c>')
-                        continue
-            style = explicit or col_styles[c]
-            ref = letters[c] + rn
-            if v is None or (t is str and not v):
-                if explicit:
-                    put(f'<c r="{ref}" s="{xf(explicit, 0)}"/>')
-                continue
-            if isinstance(v, Enum):
-                v = v.value
-                t = type(v)
-            if t is str or (t is not bool and isinstance(v, str)):
-                text = cast(str, v)
-                if _ILLEGAL_RE.search(text) or len(text) > MAX_TEXT:
-                    text, note = _clean_text(text)
-                    cleaned.append(f"{name}!{ref}: {note}")
-                if "_x" in text:
-                    text = _ESCAPED_RE.sub(r"_x005F\1", text)
-                body = text.translate(_TEXT_ESCAPES)
-                space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() \
-                    else ""
-                s = f' s="{xf(style, 0)}"' if style else ""
-                put(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{body}</t></is></c>')
-            elif t is bool:
-                s = f' s="{xf(style, 0)}"' if style else ""
-                put(f'<c r="{ref}"{s} t="b"><v>{1 if v else 0}</v></c>')
-            elif t is int and -_BIG_INT < cast(int, v) < _BIG_INT:
-                s = f' s="{xf(style, 0)}"' if style else ""
-                put(f'<c r="{ref}"{s}><v>{v}</v></c>')
-            elif t is Decimal or t is float:
-                num = _number(cast("Decimal | float", v))
-                s = f' s="{xf(style, 0)}"' if style else ""
-                if num is None:
-                    put(f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>')
-                else:
-                    put(f'<c r="{ref}"{s}><v>{num}</v></c>')
-            elif t is dt.date and cast(dt.date, v) >= first_plain_date:
-                days = (cast(dt.date, v) - epoch_date).days
-                put(f'<c r="{ref}" s="{xf(style, 1)}"><v>{days}</v></c>')
-            elif isinstance(v, (dt.date, dt.datetime)):
-                stamp = v
-                is_dt = isinstance(stamp, dt.datetime)
-                if is_dt and cast(dt.datetime, stamp).tzinfo is not None:
-                    stamp = cast(dt.datetime, stamp).replace(tzinfo=None)
-                serial = _serial(stamp, date1904)
-                if serial is None:  # before Excel's dates: write it as text
-                    put(f'<c r="{ref}" t="inlineStr"><is><t>{stamp.isoformat()}</t></is></c>')
-                else:
-                    put(f'<c r="{ref}" s="{xf(style, 2 if is_dt else 1)}">'
-                        f"<v>{serial!r}</v></c>")
-            elif isinstance(v, (int, float, Decimal)):
-                num = _number(Decimal(v) if isinstance(v, int) else v)
-                s = f' s="{xf(style, 0)}"' if style else ""
-                put(f'<c r="{ref}"{s}><v>{num}</v></c>' if num is not None else
-                    f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>')
-            else:
-                raise TypeError(f"{name}!{ref}: cannot write a {type(v).__name__} "
-                                f"({v!r}) to a cell")
-        for c in range(len(row), ncols):  # styled blanks after a short header/title row
-            if special and (r, c) in cell_styles:
-                put(f'<c r="{letters[c]}{rn}" s="{xf(cell_styles[(r, c)], 0)}"/>')
-        if cells:
-            height = heights.get(r) if heights else None
-            head = (f'<row r="{rn}" ht="{height:g}" customHeight="1">' if height is not None
-                    else f'<row r="{rn}">')
-            add((head + "".join(cells) + "</row>").encode("utf-8"))
-
     parts: list[str] = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
@@ -1357,8 +1721,8 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
         parts.extend(f'<col min="{c + 1}" max="{c + 1}" width="{_col_width(w)}" '
                      f'customWidth="1"/>' for c, w in sorted(content.widths.items()))
         parts.append("</cols>")
-    data_at = len(parts)
-    parts.append("<sheetData>" if out else "<sheetData/>")
+    head = "".join(parts)
+    parts = []
     for tag in _KEEP_AFTER:
         if tag in kept:
             parts.append(_serialize(kept[tag]))
@@ -1408,11 +1772,26 @@ def _render_sheet(name: str, content: SheetContent, old_xml: bytes, styles: _Sty
     if "tableParts" in kept:
         parts.append(_serialize(kept["tableParts"]))
     parts.append("</worksheet>")
-    before = "".join(parts[:data_at + 1]).encode("utf-8")
-    after = ("</sheetData>" if out else "") + "".join(parts[data_at + 1:])
-    out.insert(0, before)
-    out.append(after.encode("utf-8"))
-    return _Rendered(b"".join(out), cleaned)
+    tail = "".join(parts)
+
+    renderer = _SheetRenderer(name, content, styles, date1904)
+    sink = _Sink()
+    try:
+        started = False
+        for chunk in renderer.chunks():
+            if not chunk:
+                continue
+            if not started:
+                sink.write((head + "<sheetData>").encode("utf-8"))
+                started = True
+            sink.write(chunk.encode("utf-8"))
+        end = ("</sheetData>" if started else head + "<sheetData/>") + tail
+        sink.write(end.encode("utf-8"))
+        xml = sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return _Rendered(xml, renderer.cleaned_notes())
 
 
 def _sheet_pr(old: ET.Element | None, fit: bool | None) -> str:
@@ -1533,74 +1912,180 @@ def _same(got: object, want: object, date1904: bool) -> bool:
 
 
 def _verify(tmp: Path, pkg: _Package, plan: _Plan) -> None:
-    """Zip-test the new file, parse its changed parts and read the written sheets back."""
+    """Zip-test the new file, parse its changed parts and read the written sheets back.
+
+    python-calamine reads the written sheets back on a second thread (it lets go of the
+    GIL while it parses) while this one tests every part's CRC and parses the changed
+    ones; then each sheet is compared with what was meant to be written.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="sheetwriter-verify")
+    loading = pool.submit(_read_back, tmp, list(plan.targets))
+    try:
+        _test_zip(tmp, pkg, plan)
+        try:
+            book, sheets = loading.result()
+        except Exception as exc:  # calamine raises its own types
+            raise WriteRefused(f"verification of the new file failed ({exc}); nothing was "
+                               f"written.") from None
+        try:
+            for (name, content), sheet in zip(plan.targets.items(), sheets, strict=True):
+                # row by row when the used range starts at A1 (a title or header is there):
+                # a long sheet is then never held as Python objects all at once
+                grid = (sheet.iter_rows() if sheet.start == (0, 0)
+                        else sheet.to_python(skip_empty_area=False))
+                _compare(name, content, grid, pkg.date1904)
+        except WriteRefused:
+            raise
+        except Exception as exc:  # calamine raises its own types
+            raise WriteRefused(f"verification of the new file failed ({exc}); nothing was "
+                               f"written.") from None
+        finally:
+            del sheets
+            book.close()
+    finally:
+        pool.shutdown(wait=True)  # never leave the file open (Windows could not replace it)
+        if loading.exception() is None:
+            with contextlib.suppress(Exception):
+                loading.result()[0].close()
+
+
+def _read_back(tmp: Path, names: list[str]) -> tuple[Any, list[Any]]:
+    """The new file's written sheets as python-calamine reads them (its open book too)."""
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_path(str(tmp))
+    try:
+        return book, [book.get_sheet_by_name(name) for name in names]
+    except BaseException:
+        book.close()
+        raise
+
+
+def _test_zip(tmp: Path, pkg: _Package, plan: _Plan) -> None:
+    """Every part reads back against its CRC; each changed part holds what was meant for it
+    (its CRC and size) and parses as XML."""
     expected_names = [e.name for e in pkg.entries if e.name not in plan.drop] + list(plan.add)
     try:
         with zipfile.ZipFile(tmp) as z:
             if z.namelist() != expected_names:
                 raise WriteRefused("verification failed: the new file's parts differ; nothing "
                                    "was written.")
-            bad = z.testzip()
-            if bad is not None:
-                raise WriteRefused(f"verification failed: part {bad} is damaged; nothing "
-                                   f"was written.")
-            for part, data in (*plan.replace.items(), *plan.add.items()):
-                # testzip read every part against its CRC: the same CRC and size as the
-                # bytes meant for the part say it holds them, without inflating it again
-                info = z.getinfo(part)
-                if info.file_size != len(data) or zlib.crc32(data) != info.CRC:
-                    raise WriteRefused(f"verification failed: part {part} differs; nothing "
-                                       f"was written.")
-                expat.ParserCreate().Parse(data, True)  # well-formed (no tree: fast)
+            for info in z.infolist():
+                data = plan.replace.get(info.filename)
+                if data is None:
+                    data = plan.add.get(info.filename)
+                parser = None
+                if data is not None:
+                    size, crc = ((data.size, data.crc) if isinstance(data, _Packed)
+                                 else (len(data), zlib.crc32(data)))
+                    if info.file_size != size or crc != info.CRC:
+                        raise WriteRefused(f"verification failed: part {info.filename} "
+                                           f"differs; nothing was written.")
+                    parser = expat.ParserCreate()  # well-formed (no tree: fast)
+                try:
+                    with z.open(info) as f:  # the CRC is checked at the end of the part
+                        while chunk := f.read(_READ_CHUNK):
+                            if parser is not None:
+                                parser.Parse(chunk, False)
+                except zipfile.BadZipFile:
+                    raise WriteRefused(f"verification failed: part {info.filename} is "
+                                       f"damaged; nothing was written.") from None
+                if parser is not None:
+                    parser.Parse(b"", True)
     except (zipfile.BadZipFile, expat.ExpatError, OSError, KeyError, zlib.error) as exc:
         raise WriteRefused(f"verification of the new file failed ({exc}); nothing was "
                            f"written.") from None
-    import python_calamine
 
-    try:
-        book = python_calamine.CalamineWorkbook.from_path(str(tmp))
-        for name, content in plan.targets.items():
-            sheet = book.get_sheet_by_name(name)
-            # row by row when the used range starts at A1 (a title or header is there):
-            # a long sheet is then never held as Python objects all at once
-            grid = (sheet.iter_rows() if sheet.start == (0, 0)
-                    else sheet.to_python(skip_empty_area=False))
-            _compare(name, content, grid, pkg.date1904)
-    except WriteRefused:
-        raise
-    except Exception as exc:  # calamine raises its own types
-        raise WriteRefused(f"verification of the new file failed ({exc}); nothing was "
-                           f"written.") from None
+
+_COMPARE_ROWS = 4096  # rows compared at a time, column by column
+_COMPARE_FEW = 64  # and again, in blocks this long, where a block differs somewhere
+_NO_NUMBERS = frozenset({str, type(None), dt.date, dt.datetime})
 
 
 def _compare(name: str, content: SheetContent, grid: Iterable[Sequence[object]],
              date1904: bool) -> None:
     """Raise unless ``grid`` (the sheet's rows from A1, as calamine reads them) holds
-    exactly ``content``'s values and nothing else."""
+    exactly ``content``'s values and nothing else.
+
+    Most cells read back as the value itself (a text, a date, a date and time, a truth
+    value, a float) or as the float of a Decimal or int: a few thousand rows at a time are
+    compared column by column against those; a block that differs anywhere is checked
+    cell by cell against :func:`_expected`, which names the cell.
+    """
     read = iter(grid)
-    for r, row in enumerate(content.rows):
-        got_row = next(read, [])
-        want_row = [_expected(v, date1904) for v in row]
-        head = got_row[:len(want_row)]
-        if (head == want_row and list(map(type, head)) == list(map(type, want_row))
-                and not any(x != "" for x in got_row[len(want_row):])):
-            continue  # the whole row reads back exactly; otherwise find the cell, below
+    rows = content.rows
+    for start in range(0, len(rows), _COMPARE_ROWS):
+        block = rows[start:start + _COMPARE_ROWS]
+        got = list(itertools.islice(read, len(block)))
+        if _same_block(block, got, date1904):
+            continue
+        for at in range(0, len(block), _COMPARE_FEW):  # closer: a few rows at a time
+            few, got_few = block[at:at + _COMPARE_FEW], got[at:at + _COMPARE_FEW]
+            if not _same_block(few, got_few, date1904):
+                _compare_rows(name, few, got_few, start + at, date1904)
+    for r, extra in enumerate(read, start=len(rows)):
+        if any(v != "" for v in extra):
+            raise WriteRefused(f"verification failed: {name} row {r + 1} is not empty; "
+                               f"nothing was written.")
+
+
+def _same_block(block: Sequence[Sequence[CellValue]], got: list[Sequence[object]],
+                date1904: bool) -> bool:
+    """Whether the rows ``got`` read back exactly as ``block``'s values would, by the
+    quick rule of :func:`_compare` (False may only mean: look closer)."""
+    if len(got) != len(block) or not block:
+        return False
+    width = len(got[0])
+    if any(len(row) != width for row in got) or max(map(len, block)) > width:
+        return False
+    got_columns = list(zip(*got, strict=True))
+    decimal, int_, none_type, moment = Decimal, int, type(None), dt.datetime
+    plain = {str, dt.date, bool, float}
+    columns = cast("Iterable[tuple[Any, ...]]", itertools.zip_longest(*block))
+    for values, read in zip(columns, got_columns, strict=False):
+        kinds = set(map(type, values))
+        if kinds == {str}:  # texts read back as themselves (== holds only between texts)
+            if values != read:
+                return False
+            continue
+        want = [v if (t := v.__class__) in plain
+                else "" if t is none_type
+                # calamine reads a date and time at midnight as the date
+                else (v if v.hour or v.minute or v.second or v.microsecond else v.date())
+                if t is moment
+                else float(v) if t is decimal and v.is_finite()
+                else float(v) if t is int_ and -_BIG_INT < v < _BIG_INT
+                else _expected(v, date1904)  # the rest (Enum, ...) by the full rule
+                for v in values]
+        if want != list(read):
+            return False
+        # 1 == 1.0 == True: where numbers are, the types must match too
+        if not kinds <= _NO_NUMBERS and list(map(type, want)) != list(map(type, read)):
+            return False
+    # cells right of the content must be empty
+    return set(itertools.chain.from_iterable(got_columns[max(map(len, block)):])) <= {""}
+
+
+def _compare_rows(name: str, block: Sequence[Sequence[CellValue]],
+                  got: list[Sequence[object]], start: int, date1904: bool) -> None:
+    """Cell by cell: raise for the first cell that does not read back as it should."""
+    for i, row in enumerate(block):
+        r = start + i
+        got_row = got[i] if i < len(got) else []
         width = len(got_row)
         for c, value in enumerate(row):
             want = _expected(value, date1904)
-            got = got_row[c] if c < width else ""
-            if not _same(got, want, date1904):
+            found = got_row[c] if c < width else ""
+            if not _same(found, want, date1904):
                 raise WriteRefused(
                     f"verification failed: {name}!{schema.col_letter(c)}{r + 1} reads back "
-                    f"{got!r} instead of {want!r}; nothing was written.")
+                    f"{found!r} instead of {want!r}; nothing was written.")
         for c in range(len(row), width):
             if got_row[c] != "":
                 raise WriteRefused(f"verification failed: {name}!{schema.col_letter(c)}{r + 1}"
                                    f" is not empty; nothing was written.")
-    for r, extra in enumerate(read, start=len(content.rows)):
-        if any(v != "" for v in extra):
-            raise WriteRefused(f"verification failed: {name} row {r + 1} is not empty; "
-                               f"nothing was written.")
 
 
 # --- file safety --------------------------------------------------------------------------
@@ -1802,7 +2287,7 @@ def _content_types(pkg: _Package, plan: _Plan, add: Mapping[str, str],
     so an unchanged [Content_Types].xml stays byte-identical)."""
     if _CT_PART not in pkg.names:
         raise _BadPart("no [Content_Types].xml")
-    original = (plan.replace.get(_CT_PART) or pkg.read(_CT_PART)).decode("utf-8")
+    original = _part_bytes(pkg, plan.replace, _CT_PART).decode("utf-8")
     text = original
     for part in remove:
         name = re.escape("/" + part)
@@ -2033,7 +2518,7 @@ def _chart_xml(chart: BarChart, sheet: str, content: SheetContent) -> str:
 @dataclass
 class _Plan:
     targets: dict[str, SheetContent]
-    replace: dict[str, bytes]
+    replace: dict[str, _PartData]
     drop: set[str]
     styles_added: int
     cleaned: list[str]
@@ -2079,8 +2564,8 @@ def _plan(pkg: _Package, path: Path, sheets: Mapping[str, SheetContent],
             raise _not_workbook(path, f"sheet {name} has no part")
         try:
             rid = _plan_charts(pkg, ref, content, plan) if content.charts else None
-            rendered = _render_sheet(name, content, pkg.read(ref.part), styles, pkg.date1904,
-                                     rid)
+            rendered = _render_sheet(name, content, _old_frame(pkg, ref.part), styles,
+                                     pkg.date1904, rid)
         except _PART_ERRORS as exc:
             raise _not_workbook(path, f"sheet {name}: {exc}") from None
         plan.replace[ref.part] = rendered.xml
@@ -2134,6 +2619,12 @@ def write_tool_sheets(
     if log and LOG_SHEET in sheets:
         raise ValueError("pass the Log either as a sheet or as entries, not both")
     _check_can_write(path)
+    with gc_paused():  # rendering and reading back a long sheet make no cycles
+        return _write(path, sheets, log, backups_kept, started)
+
+
+def _write(path: Path, sheets: Mapping[str, SheetContent], log: Sequence[LogEntry],
+           backups_kept: int, started: float) -> WriteReport:
     before = path.stat()
     with open(path, "rb") as src:
         pkg = _Package(src, path)
@@ -2143,6 +2634,10 @@ def write_tool_sheets(
                 return WriteReport(path, (), (), 0, None, (), ("nothing to write",),
                                    time.perf_counter() - started)
             tmp = _write_temp(src, pkg, plan, path)
+            # written: a packed part's bytes are not needed again (its CRC and size are)
+            plan.replace.update({part: _Packed((), data.crc, data.size)
+                                 for part, data in plan.replace.items()
+                                 if isinstance(data, _Packed)})
         finally:
             pkg.zip.close()
     try:  # the source is closed: Windows cannot replace an open file
@@ -2211,16 +2706,25 @@ def _write_temp(src: IO[bytes], pkg: _Package, plan: _Plan, path: Path) -> Path:
     return tmp
 
 
-def _drop_calc_chain(pkg: _Package, replace: dict[str, bytes]) -> None:
+def _part_bytes(pkg: _Package, replace: Mapping[str, _PartData], part: str) -> bytes:
+    """A small part as it will be written: its replacement, else as it is."""
+    data = replace.get(part)
+    if data is None:
+        return pkg.read(part)
+    if isinstance(data, _Packed):
+        raise _BadPart(f"{part} was packed")  # only sheets are packed, never these parts
+    return data
+
+
+def _drop_calc_chain(pkg: _Package, replace: dict[str, _PartData]) -> None:
     """Remove calcChain's relationship and content-type override (the part is dropped)."""
     assert pkg.calc_chain_part is not None
-    rels = (replace.get(pkg.workbook_rels_part) or pkg.read(pkg.workbook_rels_part)).decode(
-        "utf-8")
+    rels = _part_bytes(pkg, replace, pkg.workbook_rels_part).decode("utf-8")
     rels = re.sub(r'<(\w+:)?Relationship\b[^>]*?Type="[^"]*/calcChain"[^>]*/>', "", rels)
     replace[pkg.workbook_rels_part] = rels.encode("utf-8")
     ct_part = "[Content_Types].xml"
     if ct_part in pkg.names:
-        ct = (replace.get(ct_part) or pkg.read(ct_part)).decode("utf-8")
+        ct = _part_bytes(pkg, replace, ct_part).decode("utf-8")
         name = re.escape("/" + pkg.calc_chain_part)
         ct = re.sub(rf'<(\w+:)?Override\b[^>]*?PartName="{name}"[^>]*/>', "", ct)
         replace[ct_part] = ct.encode("utf-8")
