@@ -98,7 +98,11 @@ def test_data_validation_covers_dropdowns_dates_and_amounts(mini_workbook: Path)
     rules = {str(dv.sqref).split(":")[0]: dv
              for dv in wb["Contracts"].data_validations.dataValidation}
     assert rules["B2"].type == "list" and rules["B2"].formula1 == "ids_Clients"
-    assert rules["AD2"].type == "list" and "履行中" in rules["AD2"].formula1
+    status = schema.col_letter([c.key for c in schema.CONTRACTS.columns].index("status")) + "2"
+    assert rules[status].type == "list" and "履行中" in rules[status].formula1
+    cap = schema.col_letter([c.key for c in schema.CONTRACTS.columns]
+                            .index("sla_monthly_cap_pct")) + "2"
+    assert (rules[cap].type, rules[cap].formula1, rules[cap].formula2) == ("decimal", "0", "1")
     assert rules["D2"].type == "date"
     assert rules["H2"].type == "decimal" and rules["H2"].operator == "greaterThanOrEqual"
     incidents = {str(dv.sqref).split(":")[0]: dv

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from contract_tracker import schema
 from contract_tracker.parse import CellError, conv_date, conv_datetime, conv_month, parse_book
 from contract_tracker.records import Book, Problem, Severity
 
@@ -231,8 +232,9 @@ def test_enum_accepts_chinese_label_or_key_and_rejects_others(mini_grids: Grids)
     set_cell(mini_grids, "Contracts", 2, "status", "active")
     set_cell(mini_grids, "Contracts", 3, "status", "进行中")
     book, problems = parse_book(mini_grids)
+    status = schema.col_letter([c.key for c in schema.CONTRACTS.columns].index("status"))
     assert errors(problems)[0] == (
-        "Contracts!AD3: 状态 '进行中' is not one of: 草稿 (draft) / 已发送 (sent) / "
+        f"Contracts!{status}3: 状态 '进行中' is not one of: 草稿 (draft) / 已发送 (sent) / "
         "已签署 (signed) / 履行中 (active) / 已到期 (expired) / 已终止 (terminated)")
     assert errors(problems)[1] == (
         "FeeItems!A4: 合同编号 'HT-2026-002' was skipped for its own errors (see Contracts "

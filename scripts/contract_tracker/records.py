@@ -172,7 +172,10 @@ class Contract(NamedTuple):
     sla_major_hours: Decimal | None = None
     availability_target: Decimal | None = None
     sla_clock: str | None = None
+    work_day_start: int | None = None
+    work_day_end: int | None = None
     sla_schedule: str | None = None
+    sla_monthly_cap_pct: Decimal | None = None
     monthly_fee: Decimal | None = None
     language: str | None = None
     notes: str | None = None

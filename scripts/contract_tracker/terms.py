@@ -51,10 +51,11 @@ def effective_terms(contract: Contract, settings: Settings) -> Terms:
         sla_major_hours=_pick(contract.sla_major_hours, settings.sla_major_hours),  # type: ignore[arg-type]
         availability_target=_pick(contract.availability_target, settings.availability_target),  # type: ignore[arg-type]
         sla_clock=contract.sla_clock or settings.sla_clock,
-        work_day_start=settings.work_day_start,
-        work_day_end=settings.work_day_end,
+        work_day_start=_pick(contract.work_day_start, settings.work_day_start),  # type: ignore[arg-type]
+        work_day_end=_pick(contract.work_day_end, settings.work_day_end),  # type: ignore[arg-type]
         sla_schedule=schedule,
-        sla_monthly_cap_pct=settings.sla_monthly_cap_pct,
+        sla_monthly_cap_pct=_pick(  # type: ignore[arg-type]
+            contract.sla_monthly_cap_pct, settings.sla_monthly_cap_pct),
         sla_penalties=tuple(r for r in settings.sla_penalties if r.schedule == schedule),
         credit_tiers=tuple(t for t in settings.credit_tiers if t.schedule == schedule),
     )
