@@ -271,3 +271,14 @@ def test_unexpected_failure_is_one_line_and_logged_beside_the_workbook(
                            f"Details were written to {log}")
     assert "Traceback" in log.read_text(encoding="utf-8")
     assert "disk on fire" in log.read_text(encoding="utf-8")
+
+
+def test_penalties_table_lists_each_problem_once(
+        mini_workbook: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rewrite_part(mini_workbook, sheet_part(mini_workbook, "Receipts"),
+                 lambda xml: xml.replace("<v>30000</v>", "<v>3000000</v>", 1))
+    main(["penalties", str(mini_workbook), "--as-of", "2026-06-30"])
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "Receipts!E2" in line]
+    assert lines, out
+    assert len(lines) == len({line.split("Receipts!E2", 1)[1] for line in lines}), lines

@@ -257,8 +257,8 @@ def cmd_penalties(args: argparse.Namespace) -> int:
              "message": p.message} for p in (*data_problems, *job.problems)]
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
     else:
-        _out(penalties_table(result, None if args.all else 30))
-        print_problems((*data_problems, *job.problems), None if args.all else 50)
+        _out(penalties_table(result, None if args.all else 30))  # lists the engine's problems
+        print_problems(data_problems, None if args.all else 50)
     if args.write:
         if not _write_job(path, book, job):
             return EXIT_UNREADABLE
