@@ -108,3 +108,107 @@ def test_working_seconds_count_only_office_hours_on_working_days() -> None:
     assert week == 5 * 9 * hour
     # Across the National Day week: Sep 30 17:00 -> Oct 8 10:00 is 1 h + 1 h.
     assert cal.working_us(at("2026-09-30 17:00:00"), at("2026-10-08 10:00:00"), 9, 18) == 2 * hour
+
+
+# --- the fast paths agree with the day-by-day definitions --------------------------
+
+
+def _walk_due(base: dt.date, n: int, working: bool, move: bool) -> dt.date | None:
+    """The rule day by day with chinese_calendar itself; None past its data."""
+    last = dt.date(cal.LAST_YEAR, 12, 31)
+    day_ = base
+    if working:
+        while n > 0:
+            day_ += dt.timedelta(days=1)
+            if day_ > last:
+                return None
+            n -= chinese_calendar.is_workday(day_)
+    else:
+        day_ = base + dt.timedelta(days=n)
+    while move:
+        if not dt.date(cal.FIRST_YEAR, 1, 1) <= day_ <= last:
+            return None
+        if chinese_calendar.is_workday(day_):
+            break
+        day_ += dt.timedelta(days=1)
+    return day_
+
+
+@pytest.mark.parametrize("working", [False, True])
+@pytest.mark.parametrize("move", [False, True])
+def test_due_dates_by_columns_agree_with_the_rule_day_by_day(working: bool, move: bool) -> None:
+    bases = [dt.date(cal.LAST_YEAR - 2, 12, 20) + dt.timedelta(days=7 * k + k % 5)
+             for k in range(160)]  # into the year past the data
+    days = [(0, 1, 3, 5, 10, 15, 30, 45)[k % 8] for k in range(len(bases))]
+    got = cal.due_dates(bases, days, working, move)
+    for base, n, found in zip(bases, days, got, strict=True):
+        want = _walk_due(base, n, working, move)
+        if found is None:  # left to due_date(), which raises or handles n <= 0
+            assert want is None or (working and n <= 0)
+        else:
+            assert found == want == cal.due_date(base, n, working, move)[0], (base, n)
+    assert cal.due_dates([], [], working, move) == []
+
+
+def test_due_dates_leave_only_what_the_table_cannot_settle() -> None:
+    inside = [day("2026-09-30"), day("2026-10-01")]
+    assert cal.due_dates(inside, [1, 0], False, True) == [day("2026-10-08")] * 2
+    assert cal.due_dates(inside, [1, 2], True, True) == [day("2026-10-08"), day("2026-10-09")]
+    assert cal.due_dates([day("2026-12-30")], [5], True, True) == [None]  # into 2027
+    assert cal.due_dates([day("2026-12-30")], [0], True, True) == [None]  # n <= 0: one by one
+    assert cal.due_dates([day("2026-12-30")], [5], False, False) == [day("2027-01-04")]
+
+
+def _office_us(start: dt.datetime, stop: dt.datetime, opens: int, closes: int) -> int:
+    """Office hours between two moments, day by day."""
+    total, d = 0, start.date()
+    while d <= stop.date():
+        if chinese_calendar.is_workday(d):
+            lo = dt.datetime.combine(d, dt.time(opens))
+            hi = dt.datetime.combine(d, dt.time()) + dt.timedelta(hours=closes)
+            a, b = max(start, lo), min(stop, hi)
+            if b > a:
+                total += (b - a) // dt.timedelta(microseconds=1)
+        d += dt.timedelta(days=1)
+    return total
+
+
+@pytest.mark.parametrize(("opens", "closes"), [(9, 18), (0, 24), (8, 20)])
+def test_the_working_clock_counts_office_hours_like_a_day_by_day_walk(
+        opens: int, closes: int) -> None:
+    start = at("2026-09-25 07:13:05.000250")
+    for k in range(120):
+        a = start + dt.timedelta(hours=7 * k, minutes=11 * k)
+        b = a + dt.timedelta(hours=(k * 13) % 200, seconds=k)
+        assert cal.working_us(a, b, opens, closes) == _office_us(a, b, opens, closes)
+        assert (cal.working_clock_us(b, opens, closes) - cal.working_clock_us(a, opens, closes)
+                == cal.working_us(a, b, opens, closes))
+
+
+def test_the_working_clock_names_the_first_year_it_cannot_see() -> None:
+    with pytest.raises(cal.CalendarYearError) as err:
+        cal.working_us(at("2026-12-31 10:00:00"), at(f"{cal.LAST_YEAR + 1}-01-02 10:00:00"), 9, 18)
+    assert err.value.year == cal.LAST_YEAR + 1
+    assert cal.working_us(at("2027-03-01 10:00:00"), at("2027-03-01 10:00:00"), 9, 18) == 0
+
+
+def test_provisional_periods_count_known_days_then_monday_to_friday() -> None:
+    def walk(base: dt.date, n: int, working: bool, move: bool) -> dt.date:
+        d = base
+        if working:
+            while n > 0:
+                d += dt.timedelta(days=1)
+                n -= cal.approx_is_workday(d)
+        else:
+            d += dt.timedelta(days=n)
+        while move and not cal.approx_is_workday(d):
+            d += dt.timedelta(days=1)
+        return d
+
+    for k in range(200):
+        base = day("2026-11-20") + dt.timedelta(days=k * 3)
+        n = (0, 1, 5, 10, 30)[k % 5]
+        for day_type in (cal.CALENDAR_DAYS, cal.WORKING_DAYS):
+            for move in (False, True):
+                assert (cal.approx_add_days(base, n, day_type, move)
+                        == walk(base, n, day_type == cal.WORKING_DAYS, move))

@@ -416,3 +416,12 @@ def test_a_negative_receipt_is_a_problem_and_the_others_still_count() -> None:
     (p,) = problems(b, "2026-03-31")
     assert p.cell == "E2" and "negative" in p.message
     assert fees(b, "2026-03-31")["I-1"].outstanding == 0
+
+
+def test_a_fee_of_exactly_half_a_fen_rounds_up_not_to_even() -> None:
+    # 50.00 × 0.0005 × 1 day = 0.025: half-up gives 0.03 (banker's rounding would give 0.02).
+    b = book(inst("I-1", "50.00", "2026-03-31"), receipt("R-1", "2026-04-01", "50.00", "I-1"))
+    assert fees(b, "2026-04-30")["I-1"].fee == D("0.03")
+    # 150.00 × 0.0005 × 1 = 0.075 -> 0.08 (half-even would also give 0.08: both directions).
+    b = book(inst("I-1", "150.00", "2026-03-31"), receipt("R-1", "2026-04-01", "150.00", "I-1"))
+    assert fees(b, "2026-04-30")["I-1"].fee == D("0.08")

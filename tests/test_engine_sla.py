@@ -293,3 +293,72 @@ def test_an_incident_of_an_unknown_contract_is_a_problem() -> None:
     run, found = incident_slas(book(inc), day("2026-03-31"))
     (p,) = found
     assert p.cell == "B2" and "HT-X" in p.message and len(run.incidents) == 0
+
+
+def _months_by_stepping(start: dt.date, end: dt.date) -> int:
+    """Whole months from start to the day after end, a part month as one, at least 1."""
+    stop, months = end + dt.timedelta(days=1), 0
+    while True:
+        y, m = divmod(start.month - 1 + months + 1, 12)
+        year, month = start.year + y, m + 1
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        if dt.date(year, month, min(start.day, last)) > stop:
+            break
+        months += 1
+    y, m = divmod(start.month - 1 + months, 12)
+    last = (dt.date(start.year + y + (m + 1) // 12, (m + 1) % 12 + 1, 1)
+            - dt.timedelta(days=1)).day
+    reached = dt.date(start.year + y, m + 1, min(start.day, last))
+    return max(months + (reached < stop), 1)
+
+
+def test_term_months_agree_with_stepping_month_by_month() -> None:
+    starts = [day("2024-01-31") + dt.timedelta(days=k * 17) for k in range(60)]
+    lengths = [0, 1, 27, 28, 29, 30, 31, 58, 59, 89, 180, 364, 365, 366, 400, 730]
+    for start in starts:
+        for n in lengths:
+            end = start + dt.timedelta(days=n)
+            assert term_months(start, end) == _months_by_stepping(start, end), (start, end)
+    assert term_months(day("2026-05-01"), day("2026-04-01")) == 1  # end before start
+
+
+@pytest.mark.parametrize(("total", "end", "fee"), [
+    ("100.01", "2026-02-28", "50.01"),  # 50.005: the half fen goes up
+    ("100.03", "2026-02-28", "50.02"),  # 50.015 -> 50.02
+    ("0.01", "2026-02-28", "0.01"),  # 0.005 -> 0.01
+    ("1.00", "2026-03-31", "0.33"),  # 0.333...
+    ("2.00", "2026-03-31", "0.67"),  # 0.666...
+    ("120000.5", "2026-12-31", "10000.04"),  # 10000.041666...
+    ("7", "2026-06-30", "1.17"),  # 1.1666...
+])
+def test_monthly_fee_rounds_half_up_at_the_half_fen(total: str, end: str, fee: str) -> None:
+    c = contract(total_fee=D(total), start_date=day("2026-01-01"), end_date=day(end))
+    got = monthly_fee(c)
+    assert got == D(fee) and str(got) == fee
+
+
+def test_each_contract_keeps_its_own_overrides_of_every_term() -> None:
+    from contract_tracker.engine.context import index_contracts
+    from contract_tracker.records import Contract
+    overrides: dict[str, Any] = dict(
+        work_day_start=10, work_day_end=16, sla_monthly_cap_pct=D("0.5"),
+        sla_clock="working_hours", grace_days=3,
+    )
+    assert set(overrides) <= set(Contract._fields)
+    contracts = (contract("HT-1"), *(contract(f"HT-X{k}", row=3 + k, **{key: value})
+                                     for k, (key, value) in enumerate(overrides.items())))
+    index, _ = index_contracts(book(contracts=contracts))
+    base = index.terms["HT-1"]
+    for k, (key, value) in enumerate(overrides.items()):
+        assert getattr(index.terms[f"HT-X{k}"], key) == value != getattr(base, key)
+
+
+def test_an_open_working_hours_clock_judged_on_the_last_day_of_the_data_is_judged() -> None:
+    # As of 2026-12-31 the clock stops at midnight of 2027-01-01: no 2027 time has passed,
+    # so the missing 2027 holiday data does not matter. 12-30 10:00-18:00 and 12-31
+    # 09:00-18:00 are 17 working hours: both clocks breached.
+    b_contract = contract(sla_clock="working_hours")
+    (row,) = judged(incident(at("2026-12-30 10:00:00"), responded_at=None, solution_at=None,
+                             resolved_at=None), contracts=(b_contract,), as_of="2026-12-31")
+    assert row.clock_of("response").elapsed_us == 17 * 3600 * 10**6  # type: ignore[union-attr]
+    assert breaches(row) == (True, True, False)

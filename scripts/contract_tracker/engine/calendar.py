@@ -13,7 +13,11 @@ working seconds of a long-open incident costs two lookups, not a walk over the d
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import compress, count, repeat
+from operator import add, and_, ge, gt, le
 from typing import NamedTuple
 
 import chinese_calendar
@@ -113,12 +117,115 @@ def next_workday(day: dt.date) -> dt.date:
 
 def due_date(base: dt.date, n: int, working: bool, move: bool) -> tuple[dt.date, dt.date | None]:
     """``n`` calendar (or working) days after ``base``, moved off a rest day when ``move``
-    (Civil Code art. 203): the due date and the rest day it was moved from, if any."""
-    day = nth_workday_after(base, n) if working else base + dt.timedelta(days=n)
+    (Civil Code art. 203): the due date and the rest day it was moved from, if any.
+
+    Answered from the day table (the same as :func:`nth_workday_after` then
+    :func:`next_workday`, without the calls in between)."""
+    table = _table()
+    first = table.first_ordinal
+    if working and n > 0:
+        i = base.toordinal() - first
+        if not FIRST_YEAR <= base.year <= LAST_YEAR:
+            raise CalendarYearError(base.year)
+        rank = table.cumulative[i + 1] + n - 1
+        if rank >= len(table.workday_index):
+            raise CalendarYearError(LAST_YEAR + 1)
+        # A working day already: moving it off rest days changes nothing.
+        return dt.date.fromordinal(table.workday_index[rank] + first), None
+    day = base + dt.timedelta(days=n) if not working else base
     if not move:
         return day, None
-    moved = next_workday(day)
-    return moved, (day if moved != day else None)
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise CalendarYearError(day.year)
+    ordinal = day.toordinal()
+    found = table.next_work[ordinal - first]
+    if not found:
+        raise CalendarYearError(LAST_YEAR + 1)
+    if found == ordinal:
+        return day, None
+    return dt.date.fromordinal(found), day
+
+
+def due_dates(bases: Sequence[dt.date], days: Sequence[int], working: bool,
+              move: bool) -> list[dt.date | None]:
+    """:func:`due_date` for many ``(base, n)`` of one day type and move switch at once,
+    by whole columns over the day table: the due dates, None for each one the table
+    cannot settle alone (outside the holiday data, or ``n <= 0`` working days), which
+    the caller asks :func:`due_date` about one by one."""
+    if not bases:
+        return []
+    table = _table()
+    first = table.first_ordinal
+    end = first + len(table.workday)  # first ordinal past the data
+    ordinals = list(map(dt.date.toordinal, bases))
+    if working:
+        # The n-th working day after base: rank of base's next working day + n - 1.
+        if min(ordinals) >= first and max(ordinals) < end and min(days) > 0:
+            # rank + 1 = working days up to base + n, counted on the 1-based index
+            after = list(map(add, map(table.cumulative.__getitem__,
+                                      map(add, ordinals, repeat(1 - first))), days))
+            if max(after) <= len(table.workday_index):
+                ordinal_of = _working_ordinals()
+                return list(map(dt.date.fromordinal, map(ordinal_of.__getitem__, after)))
+        return _due_dates_each(ordinals, days, working, move, first, end)
+    targets = list(map(add, ordinals, days))
+    low, high = min(targets), max(targets)
+    if not move:
+        if low >= 1 and high <= _MAX:
+            return list(map(dt.date.fromordinal, targets))
+    elif low >= first and high < end:
+        moved = list(map(table.next_work.__getitem__, map(add, targets, repeat(-first))))
+        if 0 not in moved:  # 0: no working day left in the data
+            return list(map(dt.date.fromordinal, moved))
+    return _due_dates_each(ordinals, days, working, move, first, end)
+
+
+def _due_dates_each(ordinals: list[int], days: Sequence[int], working: bool, move: bool,
+                    first: int, end: int) -> list[dt.date | None]:
+    """:func:`due_dates` when some of them fall outside the data: by masks."""
+    table = _table()
+    out: list[dt.date | None] = [None] * len(ordinals)
+    if working:
+        ok = _where(map(and_, map(le, repeat(first), ordinals), map(gt, repeat(end), ordinals)))
+        ok = list(compress(ok, map(gt, map(days.__getitem__, ok), repeat(0))))
+        ranks = list(map(add, map(table.cumulative.__getitem__,
+                                  map(add, map(ordinals.__getitem__, ok), repeat(1 - first))),
+                         map(add, map(days.__getitem__, ok), repeat(-1))))
+        inside = list(map(gt, repeat(len(table.workday_index)), ranks))
+        ok, ranks = list(compress(ok, inside)), list(compress(ranks, inside))
+        found: Iterable[int] = map(add, map(table.workday_index.__getitem__, ranks),
+                                   repeat(first))
+    else:
+        targets = list(map(add, ordinals, days))
+        if not move:
+            ok = _where(map(and_, map(le, repeat(1), targets), map(ge, repeat(_MAX), targets)))
+            found = map(targets.__getitem__, ok)
+        else:
+            ok = _where(map(and_, map(le, repeat(first), targets), map(gt, repeat(end), targets)))
+            moved = list(map(table.next_work.__getitem__,
+                             map(add, map(targets.__getitem__, ok), repeat(-first))))
+            known = list(map(bool, moved))  # 0: no working day left in the data
+            ok, found = list(compress(ok, known)), compress(moved, known)
+    _run(map(out.__setitem__, ok, map(dt.date.fromordinal, found)))
+    return out
+
+
+_MAX = dt.date.max.toordinal()
+
+
+@lru_cache(maxsize=1)
+def _working_ordinals() -> tuple[int, ...]:
+    """The ordinal of the k-th working day of the data at index k (1-based; 0 unused)."""
+    table = _table()
+    return (0, *(i + table.first_ordinal for i in table.workday_index))
+
+
+def _where(flags: Iterable[object]) -> list[int]:
+    return list(compress(count(), flags))
+
+
+def _run(effects: Iterable[object]) -> None:
+    deque(effects, maxlen=0)
 
 
 def approx_is_workday(day: dt.date) -> bool:
@@ -129,15 +236,27 @@ def approx_is_workday(day: dt.date) -> bool:
 def approx_add_days(day: dt.date, n: int, day_type: str, move_off_rest: bool) -> dt.date:
     """A provisional due date for a period running past the holiday data: known days use
     the calendar, unknown days count Monday to Friday as working days."""
+    table = _table()
+    flags, first = table.workday, table.first_ordinal
+    last = first + len(flags) - 1  # the last day of the data
+
+    def workday(ordinal: int) -> bool:  # approx_is_workday on ordinals
+        if first <= ordinal <= last:
+            return flags[ordinal - first] == 1
+        return (ordinal + 6) % 7 < 5  # Monday to Friday
+
+    ordinal = day.toordinal()
     if day_type == WORKING_DAYS:
         while n > 0:
-            day += _DAY
-            n -= approx_is_workday(day)
+            ordinal += 1
+            n -= workday(ordinal)
     else:
-        day += dt.timedelta(days=n)
-    while move_off_rest and not approx_is_workday(day):
-        day += _DAY
-    return day
+        ordinal += n
+    while move_off_rest and not workday(ordinal):
+        ordinal += 1
+    if not 1 <= ordinal <= _MAX:
+        raise OverflowError("date value out of range")
+    return dt.date.fromordinal(ordinal)
 
 
 def nth_workday_after(day: dt.date, n: int) -> dt.date:
@@ -165,26 +284,30 @@ def working_us(start: dt.datetime, stop: dt.datetime, day_start: int, day_end: i
     """Microseconds of ``start..stop`` inside ``day_start:00-day_end:00`` on working days."""
     if stop <= start:
         return 0
-    first, last = start.date(), stop.date()
+    since = working_clock_us(start, day_start, day_end)  # start first: its year is named
+    return working_clock_us(stop, day_start, day_end) - since
+
+
+def working_clock_us(moment: dt.datetime, day_start: int, day_end: int) -> int:
+    """Working microseconds from the start of the holiday data up to ``moment``: whole
+    working days before its day, plus the part of its own day's office hours that has
+    passed if that day is a working day. ``working_us(a, b) == clock(b) - clock(a)``."""
+    day = moment.date()
+    table = _table()
+    i = day.toordinal() - table.first_ordinal
     day_len = (day_end - day_start) * US_PER_HOUR
-
-    def overlap(day: dt.date, lo: dt.datetime, hi: dt.datetime) -> int:
-        if not is_workday(day):
-            return 0
-        opens = dt.datetime.combine(day, dt.time()) + dt.timedelta(hours=day_start)
-        closes = opens + dt.timedelta(hours=day_end - day_start)
-        a, b = max(lo, opens), min(hi, closes)
-        return _us(b - a) if b > a else 0
-
-    if first == last:
-        return overlap(first, start, stop)
-    midnight_after = dt.datetime.combine(first + _DAY, dt.time())
-    midnight_last = dt.datetime.combine(last, dt.time())
-    return (
-        overlap(first, start, midnight_after)
-        + workdays_between(first + _DAY, last - _DAY) * day_len
-        + overlap(last, midnight_last, stop)
-    )
+    if i == len(table.workday) and moment.time() == dt.time(0):
+        # Midnight after the data's last day (a clock judged at the end of 31 December of
+        # the last year): no time of the unknown year has passed yet.
+        return table.cumulative[i] * day_len
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise CalendarYearError(day.year)
+    done = table.cumulative[i] * day_len
+    if not table.workday[i]:
+        return done
+    into = ((moment.hour - day_start) * 3600 + moment.minute * 60 + moment.second) \
+        * US_PER_SECOND + moment.microsecond
+    return done + (0 if into <= 0 else day_len if into >= day_len else into)
 
 
 def _us(delta: dt.timedelta) -> int:

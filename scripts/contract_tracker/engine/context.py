@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ..records import Book, Contract, Problem, Source
 from ..terms import Terms, effective_terms
@@ -19,12 +20,17 @@ class ContractIndex:
     terms: Mapping[str, Terms]
 
 
-def _override_key(c: Contract) -> tuple[object, ...]:
-    return (
-        c.late_fee_rate, c.grace_days, c.late_fee_cap_pct, bool(c.late_fee_exempt),
-        c.move_due_off_rest_days, c.sla_response_hours, c.sla_solution_hours,
-        c.sla_major_hours, c.availability_target, c.sla_clock, c.sla_schedule,
-    )
+# Contract fields that are not terms (``terms.effective_terms`` does not read them); every
+# other field is taken as a possible override, so a term added to Contract later can never
+# make two contracts with different overrides share one Terms.
+_NOT_TERMS = frozenset({
+    "contract_id", "client_id", "signing_date", "start_date", "end_date", "total_fee",
+    "status", "title", "signing_place", "prepayment", "prepay_days", "prepay_day_type",
+    "final_days", "final_day_type", "renewal_notice_days", "confidentiality_years",
+    "service_items", "monthly_fee", "language", "notes", "src",
+})
+_override_key = attrgetter(*(f for f in Contract._fields if f not in _NOT_TERMS))
+"""A contract's overrides: contracts with equal ones get the same Terms."""
 
 
 def index_contracts(book: Book) -> tuple[ContractIndex, tuple[Problem, ...]]:

@@ -26,18 +26,33 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
 
 Implementation: in the common case (each receipt names an installment of its own
 contract and none is overpaid) allocation does not depend on order, so receipts are
-simply added up in one pass; contracts with an unnamed receipt or an overpaid
-installment are then redone receipt by receipt in date order, the rule as stated.
-Result rows are built when first read; totals do not need them.
+simply added up in one pass, which also weighs each part paid late (part × days late);
+contracts with an unnamed receipt or an overpaid installment are then redone receipt by
+receipt in date order, the rule as stated. Only the installments not paid exactly in
+full are looked at again (open parts, overpayments). Due dates come from the day table
+by whole columns. Fees are kept side by side with their positions; result rows, and the
+segments that show how each fee was reached, are built when first read: totals do not
+need them. On a large book the cost is in touching each record (a random memory access
+per field), so every record is read as few times as possible.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import compress, filterfalse, repeat
-from operator import and_, attrgetter, ge, is_, not_
+from itertools import compress, count, repeat
+from operator import (
+    and_,
+    attrgetter,
+    eq,
+    is_,
+    is_not,
+    mul,
+    ne,
+    not_,
+)
 from typing import NamedTuple, TypeAlias, overload
 
 from ..money import FEN, ZERO
@@ -52,6 +67,7 @@ from .calendar import (
     calendar_message,
     calendar_problem,
     due_date,
+    due_dates,
 )
 from .context import ContractIndex, index_contracts, ref
 
@@ -263,20 +279,32 @@ _CID = attrgetter("contract_id")
 _AMOUNT = attrgetter("amount")
 _DUE = attrgetter("due_date")
 _DATE = attrgetter("date")
+_KIND = attrgetter("kind")
+_RULE_FIELDS = {kind: attrgetter(r.basis, r.days, r.day_type) for kind, r in DUE_RULES.items()}
+_RULE_TYPES = frozenset({None, CALENDAR_DAYS, WORKING_DAYS})  # None: calendar
+_RULE_TYPES_WORKING = frozenset({WORKING_DAYS})
+_NOTHING = repeat(None)
+_RECEIPT_FIELDS = attrgetter("installment_id", "contract_id", "date", "amount")
 
 
 def _where(flags: Iterable[object]) -> list[int]:
     """Positions of the true flags."""
-    flags = list(flags)
-    return list(compress(range(len(flags)), flags))
+    return list(compress(count(), flags))
+
+
+def _run(effects: Iterable[object]) -> None:
+    """Exhaust an iterator run for its side effects (``map(list.__setitem__, ...)``)."""
+    deque(effects, maxlen=0)
 
 
 class _Ledger:
     """One late-fee run as lists indexed by the installment's position on the sheet.
 
-    Whole columns are read with C-level ``map`` where that is enough and receipts in one
-    loop (on a large book, memory access costs more than arithmetic); InstallmentFee
-    rows are built from this state on demand.
+    Installment columns are read with C-level ``map``; receipts go through one loop that
+    does all a receipt needs (several passes over the same records would each pay the
+    memory access again); later loops run only over the exceptions (installments not
+    paid exactly, parts late, contracts redone in date order). InstallmentFee rows are
+    built from this state on demand.
     """
 
     def __init__(self, book: Book, as_of: dt.date, index: ContractIndex) -> None:
@@ -286,14 +314,24 @@ class _Ledger:
         self.insts = book.installments
         self._scan_installments()
         self.last_ok = self._grace()
-        # Parts paid late: (position, receipt, amount applied).
+        self.all_valid = all(self.valid)
+        # position -> Σ receipts applied; ZERO itself (compared by identity) where none
+        # was, and a spare slot at the end for position -1 ("no such installment").
+        self.paid: list[Decimal] = [ZERO] * (len(self.insts) + 1)
+        # position -> Σ part × days late over the parts paid late (then the open part).
+        self.weighted: dict[int, Decimal] = {}
+        # Parts paid late, (position, receipt, part): added simply (those of positions in
+        # ``redo`` do not count), and applied in date order.
         self.late: list[tuple[int, Receipt, Decimal]] = []
-        self.paid: dict[int, Decimal] = {}  # position -> amount applied, where any
-        self.settled: set[int] = set()  # positions known to be paid in full
-        self._allocate()
+        self.late_ordered: list[tuple[int, Receipt, Decimal]] = []
+        self.redo: set[int] = set()  # positions of the contracts redone in date order
         self.open: dict[int, Decimal] = {}  # position -> outstanding, once past due
-        self.fee_exact: dict[int, Decimal] = {}  # Σ segment fees, where any
-        self.fee: dict[int, Decimal] = {}  # capped and rounded, where fee_exact is
+        self._allocate()
+        # The installments with parts late (positions), their Σ segment fees unrounded
+        # and uncapped, and their fees capped and rounded, side by side.
+        self.priced: list[int] = []
+        self.exact: list[Decimal] = []
+        self.fees: list[Decimal] = []
         self._price()
 
     # -- installments
@@ -333,12 +371,17 @@ class _Ledger:
             due[k] = _NO_DATE
         provisional: dict[int, tuple[int, Source]] = {}  # year -> (count, first row)
         on = self.provisional_on
-        for k in _where(map(on.__contains__, fixed)) if on else ():
-            if valid[k] and due[k] is not None:
-                year = on[fixed[k]]
-                seen, first = provisional.get(year, (0, insts[k].src))
-                provisional[year] = (seen + 1, first)
-        self._careful_due_dates(due, _where(map(is_, due, repeat(None))), stay, provisional)
+        if on:  # fixed dates past the holiday data, of usable installments
+            ks = _where(map(on.__contains__, fixed))
+            ks = list(compress(ks, map(is_not, map(due.__getitem__, ks), _NOTHING)))
+            ks = list(compress(ks, map(valid.__getitem__, ks)))
+            years = list(map(on.__getitem__, map(fixed.__getitem__, ks)))
+            first_of = dict(zip(reversed(years), reversed(ks), strict=True))
+            for year, seen in Counter(years).items():
+                provisional[year] = (seen, insts[first_of[year]].src)
+        todo = _where(map(is_, due, _NOTHING)) if None in due else []
+        if todo and (stay or not self._rule_dates(due, todo, fixed, provisional)):
+            self._careful_due_dates(due, todo, stay, provisional)
         self.due: list[dt.date] = due  # type: ignore[assignment]  # no None left
         for year, (seen, first) in sorted(provisional.items()):
             self.problems.append(Problem.at(
@@ -370,6 +413,69 @@ class _Ledger:
         if r[2] is not None:
             self.provisional_on[d] = r[2]
         return r[0]
+
+    def _rule_dates(self, due: list[dt.date | None], todo: list[int],
+                    fixed: list[dt.date | None], provisional: dict[int, tuple[int, Source]],
+                    ) -> bool:
+        """The common case of ``_careful_due_dates`` by whole columns: every position in
+        ``todo`` is a prepayment or final payment without a date of its own whose
+        contract has a usable rule. Dates inside the holiday data come from the day
+        table in one go (``calendar.due_dates``), the others one by one. False, with
+        ``due`` untouched, when anything is out of the ordinary: the careful path runs."""
+        insts, contracts, cids, memo, as_of = (self.insts, self.index.contracts, self.cids,
+                                               self.memo, self.as_of)
+        if any(map(is_not, map(fixed.__getitem__, todo), _NOTHING)):
+            return False
+        kinds = list(map(_KIND, map(insts.__getitem__, todo)))
+        found: list[tuple[list[int], list[dt.date | None]]] = []
+        later: list[tuple[int, int]] = []  # (position, year without data)
+        for kind, fields in _RULE_FIELDS.items():
+            ks = list(compress(todo, map(eq, kinds, repeat(kind))))
+            if not ks:
+                continue
+            # (base, n, day type) of each; contracts often share one (a common term end).
+            rules = list(map(fields, map(contracts.__getitem__, map(cids.__getitem__, ks))))
+            distinct = list(set(rules))
+            bases, ns, types = (list(column) for column in zip(*distinct, strict=True))
+            if (None in bases or None in ns or not set(types) <= _RULE_TYPES
+                    or any(type(n) is not int for n in set(ns))):
+                return False
+            due_of: dict[tuple[object, ...], dt.date | None] = {}
+            year_of: dict[tuple[object, ...], int] = {}  # rule -> year without data
+            for day_type in (CALENDAR_DAYS, WORKING_DAYS):
+                if day_type == CALENDAR_DAYS:
+                    mine = _where(map(not_, map(_RULE_TYPES_WORKING.__contains__, types)))
+                else:
+                    mine = _where(map(_RULE_TYPES_WORKING.__contains__, types))
+                if not mine:
+                    continue
+                b_col = list(map(bases.__getitem__, mine))
+                n_col = list(map(ns.__getitem__, mine))
+                days = due_dates(b_col, n_col, day_type == WORKING_DAYS, True)
+                due_of.update(zip(map(distinct.__getitem__, mine), days, strict=True))
+                for i in _where(map(is_, days, _NOTHING)):  # outside the data: one by one
+                    key = (b_col[i], n_col[i], day_type, True)
+                    r = memo.get(key)
+                    if r is None:
+                        r = memo[key] = _resolve(*key, as_of)
+                    if isinstance(r, int):
+                        return False
+                    rule = distinct[mine[i]]
+                    due_of[rule] = r[0]
+                    if r[2] is not None:
+                        year_of[rule] = r[2]
+            if year_of:
+                later.extend((k, year_of[x]) for k, x in zip(ks, rules, strict=True)
+                             if x in year_of)
+            found.append((ks, list(map(due_of.__getitem__, rules))))
+        if sum(len(ks) for ks, _ in found) != len(todo):
+            return False  # a kind without a rule (e.g. a progress payment without a date)
+        for ks, days in found:
+            _run(map(due.__setitem__, ks, days))
+        for k, year in sorted(later):
+            seen, first = provisional.get(year, (0, insts[k].src))
+            provisional[year] = (seen + 1, first)
+        return True
 
     def _careful_due_dates(self, due: list[dt.date | None], todo: list[int],
                            stay: set[str], provisional: dict[int, tuple[int, Source]]) -> None:
@@ -415,54 +521,75 @@ class _Ledger:
 
     def _allocate(self) -> None:
         """Receipts up to the as-of date. A positive receipt naming a usable installment
-        of its own contract is simply added to it; contracts with an unnamed receipt or
-        an overpaid installment are then redone in date order (``_chronological``)."""
-        as_of, last_ok = self.as_of, self.last_ok
-        if all(self.valid):
-            owner: list[str | None] = [*self.cids, None]
+        of its own contract is simply added to it, in one loop that also weighs the part
+        if it was paid late; contracts with an unnamed receipt or an overpaid
+        installment are then redone in date order (``_chronological``)."""
+        as_of, last_ok, cids, amounts = self.as_of, self.last_ok, self.cids, self.amounts
+        paid, weighted, late = self.paid, self.weighted, self.late
+        if self.all_valid:
+            owner: list[str | None] = [*cids, None]
         else:
-            owner = [c if v else None for c, v in zip(self.cids, self.valid, strict=True)]
+            owner = [c if v else None for c, v in zip(cids, self.valid, strict=True)]
             owner.append(None)  # position -1: no such installment
         receipts = self.book.receipts  # the simple path needs no date order
-        others: list[Receipt] = []  # the receipts not simply added
-        if receipts and min(map(_AMOUNT, receipts)) <= ZERO:  # rare: set them aside
-            others = [r for r in receipts if r.amount <= ZERO and r.date <= as_of]
-            receipts = tuple(r for r in receipts if r.amount > ZERO)
-        slot_get, paid_get, paid, late = self.slot_of.get, self.paid.get, self.paid, self.late
-        for r in receipts:
-            d = r.date
-            if d > as_of:
-                continue  # not received yet as of that date
-            p = slot_get(r.installment_id, -1)
-            if owner[p] != r.contract_id:
-                others.append(r)
+        odd: list[Receipt] = []  # not simply applied: sorted out below
+        slot_get, weighted_get, add_late = self.slot_of.get, weighted.get, late.append
+        for r, (iid, cid, day, x) in zip(receipts, map(_RECEIPT_FIELDS, receipts), strict=True):
+            p = slot_get(iid, -1)
+            if owner[p] != cid or day > as_of or x <= ZERO:
+                odd.append(r)
                 continue
-            x = r.amount
-            before = paid_get(p)
-            paid[p] = x if before is None else before + x
-            if d > last_ok[p]:
-                late.append((p, r, x))
-        # Paid in full, and overpaid, compared once per installment rather than per receipt.
-        positions = list(paid)
-        owed = list(map(self.amounts.__getitem__, positions))
-        full = list(compress(positions, map(ge, paid.values(), owed)))
-        self.settled.update(full)
-        overpaid = [p for p in full if paid[p] > self.amounts[p]]
+            before = paid[p]
+            paid[p] = x if before is ZERO else before + x
+            ok = last_ok[p]
+            if day > ok:
+                w = x * (day - ok).days
+                had = weighted_get(p)
+                weighted[p] = w if had is None else had + w
+                add_late((p, r, x))
+        # Receipts dated after the as-of date do not exist yet; the others not applied
+        # are, in this order, those of no positive amount and those naming an installment
+        # that is unknown, unusable or of another contract.
+        others = [r for r in odd if r.date <= as_of and r.amount <= ZERO]
+        others += [r for r in odd if r.date <= as_of and r.amount > ZERO]
+        # Installments not paid exactly in full, once each: overpaid ones, and the open
+        # part of those past due.
+        over = self._open_parts(_where(map(ne, paid, amounts)))
         contracts = self.index.contracts
         ordered = {r.contract_id for r in others
                    if not r.installment_id and r.contract_id in contracts}
-        ordered.update(self.cids[p] for p in overpaid)
+        ordered.update(map(cids.__getitem__, over))
         if ordered:
-            redo = set(_where(map(ordered.__contains__, self.cids)))
+            redo = self.redo = set(_where(map(ordered.__contains__, cids)))
             for p in redo:
-                paid.pop(p, None)
-            self.settled -= redo
-            self.late = [t for t in late if t[0] not in redo]
+                paid[p] = ZERO
+                weighted.pop(p, None)
+                self.open.pop(p, None)
         self._exceptions(others, ordered)
         if ordered:
             theirs = compress(receipts, map(ordered.__contains__, map(_CID, receipts)))
-            self._chronological(ordered, sorted((r for r in theirs if r.date <= as_of),
-                                                key=_DATE))
+            self._chronological(ordered, sorted(
+                (r for r in theirs if r.amount > ZERO and r.date <= as_of), key=_DATE))
+            self._open_parts(sorted(self.redo))
+
+    def _open_parts(self, positions: Iterable[int]) -> list[int]:
+        """The open part (what is left to pay) of each of ``positions`` that is past due,
+        into ``open``; the positions paid more than their amount are returned."""
+        paid, amounts, due, as_of, open_ = (self.paid, self.amounts, self.due, self.as_of,
+                                            self.open)
+        over = []
+        for p in positions:
+            got = paid[p]
+            amount = amounts[p]
+            if got is ZERO:  # nothing paid
+                if as_of > due[p] and amount > ZERO:
+                    open_[p] = amount
+            elif got < amount:
+                if as_of > due[p]:
+                    open_[p] = amount - got
+            elif got > amount:
+                over.append(p)
+        return over
 
     def _exceptions(self, receipts: list[Receipt], ordered: set[str]) -> None:
         """Problems of receipts neither added nor redone in date order: unknown contract
@@ -504,7 +631,7 @@ class _Ledger:
         """The rule as stated, receipt by receipt in date order, named receipts first
         within a day, for the contracts in ``ordered`` (``receipts`` are theirs)."""
         queues: dict[str, list[int]] = {}
-        for p in _where(map(ordered.__contains__, self.cids)):
+        for p in sorted(self.redo):
             if self.valid[p]:
                 queues.setdefault(self.cids[p], []).append(p)
         for ps in queues.values():
@@ -514,12 +641,19 @@ class _Ledger:
         for r in receipts:
             if r.amount > ZERO:
                 (named if r.installment_id else unnamed).setdefault(r.contract_id, []).append(r)
-        amounts, last_ok, paid = self.amounts, self.last_ok, self.paid
+        amounts, last_ok = self.amounts, self.last_ok
+        paid: dict[int, Decimal] = {}  # for the positions redone here
+
+        def applied(p: int) -> Decimal:
+            return paid.get(p, ZERO)
 
         def apply(p: int, r: Receipt, take: Decimal) -> None:
-            paid[p] = paid.get(p, ZERO) + take
+            paid[p] = applied(p) + take
             if r.date > last_ok[p]:
-                self.late.append((p, r, take))
+                self.late_ordered.append((p, r, take))
+                w = take * (r.date - last_ok[p]).days
+                before = self.weighted.get(p)
+                self.weighted[p] = w if before is None else before + w
 
         for cid in sorted(ordered):
             a, b = named.get(cid, []), unnamed.get(cid, [])
@@ -535,7 +669,7 @@ class _Ledger:
                         if problem is not None:
                             self.problems.append(problem)
                         continue
-                    take = min(amounts[p] - paid.get(p, ZERO), r.amount)
+                    take = min(amounts[p] - applied(p), r.amount)
                     if take > ZERO:
                         apply(p, r, take)
                     if r.amount > take:
@@ -547,7 +681,7 @@ class _Ledger:
                     left = r.amount
                     while left > ZERO and cursor < len(queue):
                         p = queue[cursor]
-                        open_amount = amounts[p] - paid.get(p, ZERO)
+                        open_amount = amounts[p] - applied(p)
                         if open_amount <= ZERO:
                             cursor += 1
                             continue
@@ -556,70 +690,92 @@ class _Ledger:
                         left -= take
                     if left > ZERO:
                         self.problems.append(_overpaid(r, left, f"contract {cid}'s installments"))
+        for p, got in paid.items():
+            self.paid[p] = got
 
     # -- fees
 
     def _price(self) -> None:
         """Σ part × days late per installment (the open part included) × its rate; capped
         and rounded half-up."""
-        last_ok, as_of, amounts, paid = self.last_ok, self.as_of, self.amounts, self.paid
-        weighted: dict[int, Decimal] = {}
-        for p, r, x in self.late:
-            before = weighted.get(p)
-            w = x * (r.date - last_ok[p]).days
-            weighted[p] = w if before is None else before + w
-        past = compress(range(len(self.due)), map(as_of.__gt__, self.due))
-        for p in filterfalse(self.settled.__contains__, past):  # due before as_of, not settled
-            got = paid.get(p)
-            if got is None:
-                rest = amounts[p]
-            elif got < amounts[p]:
-                rest = amounts[p] - got
-            else:
-                continue
-            if rest > ZERO:
-                self.open[p] = rest
-                if as_of > last_ok[p]:
-                    before = weighted.get(p)
-                    w = rest * (as_of - last_ok[p]).days
-                    weighted[p] = w if before is None else before + w
-        terms_of, cids = self.index.terms, self.cids
+        last_ok, as_of, amounts, cids = self.last_ok, self.as_of, self.amounts, self.cids
+        weighted = self.weighted
+        weighted_get = weighted.get
+        for p, rest in self.open.items():
+            ok = last_ok[p]
+            if as_of > ok:
+                w = rest * (as_of - ok).days
+                before = weighted_get(p)
+                weighted[p] = w if before is None else before + w
+        # × the daily rate (0 when exempt), capped, rounded half-up.
+        terms_of = self.index.terms
         rate_of = {c: ZERO if t.late_fee_exempt else t.late_fee_rate for c, t in terms_of.items()}
         cap_of = {c: t.late_fee_cap_pct for c, t in terms_of.items()
                   if t.late_fee_cap_pct is not None}
-        fee_exact, fee = self.fee_exact, self.fee
-        for p, w in weighted.items():
-            cid = cids[p]
-            exact = fee_exact[p] = w * rate_of[cid]
-            if cap_of and cid in cap_of:
-                cap = cap_of[cid] * amounts[p]
-                if exact > cap:
-                    exact = cap
-            fee[p] = exact.quantize(FEN, ROUND_HALF_UP)
+        where = list(weighted)
+        rates = set(rate_of.values())
+        if len(rates) == 1:
+            exact = list(map(mul, weighted.values(), repeat(rates.pop())))
+        else:
+            exact = list(map(mul, weighted.values(),
+                             map(rate_of.__getitem__, map(cids.__getitem__, where))))
+        self.priced, self.exact = where, exact
+        if cap_of:
+            exact = exact.copy()
+            for i in _where(map(cap_of.__contains__, map(cids.__getitem__, where))):
+                p = where[i]
+                cap = cap_of[cids[p]] * amounts[p]
+                if exact[i] > cap:
+                    exact[i] = cap
+        self.fees = list(map(Decimal.quantize, exact, repeat(FEN), repeat(ROUND_HALF_UP)))
 
     # -- totals and rows
 
     def positions(self) -> list[int]:
         return _where(self.valid)
 
+    def count(self) -> int:
+        """Usable installments."""
+        return len(self.valid) - self.valid.count(False)
+
     def total_fee(self) -> Decimal:
-        return sum(self.fee.values(), ZERO)
+        return sum(self.fees, ZERO)
 
     def with_fee(self) -> int:
-        fees = list(self.fee.values())
-        return len(fees) - fees.count(ZERO)
+        return len(self.fees) - self.fees.count(ZERO)
 
     def total_overdue(self) -> Decimal:
         return sum(self.open.values(), ZERO)
 
     def total_outstanding(self) -> Decimal:
         """Overdue plus whatever is still open on installments not yet due."""
-        later = _where(map(and_, self.valid, map(self.as_of.__le__, self.due)))
+        not_due = map(self.as_of.__le__, self.due)
+        later = _where(not_due if self.all_valid else map(and_, self.valid, not_due))
         return (self.total_overdue() + sum(map(self.amounts.__getitem__, later), ZERO)
-                - sum(map(self.paid.get, later, repeat(ZERO)), ZERO))
+                - sum(map(self.paid.__getitem__, later), ZERO))
+
+    def paid_to(self, p: int) -> Decimal | None:
+        """What receipts paid towards position ``p`` (None: nothing)."""
+        got = self.paid[p]
+        return None if got is ZERO else got
+
+    def late_parts(self) -> dict[int, list[tuple[Receipt, Decimal]]]:
+        """Position -> its parts paid late (receipt, amount applied), in date order."""
+        parts: dict[int, list[tuple[Receipt, Decimal]]] = {}
+        redo = self.redo
+        late = [t for t in self.late if t[0] not in redo] + self.late_ordered
+        for p, r, amount in sorted(late, key=lambda x: (x[0], x[1].date)):
+            parts.setdefault(p, []).append((r, amount))
+        return parts
+
+    def fee_of(self) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+        """Position -> Σ segment fees (uncapped, unrounded), and -> its fee."""
+        return (dict(zip(self.priced, self.exact, strict=True)),
+                dict(zip(self.priced, self.fees, strict=True)))
 
     def row(self, p: int, parts: Sequence[tuple[Receipt, Decimal]],
-            rate_at: tuple[Source, str]) -> InstallmentFee:
+            rate_at: tuple[Source, str], fee_exact: Mapping[int, Decimal],
+            fee: Mapping[int, Decimal]) -> InstallmentFee:
         inst = self.insts[p]
         cid = inst.contract_id
         terms = self.index.terms[cid]
@@ -636,7 +792,8 @@ class _Ledger:
                     part * rate * (r.date - last_ok).days, r.src)
             for r, part in parts
         ]
-        outstanding = inst.amount - self.paid.get(p, ZERO)
+        got = self.paid_to(p)
+        outstanding = inst.amount - (ZERO if got is None else got)
         as_of = self.as_of
         if outstanding > ZERO and as_of > last_ok:
             days = (as_of - last_ok).days
@@ -649,7 +806,7 @@ class _Ledger:
             inst.amount - outstanding, outstanding, overdue,
             (as_of - due.date).days if overdue else 0,
             max((s.days for s in segments), default=0),
-            self.fee_exact.get(p, ZERO), cap, self.fee.get(p, ZERO).quantize(FEN),
+            fee_exact.get(p, ZERO), cap, fee.get(p, ZERO).quantize(FEN),
             tuple(segments), inst.src, rate_at[0], rate_at[1],
         )
 
@@ -669,27 +826,26 @@ class InstallmentFees(Sequence[InstallmentFee]):
 
     def __init__(self, ledger: _Ledger) -> None:
         self._ledger = ledger
-        self._positions = ledger.positions()
+        self._len = ledger.count()
         self._rows: tuple[InstallmentFee, ...] | None = None
 
     def _build(self) -> tuple[InstallmentFee, ...]:
         if self._rows is None:
             ledger = self._ledger
-            parts: dict[int, list[tuple[Receipt, Decimal]]] = {}
-            for p, r, amount in sorted(ledger.late, key=lambda x: (x[0], x[1].date)):
-                parts.setdefault(p, []).append((r, amount))
+            parts = ledger.late_parts()
+            fee_exact, fee = ledger.fee_of()
             settings_rate = (ledger.book.settings.source_of("late_fee_rate"), "value")
             contracts = ledger.index.contracts
             rows = []
-            for p in self._positions:
+            for p in ledger.positions():
                 c = contracts[ledger.cids[p]]
                 rate_at = settings_rate if c.late_fee_rate is None else (c.src, "late_fee_rate")
-                rows.append(ledger.row(p, parts.get(p, ()), rate_at))
+                rows.append(ledger.row(p, parts.get(p, ()), rate_at, fee_exact, fee))
             self._rows = tuple(rows)
         return self._rows
 
     def __len__(self) -> int:
-        return len(self._positions)
+        return self._len
 
     @overload
     def __getitem__(self, i: int) -> InstallmentFee: ...

@@ -40,13 +40,16 @@ import gc
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+from itertools import compress, repeat
+from operator import add, attrgetter, itemgetter, mul
 from typing import Any, NamedTuple
 
-from ..money import ZERO, fmt_money, fmt_money_grouped, round_fen
+from ..money import FEN, ZERO, fmt_money, fmt_money_grouped
 from ..records import Book, Contract, Problem, Source
 from .availability import MonthAvailability, availability_months
-from .context import index_contracts, ref, refs
+from .context import ContractIndex, index_contracts, ref, refs
 from .latefees import InstallmentFee, RiskFlag, late_fees
 from .sla import IncidentSla, SlaContext, incident_slas, monthly_fee_basis
 
@@ -128,19 +131,10 @@ def _compute(book: Book, as_of: dt.date) -> tuple[PenaltyResult, tuple[Problem, 
     all_problems = problems + p_fees + p_sla + p_avail
 
     penalties = slas.penalties
-    credits = {(m.contract_id, m.month): m.credit for m in months if m.credit}
-    cap_src = book.settings.source_of("sla_monthly_cap_pct")
-    sla_months: list[SlaMonth] = []
-    for key in sorted(penalties.keys() | credits.keys()):
-        cid, month = key
-        fee = ctx.fee(cid)
-        pct = index.terms[cid].sla_monthly_cap_pct
-        pen, cred = penalties.get(key, ZERO), credits.get(key, ZERO)
-        cap = round_fen(pct * fee)
-        uncapped = pen + cred
-        sla_months.append(SlaMonth(cid, month, fee, index.contracts[cid], pen, cred, uncapped,
-                                   pct, cap, min(uncapped, cap), cap_src))
-
+    credited = list(compress(months, map(_CREDIT, months)))
+    credits = dict(zip(map(_MONTH_KEY, credited), map(_CREDIT, credited), strict=True))
+    sla_months = _sla_months(sorted(penalties.keys() | credits.keys()), penalties, credits,
+                             index, ctx, book.settings.source_of("sla_monthly_cap_pct"))
     items = fees.installments
     totals = Totals(
         late_fees=fees.total_fee,
@@ -148,17 +142,49 @@ def _compute(book: Book, as_of: dt.date) -> tuple[PenaltyResult, tuple[Problem, 
         overdue=fees.overdue,
         sla_penalties=sum(penalties.values(), ZERO),
         sla_credits=sum(credits.values(), ZERO),
-        sla_uncapped=sum((m.uncapped for m in sla_months), ZERO),
-        sla_owed=sum((m.owed for m in sla_months), ZERO),
+        sla_uncapped=sum(map(_UNCAPPED, sla_months), ZERO),
+        sla_owed=sum(map(_OWED, sla_months), ZERO),
         installments=len(items),
         installments_with_fee=fees.with_fee,
         incidents=len(slas.incidents),
         breaches=slas.breaches,
-        availability_breaches=sum(1 for m in months if m.breach),
+        availability_breaches=sum(map(_BREACH, months)),
     )
     result = PenaltyResult(as_of, items, slas.incidents, months, tuple(sla_months), fees.risk_flags,
                            totals, all_problems)
     return result, all_problems
+
+
+_CREDIT = attrgetter("credit")
+_BREACH = attrgetter("breach")
+_MONTH_KEY = attrgetter("contract_id", "month")
+_UNCAPPED = attrgetter("uncapped")
+_OWED = attrgetter("owed")
+_SLA_MONTH = partial(tuple.__new__, SlaMonth)
+_CAP_PCT = attrgetter("sla_monthly_cap_pct")
+
+
+def _sla_months(keys: list[tuple[str, dt.date]], penalties: dict[tuple[str, dt.date], Decimal],
+                credits: dict[tuple[str, dt.date], Decimal], index: ContractIndex,
+                ctx: SlaContext, cap_src: Source) -> tuple[SlaMonth, ...]:
+    """Penalties and credits per contract-month, capped at the contract's monthly cap
+    (cap % × monthly fee, rounded half-up, computed once per contract)."""
+    cids = list(map(itemgetter(0), keys))
+    each = list(set(cids))
+    fees = ctx.fees(each)
+    pcts = list(map(_CAP_PCT, map(index.terms.__getitem__, each)))
+    cap_each = map(Decimal.quantize, map(mul, pcts, fees), repeat(FEN), repeat(ROUND_HALF_UP))
+    per_contract = dict(zip(each, zip(fees, map(index.contracts.__getitem__, each), pcts,
+                                      cap_each, strict=True), strict=True))
+    facts = list(map(per_contract.__getitem__, cids))
+    pens = list(map(penalties.get, keys, repeat(ZERO)))
+    creds = list(map(credits.get, keys, repeat(ZERO)))
+    uncapped = list(map(add, pens, creds))
+    caps = list(map(itemgetter(3), facts))
+    return tuple(map(_SLA_MONTH, zip(
+        cids, map(itemgetter(1), keys), map(itemgetter(0), facts), map(itemgetter(1), facts),
+        pens, creds, uncapped, map(itemgetter(2), facts), caps, map(min, uncapped, caps),
+        repeat(cap_src), strict=False)))
 
 
 # --- JSON --------------------------------------------------------------------------

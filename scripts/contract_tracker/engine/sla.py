@@ -24,13 +24,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal, localcontext
-from operator import attrgetter
-from typing import NamedTuple, overload
+from calendar import isleap
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Context, Decimal
+from itertools import compress, count, repeat
+from operator import add, attrgetter, eq, gt, is_, itemgetter, le, methodcaller, mul, or_, sub
+from typing import NamedTuple, cast, overload
 
-from ..money import ZERO, round_fen
-from ..records import Book, Contract, Incident, Problem, Severity, SlaPenaltyRule, Source
+from ..money import FEN, ZERO, round_fen
+from ..records import (
+    NO_SOURCE,
+    Book,
+    Contract,
+    Incident,
+    Problem,
+    Severity,
+    SlaPenaltyRule,
+    Source,
+)
 from ..terms import Terms
 from .calendar import (
     US_PER_HOUR,
@@ -38,6 +50,7 @@ from .calendar import (
     CalendarYearError,
     calendar_problem,
     elapsed_us,
+    working_clock_us,
     working_us,
 )
 from .context import ContractIndex, index_contracts, ref, refs
@@ -110,11 +123,17 @@ def term_months(start: dt.date, end: dt.date) -> int:
     month counting as one, at least 1."""
     stop = end + dt.timedelta(days=1)
     months = (stop.year - start.year) * 12 + stop.month - start.month
-    if months > 0 and _add_months(start, months) > stop:
-        months -= 1
+    if months > 0:
+        # start + months lands in stop's month, on start's day or that month's last day:
+        # a part month more when that is before stop (one month back is always before).
+        last = _MONTH_DAYS[stop.month] + (stop.month == 2 and isleap(stop.year))
+        return months + (min(start.day, last) < stop.day)
     if _add_months(start, months) < stop:
         months += 1
     return max(months, 1)
+
+
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -124,14 +143,21 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, last))
 
 
+_EXACT = Context(prec=60)  # a quotient over <= 60 digits cannot straddle a half-fen wrongly
+_MONTHLY_FEE = attrgetter("monthly_fee")
+_TOTAL_FEE = attrgetter("total_fee")
+
+
 def monthly_fee(contract: Contract) -> Decimal:
     """The base of percentage penalties, credits and the cap."""
     if contract.monthly_fee is not None:
         return contract.monthly_fee
-    months = term_months(contract.start_date, contract.end_date)
-    with localcontext() as exact:
-        exact.prec = 60  # a quotient over <= 60 digits cannot straddle a half-fen wrongly
-        return round_fen(contract.total_fee / months)
+    return _fee_per_month(contract.total_fee, term_months(contract.start_date,
+                                                          contract.end_date))
+
+
+def _fee_per_month(total: Decimal, months: int) -> Decimal:
+    return _EXACT.divide(total, months).quantize(FEN, ROUND_HALF_UP, _EXACT)
 
 
 def monthly_fee_basis(contract: Contract) -> str:
@@ -165,12 +191,41 @@ class SlaContext:
         self.index = index
         self._fees: dict[str, Decimal] = {}
         self._rules: dict[int, dict[str, SlaPenaltyRule]] = {}
+        self._months: dict[tuple[dt.date, dt.date], int] = {}  # terms share their dates
 
     def fee(self, contract_id: str) -> Decimal:
         got = self._fees.get(contract_id)
         if got is None:
-            got = self._fees[contract_id] = monthly_fee(self.index.contracts[contract_id])
+            c = self.index.contracts[contract_id]
+            if c.monthly_fee is not None:
+                got = c.monthly_fee
+            else:
+                term = (c.start_date, c.end_date)
+                months = self._months.get(term)
+                if months is None:
+                    months = self._months[term] = term_months(*term)
+                got = _fee_per_month(c.total_fee, months)
+            self._fees[contract_id] = got
         return got
+
+    def fees(self, contract_ids: list[str]) -> list[Decimal]:
+        """:meth:`fee` of each, those not known yet found together."""
+        new = [c for c in set(contract_ids) if c not in self._fees]
+        if new:
+            contracts = list(map(self.index.contracts.__getitem__, new))
+            own = list(map(_MONTHLY_FEE, contracts))
+            if None in own:
+                term = [(c.start_date, c.end_date) for c in contracts]
+                for t in set(term).difference(self._months):
+                    self._months[t] = term_months(*t)
+                by_term = [k for k, fee in enumerate(own) if fee is None]
+                divided = map(_EXACT.divide, map(_TOTAL_FEE, map(contracts.__getitem__, by_term)),
+                              map(self._months.__getitem__, map(term.__getitem__, by_term)))
+                rounded = map(Decimal.quantize, divided, repeat(FEN), repeat(ROUND_HALF_UP),
+                              repeat(_EXACT))
+                _run(map(own.__setitem__, by_term, rounded))
+            self._fees.update(zip(new, own, strict=True))
+        return list(map(self._fees.__getitem__, contract_ids))
 
     def rules(self, terms: Terms) -> dict[str, SlaPenaltyRule]:
         got = self._rules.get(id(terms))
@@ -267,8 +322,10 @@ def incident_slas(
 ) -> tuple[SlaRun, tuple[Problem, ...]]:
     """Every incident reported by the end of ``as_of``, its clocks judged at that moment.
 
-    24x7 clocks are judged inline here; :func:`judge` is the same rule clock by clock,
-    used for working-hours clocks and to build the rows.
+    24x7 clocks are judged here by whole columns (stop - reported > limit + paused, as
+    timedeltas), working-hours clocks incident by incident on the working clock of
+    ``calendar.working_clock_us``; :func:`judge` is the same rule clock by clock, used
+    for the rows and wherever an incident needs a warning or cannot be judged.
     """
     problems: list[Problem] = []
     if index is None:
@@ -280,88 +337,283 @@ def incident_slas(
     incidents = book.incidents
     if len(set(map(_INCIDENT_ID, incidents))) != len(incidents):
         incidents = _first_of_each(incidents, problems)
-    bad_hours: set[int] = set()
-    kept: list[Incident] = []
-    penalties: dict[tuple[str, dt.date], Decimal] = {}
-    breaches = 0
-    terms_of = index.terms
-    # Per contract: its terms, and its 24x7 limits (None on a working-hours clock).
-    limits_of: dict[int, tuple[dt.timedelta, dt.timedelta, dt.timedelta] | None] = {}
-    clock_of: dict[str, tuple[Terms, tuple[dt.timedelta, dt.timedelta, dt.timedelta] | None]] = {}
-    for cid, t in terms_of.items():
-        if id(t) not in limits_of:
-            limits_of[id(t)] = None if t.sla_clock == CLOCK_WORKING else _limits(t)
-        clock_of[cid] = (t, limits_of[id(t)])
-    for inc in incidents:
-        reported = inc.reported_at
-        if reported >= end:
-            continue
-        found_clock = clock_of.get(inc.contract_id)
-        if found_clock is None:
-            problems.append(Problem.at(
-                inc.src, "contract_id",
-                f"incident {inc.incident_id} names contract {inc.contract_id}, which is not "
-                f"on the Contracts sheet; ignored",
-            ))
-            continue
-        terms, lim = found_clock
-        if lim is None:  # working hours
+    run = _SlaPass(incidents, index.terms, end, ctx, book.settings.source_of("work_day_start"))
+    problems.extend(run.problems())
+    return (SlaRun(IncidentSlas(run.kept(), index.terms, end, ctx), run.penalties(),
+                   run.breaches),
+            tuple(problems))
+
+
+_CONTRACT_ID = attrgetter("contract_id")
+_REPORTED = attrgetter("reported_at")
+_SEVERITY = attrgetter("severity")
+_PAUSED = attrgetter("paused_minutes")
+_STOP_OF = tuple(attrgetter(spec.stop) for spec in CLOCKS)
+_NOTHING = repeat(None)
+
+
+def _where(flags: Iterable[object]) -> list[int]:
+    """Positions of the true flags."""
+    return list(compress(count(), flags))
+
+
+def _run(effects: Iterable[object]) -> None:
+    """Exhaust an iterator run for its side effects."""
+    deque(effects, maxlen=0)
+
+
+class _SlaPass:
+    """The lean pass of :func:`incident_slas`: breaches, their count and penalties per
+    contract-month, and which incidents are kept; by incident position, so problems,
+    kept incidents and penalties come out in sheet order whichever path found them."""
+
+    def __init__(self, incidents: tuple[Incident, ...], terms_of: Mapping[str, Terms],
+                 end: dt.datetime, ctx: SlaContext, settings_src: Source = NO_SOURCE) -> None:
+        self.incidents, self.terms_of, self.end, self.ctx = incidents, terms_of, end, ctx
+        self.settings_src = settings_src  # where work_day_start is set (for its problem)
+        self.found: dict[int, list[Problem]] = {}  # position -> its problems
+        self.charges: list[tuple[int, str, dt.datetime, Decimal]] = []  # penalties > 0
+        self.breaches = 0
+        self._prices: dict[tuple[str, int], Decimal] = {}
+        n = len(incidents)
+        cids = self.cids = list(map(_CONTRACT_ID, incidents))
+        reported = self.reported = list(map(_REPORTED, incidents))
+        late: list[int] = []  # reported after the as-of date: not judged
+        if n and max(reported) >= end:
+            late = _where(map(le, repeat(end), reported))
+        working = {c for c, t in terms_of.items() if t.sla_clock == CLOCK_WORKING}
+        special = set(cids).difference(terms_of.keys() - working)  # unknown or working
+        others = _where(map(special.__contains__, cids)) if special else []
+        if late and others:
+            others = sorted(set(others).difference(late))
+        # The 24x7 pass runs over every incident (no copies) and leaves these out.
+        self.skip = {*late, *others}
+        self.others = others
+        self.judged: list[int] = []  # working-hours incidents judged
+        if len(self.skip) < n:
+            self._24x7()
+        if others:
+            self._one_by_one(others)
+
+    # -- 24x7 clocks, by whole columns
+
+    def _24x7(self) -> None:
+        rows, reported, cids, skip = self.incidents, self.reported, self.cids, self.skip
+        end, terms_of = self.end, self.terms_of
+
+        def elapsed(stop_of: attrgetter[dt.datetime | None], rows: Sequence[Incident],
+                    reported: list[dt.datetime]) -> list[dt.timedelta]:
+            """stop - reported, a stop missing or after the as-of date counting as ``end``."""
+            found = list(map(stop_of, rows))
+            if None in found:
+                for i in _where(map(is_, found, _NOTHING)):
+                    found[i] = end
+            stops = cast(list[dt.datetime], found)
+            if max(stops) > end:
+                stops = list(map(min, stops, repeat(end)))
+            return list(map(sub, stops, reported))
+
+        distinct_terms = {id(t): t for t in terms_of.values() if t.sla_clock != CLOCK_WORKING}
+        limits = {k: _limits(t) for k, t in distinct_terms.items()}
+        distinct = set(limits.values())
+        paused = list(map(_PAUSED, rows))
+        pause = {m: dt.timedelta(minutes=m) if m else _NO_TIME for m in set(paused)}
+        response_spent = elapsed(_STOP_OF[0], rows, reported)
+        solution_raw = elapsed(_STOP_OF[1], rows, reported)
+        if len(distinct) == 1:
+            (lim,) = distinct
+            response = list(map(gt, response_spent, repeat(lim[0])))
+            allowed = {m: lim[1] + d for m, d in pause.items()}
+            solution = list(map(gt, solution_raw, map(allowed.__getitem__, paused)))
+        else:  # limits per contract (anything for the incidents left out)
+            limit_of = {c: limits[id(t)] for c, t in terms_of.items() if id(t) in limits}
+            lims = list(map(limit_of.get, cids, repeat(next(iter(distinct)))))
+            response = list(map(gt, response_spent, map(itemgetter(0), lims)))
+            solution = list(map(gt, solution_raw, map(
+                add, map(itemgetter(1), lims), map(pause.__getitem__, paused))))
+        majors = _where(map(eq, map(_SEVERITY, rows), repeat("major")))
+        major_hit: set[int] = set()
+        negative: set[int] = set()
+        if majors:
+            m_rows = list(map(rows.__getitem__, majors))
+            raw = elapsed(_STOP_OF[2], m_rows, list(map(reported.__getitem__, majors)))
+            m_paused = map(pause.__getitem__, map(paused.__getitem__, majors))
+            if len(distinct) == 1:
+                m_allowed = map(add, repeat(lim[2]), m_paused)
+            else:
+                m_allowed = map(add, map(itemgetter(2), map(lims.__getitem__, majors)),
+                                m_paused)
+            major_hit.update(compress(majors, map(gt, raw, m_allowed)))
+            if min(raw) < _NO_TIME:
+                negative.update(compress(majors, map(gt, repeat(_NO_TIME), raw)))
+        if min(response_spent) < _NO_TIME or min(solution_raw) < _NO_TIME:
+            negative.update(_where(map(gt, repeat(_NO_TIME), response_spent)))
+            negative.update(_where(map(gt, repeat(_NO_TIME), solution_raw)))
+        for i in sorted(negative.difference(skip)):  # a stop before the report: judge() says
+            said: list[Problem] = []
+            judge(rows[i], terms_of[cids[i]], end, self.ctx, said)
+            if said:
+                self.found[i] = said
+        if skip:
+            for i in skip:
+                response[i] = solution[i] = False
+            major_hit.difference_update(skip)
+        self.breaches += response.count(True) + solution.count(True) + len(major_hit)
+        # Penalties: each clock's price per contract, for the contracts that breached it.
+        prices = [self._prices_of(k, compress(cids, hits)) for k, hits in
+                  enumerate((response, solution, map(major_hit.__contains__, range(len(rows)))))]
+        hit = list(map(or_, response, solution))
+        for i in major_hit:
+            hit[i] = True
+        charges = self.charges
+        p_response, p_solution, p_major = prices
+        for i in compress(range(len(hit)), hit):
+            cid = cids[i]
+            total = ZERO
+            if response[i]:
+                total += p_response[cid]
+            if solution[i]:
+                total += p_solution[cid]
+            if i in major_hit:
+                total += p_major[cid]
+            if total:
+                charges.append((i, cid, reported[i], total))
+
+    def _prices_of(self, clock: int, contract_ids: Iterable[str]) -> dict[str, Decimal]:
+        """Contract -> what one breach of ``CLOCKS[clock]`` costs it (``breach_penalty``):
+        one price for all when the contracts share a fixed-sum rule, the monthly fees in
+        one go when they share a percentage rule."""
+        cids = list(set(contract_ids))
+        breach = CLOCKS[clock].breach
+        terms = {id(t): t for t in map(self.terms_of.__getitem__, cids)}.values()
+        rules = {id(rule): rule for rule in (self.ctx.rules(t).get(breach) for t in terms)}
+        if len(rules) != 1:
+            return {cid: self._price(cid, clock) for cid in cids}
+        (rule,) = rules.values()
+        if rule is None or rule.mode != "percent":
+            return dict.fromkeys(cids, breach_penalty(rule, ZERO))
+        prices = map(Decimal.quantize, map(mul, repeat(rule.value), self.ctx.fees(cids)),
+                     repeat(FEN), repeat(ROUND_HALF_UP))
+        return dict(zip(cids, prices, strict=True))
+
+    def _price(self, contract_id: str, clock: int) -> Decimal:
+        """What one breach of ``CLOCKS[clock]`` costs the contract (``breach_penalty``)."""
+        key = (contract_id, clock)
+        got = self._prices.get(key)
+        if got is None:
+            rule = self.ctx.rules(self.terms_of[contract_id]).get(CLOCKS[clock].breach)
+            fee = (self.ctx.fee(contract_id) if rule is not None and rule.mode == "percent"
+                   else ZERO)
+            got = self._prices[key] = breach_penalty(rule, fee)
+        return got
+
+    # -- unknown contracts and working-hours clocks, incident by incident
+
+    def _one_by_one(self, positions: list[int]) -> None:
+        incidents, terms_of, end, found = self.incidents, self.terms_of, self.end, self.found
+        bad_hours: set[int] = set()
+        for k in positions:
+            inc = incidents[k]
+            terms = terms_of.get(inc.contract_id)
+            if terms is None:
+                found[k] = [Problem.at(
+                    inc.src, "contract_id",
+                    f"incident {inc.incident_id} names contract {inc.contract_id}, which is "
+                    f"not on the Contracts sheet; ignored",
+                )]
+                continue
             if not 0 <= terms.work_day_start < terms.work_day_end <= 24:
                 if id(terms) not in bad_hours:
                     bad_hours.add(id(terms))
-                    problems.append(Problem.at(
-                        book.settings.source_of("work_day_start"), "value",
-                        f"working hours {terms.work_day_start}-{terms.work_day_end} are not a "
-                        f"range within 0-24; incidents on a working-hours clock are not judged",
+                    found[k] = [Problem.at(
+                        self.settings_src, "value",
+                        f"working hours {terms.work_day_start}-{terms.work_day_end} are not "
+                        f"a range within 0-24; incidents on a working-hours clock are not "
+                        f"judged",
+                    )]
+                continue
+            hits = _working_hits(inc, terms, end)
+            if hits is None:  # a warning to give, or a year without holiday data
+                said: list[Problem] = []
+                try:
+                    row = judge(inc, terms, end, self.ctx, said)
+                except CalendarYearError as err:
+                    said.append(calendar_problem(
+                        inc.src, "reported_at", err.year,
+                        f"incident {inc.incident_id}'s working-hours clock",
                     ))
+                    found[k] = said
+                    continue
+                if said:
+                    found[k] = said
+                hits = tuple(c.breached for c in row.clocks)
+            self.judged.append(k)
+            if any(hits):
+                self.breaches += sum(hits)
+                total = ZERO
+                for clock, hit in enumerate(hits):
+                    if hit:
+                        total += self._price(inc.contract_id, clock)
+                if total:
+                    self.charges.append((k, inc.contract_id, inc.reported_at, total))
+
+    # -- results in sheet order
+
+    def problems(self) -> list[Problem]:
+        found = self.found
+        return [p for k in sorted(found) for p in found[k]]
+
+    def kept(self) -> list[Incident]:
+        """The incidents judged, in sheet order."""
+        kept: list[Incident] = []
+        start = 0
+        for i in sorted(self.skip.difference(self.judged)):  # the few left out
+            kept += self.incidents[start:i]
+            start = i + 1
+        kept += self.incidents[start:]
+        return kept
+
+    def penalties(self) -> dict[tuple[str, dt.date], Decimal]:
+        sums: dict[tuple[str, dt.date], Decimal] = {}
+        charges = self.charges
+        if self.judged:  # working-hours charges came after the others
+            charges = sorted(charges, key=_FIRST)
+        _, cids, reported, totals = zip(*charges, strict=True) if charges else ((),) * 4
+        months = map(_MONTH_START, map(dt.datetime.date, reported))
+        for key, total in zip(zip(cids, months, strict=True), totals, strict=True):
+            before = sums.get(key)
+            sums[key] = (ZERO if before is None else before) + total
+        return sums
+
+
+_FIRST = itemgetter(0)
+_MONTH_START = methodcaller("replace", day=1)
+
+
+def _working_hits(inc: Incident, terms: Terms, end: dt.datetime) -> tuple[bool, ...] | None:
+    """The breached flags of a working-hours incident's clocks (``CLOCKS`` order), from
+    its working clock readings; None when :func:`judge` must see it (a stop before the
+    report, or a day the holiday data does not cover)."""
+    reported = inc.reported_at
+    start, stop_at = terms.work_day_start, terms.work_day_end
+    paused_us = (inc.paused_minutes or 0) * US_PER_MINUTE
+    hits = []
+    try:
+        at_report = working_clock_us(reported, start, stop_at)
+        for spec, stop_of in zip(CLOCKS, _STOP_OF, strict=True):
+            if spec.major_only and inc.severity != "major":
                 continue
-            try:
-                row = judge(inc, terms, end, ctx, problems)
-            except CalendarYearError as err:
-                problems.append(calendar_problem(
-                    inc.src, "reported_at", err.year,
-                    f"incident {inc.incident_id}'s working-hours clock",
-                ))
-                continue
-            kept.append(inc)
-            if row.penalty:
-                key = (row.contract_id, row.month)
-                penalties[key] = penalties.get(key, ZERO) + row.penalty
-            breaches += sum(c.breached for c in row.clocks)
-            continue
-        # 24x7: the three clocks of CLOCKS, inline.
-        kept.append(inc)
-        stop = inc.responded_at
-        spent = (stop if stop is not None and stop <= end else end) - reported
-        response = spent > lim[0]
-        paused = dt.timedelta(minutes=inc.paused_minutes) if inc.paused_minutes else _NO_TIME
-        stop = inc.solution_at
-        raw = (stop if stop is not None and stop <= end else end) - reported
-        solution = raw - paused > lim[1]
-        major = False
-        if inc.severity == "major":
-            stop = inc.resolved_at
-            raw3 = (stop if stop is not None and stop <= end else end) - reported
-            major = raw3 - paused > lim[2]
-            raw = min(raw, raw3)
-        if spent < _NO_TIME or raw < _NO_TIME:
-            judge(inc, terms, end, ctx, problems)  # for its warnings
-        if response or solution or major:
-            breaches += response + solution + major
-            rules = ctx.rules(terms)
-            fee = ZERO
-            total = ZERO
-            for breach, hit in (("response", response), ("solution", solution),
-                                ("major", major)):
-                if hit:
-                    rule = rules.get(breach)
-                    if rule is not None and rule.mode == "percent" and fee == ZERO:
-                        fee = ctx.fee(inc.contract_id)
-                    total += breach_penalty(rule, fee)
-            if total:
-                key = (inc.contract_id, reported.date().replace(day=1))
-                penalties[key] = penalties.get(key, ZERO) + total
-    return SlaRun(IncidentSlas(kept, terms_of, end, ctx), penalties, breaches), tuple(problems)
+            stop = stop_of(inc)
+            if stop is not None and stop < reported:
+                return None
+            upto = end if stop is None or stop > end else stop
+            spent = working_clock_us(upto, start, stop_at) - at_report
+            if spec.paused and paused_us:
+                spent = max(0, spent - paused_us)
+            hits.append(spent > int(getattr(terms, spec.limit) * US_PER_HOUR))
+    except CalendarYearError:
+        return None
+    return tuple(hits)
 
 
 def judge(inc: Incident, terms: Terms, end: dt.datetime, ctx: SlaContext,
