@@ -630,6 +630,63 @@ def test_hostile_names_in_mail_headers(book: Book, tmp_path: Path) -> None:
     assert msg["To"].addresses[0].display_name == '=HYPERLINK("x")'
 
 
+def _reference_email(letter: Any, ctx: Any, attachment: bytes, week: IsoWeek) -> bytes:
+    """A draft as the ``email`` package writes it (EmailMessage, SMTP policy): what
+    ``dunning_email`` assembles faster must be these bytes."""
+    import hashlib
+    from email.headerregistry import Address
+    from email.utils import format_datetime
+
+    from contract_tracker import report as r
+
+    subject, plain = r._mail_texts(letter, ctx)
+    digest = hashlib.sha256(f"{week.label}|{letter.client_id}".encode()).hexdigest()
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["X-Unsent"] = "1"
+    msg["Subject"] = subject
+    if letter.manager_email:
+        msg["From"] = Address(display_name=r.one_line(letter.manager),
+                              addr_spec=letter.manager_email)
+    display = r.one_line(letter.contact) if len(letter.to) == 1 else ""
+    msg["To"] = tuple(Address(display_name=display, addr_spec=a) for a in letter.to)
+    sent = dt.datetime.combine(week.sunday + dt.timedelta(days=1), dt.time(9, 0), r.CHINA_TZ)
+    msg["Date"] = format_datetime(sent)
+    msg["Message-ID"] = f"<ct.{week.label}.{digest[:24]}@{r.MAIL_DOMAIN}>"
+    msg.set_content(plain, charset="utf-8", cte="base64")
+    msg.add_attachment(attachment, maintype=r.DOCX_TYPE[0], subtype=r.DOCX_TYPE[1],
+                       filename=letter.letter_name)
+    for n, part in enumerate(msg.walk()):
+        if part.is_multipart():
+            part.set_boundary(f"=_ct_{digest[:16]}_{n}")
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def test_drafts_are_the_bytes_the_email_package_writes(book: Book) -> None:
+    """dunning_email writes the MIME structure itself (headers still folded by the email
+    package): the same bytes as EmailMessage, for every letter of the sample (hostile
+    names, two addresses, no From), an ASCII and a long file name, and odd bodies."""
+    from contract_tracker import report as r
+
+    report = build_report(book, W48)
+    clients = {c.client_id: c for c in book.clients}
+    letters = [x for x in report.letters if x.mail_name]
+    assert len(letters) == 6
+    variants = [*letters,
+                letters[0]._replace(letter_name="dunning_C001.docx"),
+                letters[0]._replace(letter_name="催款函_C001_" + "很长的公司名称" * 12 + ".docx"),
+                letters[0]._replace(letter_name='a "quoted" name; x=1.docx', manager="",
+                                    contact="", to=("a@x.example", "b@y.example")),
+                *(letters[1]._replace(letter_name=name) for name in (
+                    "催.docx", "催款函_C1_公司.docx", "催款函_C1_" + "a" * 28 + ".docx",
+                    "催款函_C1_" + "a" * 60 + ".docx", "100% 公司's (北京)+=;.docx",
+                    "催款函_C0042_" + "Ａ公司 Ltd. " * 9 + ".docx"))]
+    for n, x in enumerate(variants):
+        ctx = r.letter_context(book, clients[x.client_id], x, report.as_of)
+        for attachment in (b"", b"x" * 57, b"PK\x03\x04" + bytes(range(256)) * 40):
+            got = r.dunning_email(x, ctx, attachment, W48)
+            assert got == _reference_email(x, ctx, attachment, W48), (n, x.client_id)
+
+
 def test_client_without_email_gets_a_letter_and_a_warning(book: Book, tmp_path: Path) -> None:
     job = run(book, "2026-W48", tmp_path)
     folder = tmp_path / "2026-W48"
