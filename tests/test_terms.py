@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal as D
 
+from contract_tracker import schema
 from contract_tracker.engine import compute_penalties, penalties_json
 from contract_tracker.terms import effective_terms
 
@@ -59,3 +60,15 @@ def test_a_contracts_monthly_cap_replaces_the_settings_cap() -> None:
                                   dt.date(2026, 3, 31))
     (m,) = result.sla_months
     assert (m.uncapped, m.cap, m.owed) == (D("4000.00"), D("1000.00"), D("1000.00"))
+
+
+def test_a_contracts_bad_working_hours_are_reported_at_its_own_cell() -> None:
+    friday_17 = at("2026-03-13 17:00:00")
+    bad = book(incident(friday_17), contracts=(contract(
+        sla_clock="working_hours", work_day_start=18, work_day_end=9),))
+    _, problems = compute_penalties(bad, dt.date(2026, 3, 31))
+    start_col = schema.col_letter([c.key for c in schema.CONTRACTS.columns]
+                                  .index("work_day_start"))
+    assert [str(p) for p in problems] == [
+        f"Contracts!{start_col}2: working hours 18-9 are not a range within 0-24; "
+        "incidents on a working-hours clock are not judged"]

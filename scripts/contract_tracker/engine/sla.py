@@ -337,7 +337,8 @@ def incident_slas(
     incidents = book.incidents
     if len(set(map(_INCIDENT_ID, incidents))) != len(incidents):
         incidents = _first_of_each(incidents, problems)
-    run = _SlaPass(incidents, index.terms, end, ctx, book.settings.source_of("work_day_start"))
+    run = _SlaPass(incidents, index.terms, end, ctx, book.settings.source_of("work_day_start"),
+                   index.contracts)
     problems.extend(run.problems())
     return (SlaRun(IncidentSlas(run.kept(), index.terms, end, ctx), run.penalties(),
                    run.breaches),
@@ -368,9 +369,11 @@ class _SlaPass:
     kept incidents and penalties come out in sheet order whichever path found them."""
 
     def __init__(self, incidents: tuple[Incident, ...], terms_of: Mapping[str, Terms],
-                 end: dt.datetime, ctx: SlaContext, settings_src: Source = NO_SOURCE) -> None:
+                 end: dt.datetime, ctx: SlaContext, settings_src: Source = NO_SOURCE,
+                 contracts: Mapping[str, Contract] | None = None) -> None:
         self.incidents, self.terms_of, self.end, self.ctx = incidents, terms_of, end, ctx
         self.settings_src = settings_src  # where work_day_start is set (for its problem)
+        self.contracts = contracts or {}  # for a contract's own working hours
         self.found: dict[int, list[Problem]] = {}  # position -> its problems
         self.charges: list[tuple[int, str, dt.datetime, Decimal]] = []  # penalties > 0
         self.breaches = 0
@@ -525,8 +528,14 @@ class _SlaPass:
             if not 0 <= terms.work_day_start < terms.work_day_end <= 24:
                 if id(terms) not in bad_hours:
                     bad_hours.add(id(terms))
+                    own = self.contracts.get(inc.contract_id)
+                    where, key = self.settings_src, "value"
+                    if own is not None and own.work_day_start is not None:
+                        where, key = own.src, "work_day_start"
+                    elif own is not None and own.work_day_end is not None:
+                        where, key = own.src, "work_day_end"
                     found[k] = [Problem.at(
-                        self.settings_src, "value",
+                        where, key,
                         f"working hours {terms.work_day_start}-{terms.work_day_end} are not "
                         f"a range within 0-24; incidents on a working-hours clock are not "
                         f"judged",
