@@ -442,7 +442,7 @@ def workbook_bytes(book: Book, with_vba: bool = True) -> bytes:
     if with_vba:
         attach_vba_project(workbook, [(name, code_name(name)) for name in schema.SHEET_ORDER])
     workbook.close()
-    data = _normalise_zip(target.getvalue())
+    data = normalise_zip(target.getvalue())
     if with_vba:
         data = with_custom_ui(data)
     return data
@@ -532,7 +532,7 @@ def _set_mode(tmp: Path, like: Path | None) -> None:
             os.chmod(tmp, 0o666 & ~umask)
 
 
-def _normalise_zip(data: bytes) -> bytes:
+def normalise_zip(data: bytes) -> bytes:
     """Rewrite the package with fixed timestamps so builds are byte-identical."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(

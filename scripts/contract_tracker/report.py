@@ -122,7 +122,6 @@ import json
 import os
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -1578,7 +1577,9 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
 
     wb.worksheets()[0].activate()
     wb.close()
-    return _normalise_zip(out.getvalue())
+    from .build import normalise_zip
+
+    return normalise_zip(out.getvalue())
 
 
 def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
@@ -1633,20 +1634,6 @@ def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
     ws.freeze_panes(hdr + 1, 0)
     _page_setup(ws, hdr, 50 + 4 * 22, f"概览 — 逾期周报 {report.week.label}")
     ws.fit_to_pages(1, 1)
-
-
-def _normalise_zip(data: bytes) -> bytes:
-    """Fixed timestamps and order-preserving entries, so the same report gives the same
-    bytes (XlsxWriter already does this in memory; kept as a guarantee)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(
-            out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
 
 
 # --- the HTML summary -------------------------------------------------------------------
@@ -2139,18 +2126,6 @@ def _write_plain(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _resolve_week(week: str | IsoWeek | None, today: dt.date | None) -> IsoWeek:
     if isinstance(week, IsoWeek):
         return week
@@ -2190,6 +2165,7 @@ def report_job(book: Book, week: str | IsoWeek | None, out_dir: Path, *,
 
 def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
     from .docgen.filenames import path_inside
+    from .docgen.generate import write_atomic
     from .jobs import JobResult
     from .toolsheets import log_entry
 
@@ -2220,7 +2196,7 @@ def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
         letters, mails = [], []
     removed = [] if failed else (_remove_stale(letters_dir, ".docx", letters)
                                  + _remove_stale(mail_dir, ".eml", mails))
-    _write_atomic(snap, snapshot_bytes(report))
+    write_atomic(snap, snapshot_bytes(report))
 
     t = report.totals
     first = report.previous is None
@@ -2265,6 +2241,7 @@ def _write_outputs(report: WeeklyReport, rendering: _Rendering, xlsx: Path, html
                    problems: list[Problem]) -> bool:
     """The workbook and the HTML while the letters render, then wait for the letters and
     drafts; True when the dunning template could not be used."""
+    from .docgen.generate import write_atomic
     from .docgen.render import TemplateError
 
     files = {
@@ -2274,8 +2251,8 @@ def _write_outputs(report: WeeklyReport, rendering: _Rendering, xlsx: Path, html
         "邮件草稿 e-mail drafts": f"mail/ ({sum(1 for x in report.letters if x.mail_name)})",
         "快照 snapshot": f"../snapshots/{report.week.label}.json",
     }
-    _write_atomic(xlsx, report_workbook(report, files))
-    _write_atomic(html, summary_html(report).encode("utf-8"))
+    write_atomic(xlsx, report_workbook(report, files))
+    write_atomic(html, summary_html(report).encode("utf-8"))
     try:
         rendering.result()
     except TemplateError as exc:

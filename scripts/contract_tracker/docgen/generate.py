@@ -98,11 +98,12 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, then rename over ``path``: a reader
     never sees half a document. No fsync: documents are derived output, regenerated at will,
     and a file damaged by a power cut differs from the workbook, so it is rewritten (or, for a
-    signed contract, refused until ``force``) on the next run."""
+    signed contract, refused until ``force``) on the next run. Missing folders are made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
@@ -406,7 +407,7 @@ def _place(contract: Contract, data: bytes, out_dir: Path, name: str,
             action = "replaced"
     if action != "unchanged":
         try:
-            _write_atomic(target, data)
+            write_atomic(target, data)
         except OSError as exc:
             problems.append(_at(contract.src, "contract_id",
                                        f"contract {cid}: cannot write {target.name} ({exc}); "
