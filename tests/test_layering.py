@@ -1,7 +1,7 @@
 """The engine and the core it stands on are pure: no Excel, no files, no I/O modules.
 
 Each module of ``contract_tracker.engine`` and the core (schema, records, money, terms,
-creditcode) is parsed and its imports checked, relative ones resolved; ``open(`` is
+creditcode, gcpause) is parsed and its imports checked, relative ones resolved; ``open(`` is
 not called anywhere in them. A fresh interpreter importing the engine must not load
 any Excel or Word library, nor a reader, writer or CLI module.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scripts" / "contract_tracker"
-CORE = ("schema", "records", "money", "terms", "creditcode")
+CORE = ("schema", "records", "money", "terms", "creditcode", "gcpause")
 ALLOWED_INTERNAL = {f"contract_tracker.{m}" for m in CORE} | {"contract_tracker"}
 BANNED = {
     "xlwings", "openpyxl", "docxtpl", "docx", "python_calamine", "xlsxwriter", "pandas",

@@ -117,14 +117,6 @@ def cmd_excel_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def problem_rows(problems: Sequence[Problem]) -> list[list[object]]:
-    header: list[object] = ["级别 severity", "位置 cell", "问题 problem"]
-    return [header] + [
-        [p.severity.value, f"{p.sheet}!{p.cell}" if p.cell else p.sheet, p.message]
-        for p in problems
-    ]
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     from .reader import load_book
 

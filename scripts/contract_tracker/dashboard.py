@@ -63,7 +63,7 @@ from . import schema
 from .money import ZERO, fmt_money_grouped
 from .records import AgeingBucket, Book, Client, Contract, Problem
 from .sheetwriter import BarChart, CellValue, CondRule, SheetContent
-from .statuses import is_signed
+from .statuses import NOT_SIGNED, is_signed
 
 if TYPE_CHECKING:
     from .engine import PenaltyResult
@@ -84,7 +84,6 @@ __all__ = [
 ]
 
 IN_FORCE = frozenset({"signed", "active"})
-NEGOTIATING = frozenset({"draft", "sent"})
 RENEWING = frozenset({"signed", "active", "expired"})  # statuses that renew a contract
 RENEWAL_LOOKBACK_DAYS = 90
 """An expired contract that ended without renewal stays listed (red) this long."""
@@ -235,7 +234,7 @@ def _renewals(contracts: Sequence[Contract]
                     continue
                 if other.status in RENEWING and renewed is None:
                     renewed = other.contract_id
-                elif other.status in NEGOTIATING and pending is None:
+                elif other.status in NOT_SIGNED and pending is None:
                     zh = next((ch.zh for ch in schema.STATUS_CHOICES
                                if ch.key == other.status), other.status)
                     pending = f"{other.contract_id} ({zh})"
@@ -493,8 +492,8 @@ def _row(x: ContractLine, as_of: dt.date) -> list[CellValue]:
 
 def _text_width(text: str) -> float:
     """Display width in Excel's character units (CJK characters count two)."""
-    line = max(text.split("\n"), key=len) if "\n" in text else text
-    return float(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line))
+    return float(max(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+                     for line in text.split("\n")))  # the widest line, not the longest
 
 
 def _cell_width(value: CellValue, style: str | None) -> float:

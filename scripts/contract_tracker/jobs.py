@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from .gcpause import gc_paused
 from .records import Book, Problem, Severity
 from .sheetwriter import CellValue, CondRule, LogEntry, SheetContent, table_sheet
+from .statuses import NOT_SIGNED
 from .toolsheets import log_entry, problems_sheet
 
 if TYPE_CHECKING:
     from .engine import PenaltyResult
 
-PENDING_STATUSES = frozenset({"draft", "sent"})
 """Contracts still being negotiated: the ones 'generate --pending' (re)writes."""
 
 
@@ -182,4 +182,4 @@ def generate_job(book: Book, selection: Sequence[str] | str, out_dir: Path, *,
 
 
 def pending_contracts(book: Book) -> list[str]:
-    return [c.contract_id for c in book.contracts if c.status in PENDING_STATUSES]
+    return [c.contract_id for c in book.contracts if c.status in NOT_SIGNED]

@@ -195,7 +195,11 @@ def load_book(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
         return None, (_unreadable(name, exc),)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="reader") as pool, gc_paused():
-            book, problems = parse_book(_Grids(reader, pool), reader.version)
+            try:
+                book, problems = parse_book(_Grids(reader, pool), reader.version)
+            except BaseException:  # don't wait for sheets queued ahead that nobody will use
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except _ReadFailed as failed:
         return None, (_unreadable(name, failed.__cause__ or failed),)
     finally:

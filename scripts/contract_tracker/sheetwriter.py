@@ -1189,10 +1189,6 @@ class _Packed:
     crc: int
     size: int
 
-    @property
-    def compressed_size(self) -> int:
-        return sum(len(c) for c in self.chunks)
-
 
 _PartData = bytes | _Packed
 

@@ -71,18 +71,7 @@ def below(downtime: Decimal, base: Decimal, threshold: Decimal) -> bool:
     return downtime > (ONE - threshold) * base
 
 
-def credit_tier(downtime: Decimal, base: Decimal,
-                tiers: tuple[CreditTier, ...]) -> CreditTier | None:
-    """The tier with the lowest ``below`` that the month falls under, if any."""
-    for tier in sorted(tiers, key=_BELOW):
-        if below(downtime, base, tier.below):
-            return tier
-    return None
-
-
 _BELOW = attrgetter("below")
-
-
 _MONTH = attrgetter("month")
 _CONTRACT_ID = attrgetter("contract_id")
 _DOWNTIME = attrgetter("downtime_minutes")

@@ -272,14 +272,6 @@ def nth_workday_after(day: dt.date, n: int) -> dt.date:
     return dt.date.fromordinal(table.workday_index[position] + table.first_ordinal)
 
 
-def workdays_between(first: dt.date, last: dt.date) -> int:
-    """Working days in ``first..last`` inclusive (0 when ``last < first``)."""
-    if last < first:
-        return 0
-    cumulative = _table().cumulative
-    return cumulative[_index(last) + 1] - cumulative[_index(first)]
-
-
 def working_us(start: dt.datetime, stop: dt.datetime, day_start: int, day_end: int) -> int:
     """Microseconds of ``start..stop`` inside ``day_start:00-day_end:00`` on working days."""
     if stop <= start:
