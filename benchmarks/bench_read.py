@@ -23,22 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+from large_sample import large_workbook
+
 from contract_tracker import schema
-from contract_tracker.build import build_workbook
 from contract_tracker.gcpause import gc_paused
 from contract_tracker.parse import parse_book
 from contract_tracker.reader import load_book, read_grids
-from contract_tracker.sample import sample_book
-
-CACHE = Path(__file__).resolve().parents[1] / "build" / "bench" / "contracts-large.xlsm"
-
-
-def large_workbook() -> Path:
-    if not CACHE.exists():
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        print(f"building {CACHE} (once) ...", flush=True)
-        build_workbook(sample_book("large"), CACHE)
-    return CACHE
 
 
 def timed(fn, repeat: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]

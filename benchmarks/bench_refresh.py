@@ -42,7 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-CACHE = ROOT / "build" / "bench" / "contracts-large.xlsm"
+from large_sample import large_workbook  # noqa: E402
+
 AS_OF = "2026-11-25"  # contract_tracker.sample.SAMPLE_AS_OF
 TARGET_SECONDS, TARGET_MB, TARGET_FLOOR_RATIO = 2.0, 300.0, 5.0
 WRITE_STEPS = (  # the writer's steps, timed in the refresh child (wall time)
@@ -54,17 +55,6 @@ WRITE_STEPS = (  # the writer's steps, timed in the refresh child (wall time)
     ("_compare", "verify: compare values"),
     ("_make_backup", "backup"),
 )
-
-
-def large_workbook() -> Path:
-    if not CACHE.exists():
-        from contract_tracker.build import build_workbook
-        from contract_tracker.sample import sample_book
-
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        print(f"building {CACHE} (once) ...", flush=True)
-        build_workbook(sample_book("large"), CACHE)
-    return CACHE
 
 
 # --- the child processes --------------------------------------------------------------------

@@ -36,22 +36,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
+from large_sample import large_workbook
+
 from contract_tracker import report as report_module
-from contract_tracker.build import build_workbook
 from contract_tracker.reader import load_book
 from contract_tracker.report import build_report, parse_week, report_job
-from contract_tracker.sample import sample_book
 
-CACHE = Path(__file__).resolve().parents[1] / "build" / "bench" / "contracts-large.xlsm"
 TARGET_S = 5.0
-
-
-def large_workbook() -> Path:
-    if not CACHE.exists():
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        print(f"building {CACHE} (once) ...", flush=True)
-        build_workbook(sample_book("large"), CACHE)
-    return CACHE
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

@@ -29,12 +29,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-DEFAULT_BOOK = ROOT / "build" / "bench" / "contracts-large.xlsm"
+
+from large_sample import CACHE as DEFAULT_BOOK  # noqa: E402
+from large_sample import large_workbook  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
@@ -117,20 +118,6 @@ wb.save(path)
 print(json.dumps({"load_s": loaded, "total_s": time.perf_counter() - t,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-
-
-def large_workbook(path: Path, rebuild: bool) -> Path:
-    if path.exists() and not rebuild:
-        return path
-    from contract_tracker.build import build_workbook
-    from contract_tracker.sample import sample_book
-
-    print(f"building the large sample workbook into {path} (once) ...", flush=True)
-    started = time.perf_counter()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    build_workbook(sample_book("large"), path)
-    print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
-    return path
 
 
 def run_child(code: str, *args: str) -> dict[str, object]:

@@ -1,0 +1,32 @@
+"""The large sample workbook the benchmarks share, built once into ``build/bench/``.
+
+It is built by ``contract-tracker sample --size large`` in a child process, so the
+benchmark's own process never holds the 600 MB that building takes and its peak-memory
+figures are its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "build" / "bench" / "contracts-large.xlsm"
+
+
+def large_workbook(path: Path = CACHE, rebuild: bool = False) -> Path:
+    """``path``, built first when it is missing (or ``rebuild``)."""
+    if path.exists() and not rebuild:
+        return path
+    print(f"building the large sample workbook into {path} (once) ...", flush=True)
+    started = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    subprocess.run([sys.executable, "-m", "contract_tracker", "sample", "--size", "large",
+                    "--out", str(path), *(["--force"] if rebuild else [])],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
