@@ -358,41 +358,52 @@ class _Writer:
             self.p(text, indent=indent)
 
 
+_TABLE_SIZE = 10.5  # 五号, the usual size for tables
+_CENTRE, _RIGHT = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT
+
+
+def _loop_table(doc: DocxDocument, lang: str, heads: Sequence[str], loop: str,
+                fields: Sequence[tuple[str, int | None]],
+                extra_rows: int = 0) -> Table:
+    """A four-column table: the heads, one docxtpl row per ``loop`` item (``{%tr for
+    loop %}``) with ``fields``, and a total row with the contract's total fee; then
+    ``extra_rows`` empty rows for the caller."""
+    size = _TABLE_SIZE
+    table: Table = doc.add_table(rows=5 + extra_rows, cols=4)
+    table.style = doc.styles["Table Grid"]
+    for cell, text in zip(table.rows[0].cells, heads, strict=True):
+        _cell_text(cell, text, align=_CENTRE, bold=True, size=size)
+    loop_row = table.rows[1].cells[0].merge(table.rows[1].cells[3])
+    _cell_text(loop_row, f"{{%tr for {loop} %}}", size=size)
+    for cell, (text, align) in zip(table.rows[2].cells, fields, strict=True):
+        _cell_text(cell, text, align=align, size=size)
+    end_row = table.rows[3].cells[0].merge(table.rows[3].cells[3])
+    _cell_text(end_row, "{%tr endfor %}", size=size)
+    total = table.rows[4].cells
+    _cell_text(total[0].merge(total[1]), "合计" if lang == "zh" else "Total",
+               align=_CENTRE, bold=True, size=size)
+    _cell_text(total[2], "{{ contract.total_fee }}", align=_RIGHT, bold=True, size=size)
+    return table
+
+
 def _fee_table(doc: DocxDocument, lang: str) -> None:
     """Clause 3.2's table: a row per fee item, the total, and the total in capitals (and, in
     English, in words) on full-width rows so that a long amount never wraps in a narrow cell."""
     zh = lang == "zh"
-    size = 10.5  # 五号, the usual size for tables
-    widths = (14.0, 58.0, 36.0, 46.0)
-    table = doc.add_table(rows=6 if zh else 7, cols=4)
-    table.style = doc.styles["Table Grid"]
     heads = ("序号", "费用项目", "金额(元)", "说明") if zh else (
         "No.", "Item", "Amount (RMB)", "Note")
-    for cell, text in zip(table.rows[0].cells, heads, strict=True):
-        _cell_text(cell, text, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=size)
-    loop_row = table.rows[1].cells[0].merge(table.rows[1].cells[3])
-    _cell_text(loop_row, "{%tr for item in fee_items %}", size=size)
-    cells = table.rows[2].cells
-    _cell_text(cells[0], "{{ item.no }}", align=WD_ALIGN_PARAGRAPH.CENTER, size=size)
-    _cell_text(cells[1], "{{ item.name }}", size=size)
-    _cell_text(cells[2], "{{ item.amount }}", align=WD_ALIGN_PARAGRAPH.RIGHT, size=size)
-    _cell_text(cells[3], "{{ item.note }}", size=size)
-    end_row = table.rows[3].cells[0].merge(table.rows[3].cells[3])
-    _cell_text(end_row, "{%tr endfor %}", size=size)
-    total = table.rows[4].cells
-    _cell_text(total[0].merge(total[1]), "合计" if zh else "Total",
-               align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=size)
-    _cell_text(total[2], "{{ contract.total_fee }}", align=WD_ALIGN_PARAGRAPH.RIGHT, bold=True,
-               size=size)
+    fields = (("{{ item.no }}", _CENTRE), ("{{ item.name }}", None),
+              ("{{ item.amount }}", _RIGHT), ("{{ item.note }}", None))
+    table = _loop_table(doc, lang, heads, "item in fee_items", fields, 1 if zh else 2)
     rows = [("合计(大写):", "{{ contract.total_fee_capitals }}")] if zh else [
         ("In words: ", "{{ contract.total_fee_words }}"),
         ("大写：", "{{ contract.total_fee_capitals }}"),
     ]
     for row, (label, value) in zip(table.rows[5:], rows, strict=True):
         cell = row.cells[0].merge(row.cells[3])
-        _cell_text(cell, label, bold=True, size=size)
-        cell.paragraphs[0].add_run(value).font.size = Pt(size)
-    _fixed_layout(table, widths)
+        _cell_text(cell, label, bold=True, size=_TABLE_SIZE)
+        cell.paragraphs[0].add_run(value).font.size = Pt(_TABLE_SIZE)
+    _fixed_layout(table, (14.0, 58.0, 36.0, 46.0))
     _keep_together(table)
 
 
@@ -400,30 +411,13 @@ def _schedule_table(doc: DocxDocument, lang: str) -> None:
     """Clause 3.4's payment schedule: a row per installment (amount, and its due date or
     the contract's rule for it) and the total."""
     zh = lang == "zh"
-    size = 10.5
-    widths = (14.0, 30.0, 36.0, 74.0) if zh else (12.0, 38.0, 34.0, 70.0)
-    table = doc.add_table(rows=5, cols=4)
-    table.style = doc.styles["Table Grid"]
     heads = ("期次", "款项", "金额(元)", "付款期限") if zh else (
         "No.", "Instalment", "Amount (RMB)", "Due")
-    for cell, text in zip(table.rows[0].cells, heads, strict=True):
-        _cell_text(cell, text, align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=size)
-    loop_row = table.rows[1].cells[0].merge(table.rows[1].cells[3])
-    _cell_text(loop_row, "{%tr for inst in installments %}", size=size)
-    cells = table.rows[2].cells
-    _cell_text(cells[0], "{{ inst.no }}", align=WD_ALIGN_PARAGRAPH.CENTER, size=size)
-    _cell_text(cells[1], "{{ inst.kind }}", size=size)
-    _cell_text(cells[2], "{{ inst.amount }}", align=WD_ALIGN_PARAGRAPH.RIGHT, size=size)
-    _cell_text(cells[3], "{{ inst.due }}", size=size)
-    end_row = table.rows[3].cells[0].merge(table.rows[3].cells[3])
-    _cell_text(end_row, "{%tr endfor %}", size=size)
-    total = table.rows[4].cells
-    _cell_text(total[0].merge(total[1]), "合计" if zh else "Total",
-               align=WD_ALIGN_PARAGRAPH.CENTER, bold=True, size=size)
-    _cell_text(total[2], "{{ contract.total_fee }}", align=WD_ALIGN_PARAGRAPH.RIGHT, bold=True,
-               size=size)
-    _cell_text(total[3], "", size=size)
-    _fixed_layout(table, widths)
+    fields = (("{{ inst.no }}", _CENTRE), ("{{ inst.kind }}", None),
+              ("{{ inst.amount }}", _RIGHT), ("{{ inst.due }}", None))
+    table = _loop_table(doc, lang, heads, "inst in installments", fields)
+    _cell_text(table.rows[4].cells[3], "", size=_TABLE_SIZE)
+    _fixed_layout(table, (14.0, 30.0, 36.0, 74.0) if zh else (12.0, 38.0, 34.0, 70.0))
     _keep_together(table)
 
 
