@@ -662,11 +662,3 @@ def test_libreoffice_prints_the_dashboard_legibly(sample_copy: Path, tmp_path: P
     pngs = pdf_pages_to_png(pdf, tmp_path / "page", dpi=50)
     assert pngs and pngs[0].stat().st_size > 20_000  # the chart and the table are drawn
     keep_pngs(pngs[:1], "dashboard")
-
-
-def test_a_column_is_as_wide_as_its_widest_line_not_its_longest() -> None:
-    from contract_tracker.dashboard import _text_width
-
-    # 5 CJK characters (10 units) are wider than 6 ASCII letters, though fewer.
-    assert _text_width("中文中文中\nabcdef") == 10
-    assert _text_width("abcdefghijkl\n中文") == 12

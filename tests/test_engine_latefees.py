@@ -253,6 +253,15 @@ def test_overpaying_a_contract_with_an_unnamed_receipt_is_a_problem() -> None:
     assert p.cell == "E4" and "300.00" in p.message
 
 
+def test_overpayment_message_shows_money_grouped_with_two_decimals() -> None:
+    # Amounts read from float cells come as Decimal('2970000.0'): the message must not.
+    b = book(inst("I-1", "30000.00", "2026-03-31"),
+             receipt("R-1", "2026-03-01", "3000000.0", "I-1", row=7))
+    (p,) = problems(b, "2026-03-31")
+    assert "overpayment: 2,970,000.00 of receipt R-1" in p.message
+    assert "2970000.0" not in p.message
+
+
 def test_second_receipt_beyond_the_amount_is_the_overpayment() -> None:
     b = book(inst("I-1", "500.00", "2026-03-31"),
              receipt("R-1", "2026-03-01", "400.00", "I-1", row=2),

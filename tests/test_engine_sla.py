@@ -240,6 +240,17 @@ def test_the_credit_is_the_tier_with_the_lowest_below_the_month_is_under() -> No
     assert m.tier is not None and m.tier.below == D("0.95") and m.credit == D("3000.00")
 
 
+def test_downtime_longer_than_the_month_is_a_problem_at_its_cell_and_not_judged() -> None:
+    rows = (month_row("50000.0", row=5), month_row("10", "2026-05-01", row=6))
+    found, problems = availability_months(
+        Book(settings=settings(), contracts=(contract(),), availability=rows), day("2026-12-31"))
+    (p,) = problems
+    assert (p.sheet, p.cell) == ("Availability", "C5")
+    assert "downtime 50,000 and maintenance 0 minutes do not fit in the month's 43,200" in (
+        p.message)
+    assert [m.month for m in found] == [day("2026-05-01")]
+
+
 def test_months_not_begun_by_the_as_of_date_are_left_out() -> None:
     assert avail(month_row("500", "2026-05-01"), as_of="2026-04-30") == []
     (m,) = avail(month_row("5", "2026-04-01"), as_of="2026-04-15")

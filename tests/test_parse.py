@@ -187,7 +187,8 @@ def test_missing_sheet(mini_grids: Grids) -> None:
     book, problems = parse_book(mini_grids)
     assert errors(problems) == [
         "Incidents: sheet is missing: the workbook needs a sheet named 'Incidents' (故障); "
-        "restore it from a backup or run build-workbook for a fresh one"]
+        "restore it from a backup (.backups/ beside the workbook) or copy it from an empty "
+        "workbook made by 'contract-tracker build-workbook --empty --out empty.xlsm'"]
     assert book.incidents == () and len(book.receipts) == 2
 
 

@@ -116,7 +116,9 @@ def test_missing_sheet_in_a_real_file(tmp_path: Path) -> None:
     assert book is not None
     assert [(str(p), p.severity) for p in problems] == [
         (f"{sheet}: sheet is missing: the workbook needs a sheet named '{sheet}' ({zh}); "
-         "restore it from a backup or run build-workbook for a fresh one", Severity.ERROR)
+         "restore it from a backup (.backups/ beside the workbook) or copy it from an empty "
+         "workbook made by 'contract-tracker build-workbook --empty --out empty.xlsm'",
+         Severity.ERROR)
         for sheet, zh in [("Settings", "参数"), ("Contracts", "合同"), ("FeeItems", "费用组成"),
                           ("Installments", "付款计划"), ("Receipts", "收款"),
                           ("Incidents", "故障"), ("Availability", "可用性")]]

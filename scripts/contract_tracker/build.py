@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import io
 import math
 import os
 import tempfile
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -35,6 +33,7 @@ from typing import Any
 from . import schema
 from .records import Book, Settings
 from .schema import Column, Kind, Table
+from .textwidth import text_width, wrapped_lines
 
 BUILD_DATE = dt.datetime(2026, 1, 1)
 """Fixed creation date written into the workbook, so two builds are identical."""
@@ -161,19 +160,6 @@ def column_width(column: Column) -> float:
     return max(column.width or 12, len(column.key) + 3, 2 * len(column.zh) + 2)
 
 
-@functools.cache
-def _char_width(ch: str) -> int:
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-
-
-def text_width(text: str) -> int:
-    """Column-width units ``text`` needs on one line: East Asian wide and full-width
-    characters (汉字, （）, ，) count 2, every other character 1."""
-    if text.isascii():
-        return len(text)
-    return sum(map(_char_width, text))
-
-
 def shown_text(kind: Kind, value: object) -> str:
     """A cell's value as its number format shows it (for sizing its column)."""
     if value is None:
@@ -196,13 +182,6 @@ def shown_text(kind: Kind, value: object) -> str:
             return f"{number:.0f}"
         return f"{number.normalize():f}"
     return str(value)
-
-
-def wrapped_lines(text: str, width: float) -> int:
-    """Lines ``text`` takes in a wrapping column of ``width`` (each line of the text
-    broken at the column's usable width)."""
-    usable = max(width - PADDING, 1)
-    return sum(max(1, math.ceil(text_width(line) / usable)) for line in text.split("\n"))
 
 
 def data_width(column: Column, values: Iterable[object], kind: Kind | None = None) -> float:
@@ -311,7 +290,7 @@ def _add_table(ws: Any, table: Table, rows: list[list[object]], fmt: _Formats,
         if column.kind in WRAP_KINDS:
             for r, value in enumerate(values, start=1):
                 if isinstance(value, str) and text_width(value) > width - PADDING:
-                    need = LINE_HEIGHT * wrapped_lines(value, width)
+                    need = LINE_HEIGHT * wrapped_lines(value, width - PADDING)
                     heights[r] = max(heights.get(r, LINE_HEIGHT), need)
         rule = _validation(column)
         if rule is not None and table is not schema.SETTINGS_TABLE:

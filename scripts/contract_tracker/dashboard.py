@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -64,6 +63,7 @@ from .money import ZERO, fmt_money_grouped
 from .records import AgeingBucket, Book, Client, Contract, Problem
 from .sheetwriter import BarChart, CellValue, CondRule, SheetContent
 from .statuses import NOT_SIGNED, is_signed
+from .textwidth import text_width, widest_line
 
 if TYPE_CHECKING:
     from .engine import PenaltyResult
@@ -490,12 +490,6 @@ def _row(x: ContractLine, as_of: dt.date) -> list[CellValue]:
     ]
 
 
-def _text_width(text: str) -> float:
-    """Display width in Excel's character units (CJK characters count two)."""
-    return float(max(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-                     for line in text.split("\n")))  # the widest line, not the longest
-
-
 def _cell_width(value: CellValue, style: str | None) -> float:
     if value is None or value == "":
         return 0.0
@@ -513,11 +507,11 @@ def _cell_width(value: CellValue, style: str | None) -> float:
         return 16.0
     if isinstance(value, dt.date):
         return 10.0
-    return _text_width(str(value))
+    return float(widest_line(str(value)))
 
 
 def _header_width(header: str) -> float:
-    return max(_text_width(part) for part in header.split("\n"))
+    return float(widest_line(header))
 
 
 _TOKENS = re.compile(r"\s|[\u2e81-\U0010ffff]|[^\s\u2e81-\U0010ffff]+")
@@ -534,7 +528,7 @@ def _lines(text: str, width: float) -> int:
         lines += 1
         used = 0.0
         for token in _TOKENS.findall(part):
-            w = _text_width(token)
+            w = float(text_width(token))
             if used and used + w > room and not token.isspace():
                 lines += 1
                 used = 0.0
@@ -654,7 +648,7 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
         want = max(_header_width(header), content) + 2
         widths[c] = min(want, _MAX_WIDTH.get(key, 40.0))
     widths[client_at] = min(_MAX_WIDTH["client"], 2 + max(
-        (_text_width(str(v[client_at])) for v in body), default=10.0))
+        (float(widest_line(str(v[client_at]))) for v in body), default=10.0))
     widths[client_at] = max(widths[client_at], widths[0] if measured[0] else 0.0)
     widths[notes_at] = _MAX_WIDTH["notes"]
     for key in FLAG_COLUMNS:

@@ -10,7 +10,6 @@ into the open workbook through xlwings. Neither shell computes anything itself.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from .gcpause import gc_paused
 from .records import Book, Problem, Severity
 from .sheetwriter import CellValue, CondRule, LogEntry, SheetContent, table_sheet
 from .statuses import NOT_SIGNED
+from .textwidth import wrapped_lines
 from .toolsheets import log_entry, problems_sheet
 
 if TYPE_CHECKING:
@@ -110,17 +110,8 @@ def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
 
 def _lines(values: Sequence[CellValue], room: int) -> list[int]:
     """Lines each value needs in a column ``room`` units wide (0 for an empty cell)."""
-    out = []
-    for value in values:
-        text = value if value.__class__ is str else str(value or "")
-        n = len(text)  # CJK characters count double
-        if not text.isascii():
-            n += len(_WIDE.findall(text))
-        out.append(-(-n // room))
-    return out
-
-
-_WIDE = re.compile("[\u2e81-\U0010ffff]")
+    return [wrapped_lines(v if v.__class__ is str else str(v), room) if v else 0
+            for v in values]
 
 
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None

@@ -73,3 +73,8 @@ def fmt_money(amount: Decimal) -> str:
 def fmt_money_grouped(amount: Decimal) -> str:
     """1,234,567.89, for text meant to be read."""
     return f"{round_fen(amount):,.2f}"
+
+
+def fmt_quantity(number: Decimal) -> str:
+    """A count or number of minutes for a message: 50,000 and 12.5, not 50000.0."""
+    return f"{number.normalize():,f}"

@@ -362,8 +362,9 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
     if grid is None:
         return TableRead([], [Problem(table.sheet, "", (
             f"sheet is missing: the workbook needs a sheet named '{table.sheet}' "
-            f"({schema.SHEET_ZH.get(table.sheet, '')}); restore it from a backup or "
-            f"run build-workbook for a fresh one"))], {}, False)
+            f"({schema.SHEET_ZH.get(table.sheet, '')}); restore it from a backup (.backups/ "
+            f"beside the workbook) or copy it from an empty workbook made by "
+            f"'contract-tracker build-workbook --empty --out empty.xlsm'"))], {}, False)
     if not grid:
         return TableRead([], [Problem(table.sheet, "A1", f"sheet is empty: the header row of "
                                       f"{table.zh} is missing")], {}, False)

@@ -146,6 +146,7 @@ from .records import (
 )
 from .schema import DEFAULT_AGEING
 from .statuses import is_signed
+from .textwidth import text_width, wrapped_lines
 
 if TYPE_CHECKING:
     from .engine.latefees import InstallmentFee
@@ -1126,27 +1127,7 @@ class Col(NamedTuple):
     def header_width(self) -> int:
         """Wide enough for the Chinese label and the longest English word (the header
         wraps, three lines at most)."""
-        return max(display_width(self.zh), *(len(w) for w in self.en.split())) + 2
-
-
-_NON_ASCII = re.compile("[^\x00-\x7f]")
-
-
-_EXTRA: dict[str, int] = {}  # non-ASCII character -> 1 when East Asian wide or full-width
-
-
-def display_width(text: str) -> int:
-    """Columns a text needs: East Asian wide and full-width characters count two."""
-    if text.isascii():
-        return len(text)
-    n = len(text)
-    extra = _EXTRA
-    for ch in _NON_ASCII.findall(text):
-        x = extra.get(ch)
-        if x is None:
-            x = extra[ch] = 1 if unicodedata.east_asian_width(ch) in "WF" else 0
-        n += x
-    return n
+        return max(text_width(self.zh), *(len(w) for w in self.en.split())) + 2
 
 
 def _shown(value: object, kind: str) -> str:
@@ -1273,7 +1254,7 @@ def _table_sheet(wb: Any, fmts: _Formats, name: str, title: str, subtitle: str,
                 shown = _shown(value, kinds[j])
                 if shown not in seen[j]:
                     seen[j].add(shown)
-                    w = display_width(shown) + 2
+                    w = text_width(shown) + 2
                     if w > widths[j]:
                         widths[j] = float(w)
         if wrapped:
@@ -1287,7 +1268,7 @@ def _table_sheet(wb: Any, fmts: _Formats, name: str, title: str, subtitle: str,
         r = last + 1
         for j, (value, c) in enumerate(zip(total, cols, strict=True)):
             _write_cell(ws, r, j, value, c.kind, fmts.cell(c.kind, bold=True, align=c.align))
-            w = display_width(_shown(value, c.kind)) + 2
+            w = text_width(_shown(value, c.kind)) + 2
             if w > widths[j]:
                 widths[j] = float(w)
     for j, c in enumerate(cols):
@@ -1309,7 +1290,7 @@ def _lines(value: object, col: Col) -> int:
     per_line = max(int(col.width) - 1, 1)
     if 2 * len(value) <= per_line and "\n" not in value:
         return 1  # fits even if every character is wide
-    return sum(max(1, -(-display_width(part) // per_line)) for part in value.split("\n"))
+    return wrapped_lines(value, per_line)
 
 
 WHO_COLS = (Col("客户经理", "manager"), Col("客户编号", "client", "id"),

@@ -23,7 +23,7 @@ from itertools import compress, count, repeat
 from operator import attrgetter, eq, ge, gt, itemgetter, mul
 from typing import NamedTuple
 
-from ..money import ZERO, round_fen
+from ..money import ZERO, fmt_quantity, round_fen
 from ..records import AvailabilityMonth, Book, CreditTier, Problem, Severity, Source
 from ..terms import Terms
 from .context import ContractIndex, index_contracts
@@ -174,8 +174,9 @@ def _judge_months(first: dict[tuple[str, dt.date], AvailabilityMonth],
         for i in unfit:
             problems.append(Problem.at(
                 records[i].src, "downtime_minutes" if base[i] > ZERO else "maintenance_minutes",
-                f"contract {cids[i]} {months[i]:%Y-%m}: downtime {downtime[i]} and maintenance "
-                f"{maintenance[i]} minutes do not fit in the month's {minutes[i]}; not judged",
+                f"contract {cids[i]} {months[i]:%Y-%m}: downtime {fmt_quantity(downtime[i])} and "
+                f"maintenance {fmt_quantity(maintenance[i])} minutes do not fit in the "
+                f"month's {minutes[i]:,}; not judged: check the minutes",
             ))
         keep = set(range(len(keys))).difference(unfit)
         pick = sorted(keep)

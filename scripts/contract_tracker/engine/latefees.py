@@ -55,7 +55,7 @@ from operator import (
 )
 from typing import NamedTuple, TypeAlias, overload
 
-from ..money import FEN, ZERO
+from ..money import FEN, ZERO, fmt_money_grouped
 from ..records import NO_SOURCE, Book, Contract, Installment, Problem, Receipt, Severity, Source
 from ..terms import Terms
 from .calendar import (
@@ -814,8 +814,9 @@ class _Ledger:
 def _overpaid(r: Receipt, excess: Decimal, what: str) -> Problem:
     return Problem.at(
         r.src, "amount",
-        f"overpayment: {excess} of receipt {r.receipt_id} is more than {what} still owe(s); "
-        f"the excess is not applied",
+        f"overpayment: {fmt_money_grouped(excess)} of receipt {r.receipt_id} is more than "
+        f"{what} still owe(s); the excess is not applied: check the amount, or name the "
+        f"installment it pays",
         Severity.WARNING,
     )
 
