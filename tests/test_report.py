@@ -228,6 +228,18 @@ def test_default_week_is_the_last_complete_one(book: Book, tmp_path: Path) -> No
     assert job.summary.startswith("2026-W48 as of 2026-11-29")
 
 
+def test_summary_counts_agree_with_their_nouns(book: Book, tmp_path: Path) -> None:
+    job = report_job(book, "2026-W48", tmp_path, now=NOW)
+    report = build_report(book, parse_week("2026-W48"))
+    sla, misses = len(report.sla), len(report.availability)
+    assert f" {sla} SLA breach{'' if sla == 1 else 'es'}," in job.summary
+    assert f" {misses} availability miss{'' if misses == 1 else 'es'};" in job.summary
+    letters = len(report.letters)
+    assert f" {letters} letter{'' if letters == 1 else 's'}, " in job.summary
+    assert not re.search(r"\b1 (letters|SLA breaches|availability misses|e-mail drafts)\b",
+                         job.summary)
+
+
 def test_bad_week_fails_the_job_with_a_message(book: Book, tmp_path: Path) -> None:
     job = report_job(book, "2026-W99", tmp_path, now=NOW)
     assert job.failed and "2026-W99 does not exist" in job.summary

@@ -1130,6 +1130,11 @@ class Col(NamedTuple):
         return max(text_width(self.zh), *(len(w) for w in self.en.split())) + 2
 
 
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """``1 letter``, ``6 letters``: a count with its noun for the summary line."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def _shown(value: object, kind: str) -> str:
     """Roughly what Excel shows, to size the column."""
     if value is None:
@@ -2189,8 +2194,9 @@ def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
         f"{fmt_money_grouped(report.settled_fee_total)} on installments settled late); "
         "became overdue "
         f"¥{fmt_money_grouped(report.new_total)}, paid ¥{fmt_money_grouped(report.paid_total)};"
-        f" {len(report.sla)} SLA breaches, {len(report.availability)} availability misses; "
-        f"{len(letters)} letters, {len(mails)} e-mail drafts"
+        f" {_n(len(report.sla), 'SLA breach', 'SLA breaches')}, "
+        f"{_n(len(report.availability), 'availability miss', 'availability misses')}; "
+        f"{_n(len(letters), 'letter')}, {_n(len(mails), 'e-mail draft')}"
         + (f" ({len(skipped)} skipped: no usable e-mail)" if skipped else "")
         + f" in {folder}" + (f"; {report.previous_note}" if first else ""))
     log.append(log_entry("report", summary, file=str(xlsx), now=now))
