@@ -336,3 +336,80 @@ def test_zero_and_minus_zero_stay_apart() -> None:
     values = _convert_column(column, converter(column), [0.0, -0.0, 1.5, 1.5, 0.0], shared)
     assert [str(v) for v in values] == ["0.0", "-0.0", "1.5", "1.5", "0.0"]
     assert values[2] is values[3]
+
+
+def test_a_problem_in_a_column_whose_header_is_gone_points_at_its_row(mini_grids: Grids) -> None:
+    # Found by tests/test_parse_properties.py: 'Settings!2' is no cell a user can go to.
+    mini_grids["Settings"][0][col(mini_grids, "Settings", "value")] = None
+    _, problems = parse_book(mini_grids)
+    required = [p for p in problems if "company_name" in p.message]
+    assert required and all(p.cell.startswith("A") and p.cell[1:].isdigit() for p in required)
+
+
+@pytest.mark.parametrize("typed", ["9999-12-31", dt.date(9999, 12, 31),
+                                   dt.datetime(9999, 12, 31, 0, 0), "1900-01-01"])
+def test_implausible_dates_are_problems_not_dates(mini_grids: Grids, typed: Any) -> None:
+    # Found by tests/test_parse_properties.py: 9999-12-31 as a due date overflowed the engine.
+    before = len(parse_book(mini_grids)[0].installments)
+    set_cell(mini_grids, "Installments", 2, "due_date", typed)
+    book, problems = parse_book(mini_grids)
+    p = errors(problems)[0]
+    assert p.startswith("Installments!E2: ") and "is not a plausible date" in p
+    assert "1990-01-01 to 2099-12-31" in p
+    assert len(book.installments) == before - 1  # the row is skipped, the others stay
+
+
+@pytest.mark.parametrize(("sheet", "key", "typed"), [
+    ("Incidents", "reported_at", "9999-12-31 10:00"),
+    ("Incidents", "reported_at", dt.datetime(1899, 12, 31, 10, 0)),
+    ("Availability", "month", "9999-12"),
+])
+def test_implausible_moments_and_months_are_problems(mini_grids: Grids, sheet: str, key: str,
+                                                     typed: Any) -> None:
+    set_cell(mini_grids, sheet, 2, key, typed)
+    _, problems = parse_book(mini_grids)
+    assert any(p.startswith(f"{sheet}!") and "is not a plausible date" in p
+               for p in errors(problems)), errors(problems)
+
+
+def test_the_first_and_last_plausible_days_are_dates(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Installments", 2, "due_date", dt.date(2099, 12, 31))
+    set_cell(mini_grids, "Receipts", 2, "date", "1990-01-01")
+    book, problems = parse_book(mini_grids)
+    assert not any("plausible" in p for p in errors(problems))
+    assert book.installments[0].due_date == dt.date(2099, 12, 31)
+
+
+@pytest.mark.parametrize(("sheet", "key", "most"), [
+    ("Contracts", "renewal_notice_days", schema.MAX_DAYS),
+    ("Contracts", "final_days", schema.MAX_DAYS),
+    ("Contracts", "confidentiality_years", schema.MAX_YEARS),
+    ("Contracts", "late_fee_rate", schema.MAX_DAILY_RATE),
+    ("Incidents", "paused_minutes", schema.MAX_PAUSED_MINUTES),
+])
+def test_counts_and_rates_above_their_maximum_are_refused_at_the_edge(
+        mini_grids: Grids, sheet: str, key: str, most: Any) -> None:
+    # Found by tests/test_parse_properties.py: a renewal notice of 739,251 days took the
+    # Dashboard's notice date out of the calendar.
+    set_cell(mini_grids, sheet, 2, key, float(most))
+    record = getattr(parse_book(mini_grids)[0], sheet.lower())[0]
+    assert getattr(record, key) == most  # exactly the maximum is fine
+    set_cell(mini_grids, sheet, 2, key, float(most) + (1 if isinstance(most, int) else 0.001))
+    _, problems = parse_book(mini_grids)
+    cell = f"{sheet}!{col_letter_of(mini_grids, sheet, key)}2"
+    assert any(p.startswith(cell) and f"is more than {most:,}" in p
+               for p in errors(problems)), errors(problems)
+
+
+def test_a_setting_above_its_maximum_falls_back_to_the_default(mini_grids: Grids) -> None:
+    row = next(r for r, values in enumerate(mini_grids["Settings"])
+               if values[0] == "grace_days")
+    mini_grids["Settings"][row][col(mini_grids, "Settings", "value")] = 99999.0
+    book, problems = parse_book(mini_grids)
+    assert book.settings.grace_days == 0
+    assert any("宽限天数 99999 is more than 3,650" in p and "default is used" in p
+               for p in messages(problems))
+
+
+def col_letter_of(grids: Grids, sheet: str, key: str) -> str:
+    return schema.col_letter(col(grids, sheet, key))

@@ -216,19 +216,27 @@ def _validation(column: Column) -> dict[str, Any] | None:
                 "error_message": f"不在 {column.ref} 表中 / not on the {column.ref} sheet"}
     if column.kind in (Kind.DATE, Kind.MONTH):
         return {"validate": "date", "criteria": "between",
-                "minimum": dt.date(1990, 1, 1), "maximum": dt.date(2099, 12, 31),
+                "minimum": schema.FIRST_DAY, "maximum": schema.LAST_DAY,
                 "error_title": label, "error_message": "请输入日期 yyyy-mm-dd / enter a date"}
     if column.kind is Kind.DATETIME:
         return {"validate": "date", "criteria": "between",
-                "minimum": dt.date(1990, 1, 1), "maximum": dt.date(2099, 12, 31),
+                "minimum": schema.FIRST_DAY, "maximum": schema.LAST_DAY,
                 "error_title": label,
                 "error_message": "请输入日期时间 yyyy-mm-dd hh:mm / enter a date and time"}
+    if column.kind in (Kind.MONEY, Kind.DECIMAL) and column.maximum is not None:
+        return {"validate": "decimal", "criteria": "between", "minimum": 0,
+                "maximum": float(column.maximum), "error_title": label,
+                "error_message": f"0 - {column.maximum:,}"}
     if column.kind in (Kind.MONEY, Kind.DECIMAL):
         return {"validate": "decimal", "criteria": ">=", "value": 0, "error_title": label,
                 "error_message": "必须是不小于 0 的数 / a number >= 0"}
     if column.kind is Kind.PERCENT:
         return {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 1,
                 "error_title": label, "error_message": "0% - 100%"}
+    if column.kind is Kind.INT and column.maximum is not None:
+        return {"validate": "integer", "criteria": "between", "minimum": 0,
+                "maximum": int(column.maximum), "error_title": label,
+                "error_message": f"0 - {column.maximum:,} 的整数 / a whole number"}
     if column.kind is Kind.INT:
         return {"validate": "integer", "criteria": ">=", "value": 0, "error_title": label,
                 "error_message": "必须是不小于 0 的整数 / a whole number >= 0"}
@@ -396,7 +404,8 @@ def workbook_bytes(book: Book, with_vba: bool = True) -> bytes:
         value_col = schema.SETTINGS_TABLE.first_col + 2
         value = cell_value(kind, setting.choices, getattr(book.settings, setting.key))
         _write_cells(settings_ws, r, value_col, [value], [kind], fmt, left=True)
-        rule = _validation(Column(setting.key, setting.zh, kind, choices=setting.choices))
+        rule = _validation(Column(setting.key, setting.zh, kind, choices=setting.choices,
+                                  maximum=setting.maximum))
         if rule is not None:
             settings_ws.data_validation(r, value_col, r, value_col, rule)
     settings_ws.freeze_panes(1, 0)

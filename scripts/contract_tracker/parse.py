@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from . import schema
 from .creditcode import credit_code_problem
@@ -78,6 +78,24 @@ def _from_serial(value: float) -> dt.datetime:
     return _EXCEL_EPOCH + dt.timedelta(days=value)
 
 
+_FIRST_MOMENT = dt.datetime.combine(schema.FIRST_DAY, dt.time())
+_END_OF_LAST_DAY = dt.datetime.combine(schema.LAST_DAY, dt.time.max)
+_DATE_RANGE = f"dates run from {schema.FIRST_DAY} to {schema.LAST_DAY}"
+
+
+def _in_range(day: dt.date) -> dt.date:
+    if not schema.FIRST_DAY <= day <= schema.LAST_DAY:
+        raise Bad(f"'{day}' is not a plausible date ({_DATE_RANGE}): check the year")
+    return day
+
+
+def _moment_in_range(moment: dt.datetime) -> dt.datetime:
+    if not _FIRST_MOMENT <= moment <= _END_OF_LAST_DAY:
+        raise Bad(f"'{moment:%Y-%m-%d %H:%M}' is not a plausible date ({_DATE_RANGE}): "
+                  "check the year")
+    return moment
+
+
 def _show(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < MAX_AMOUNT_FLOAT:
         return str(int(value))
@@ -106,26 +124,28 @@ def conv_text(value: object) -> str:
 
 def conv_date(value: object) -> dt.date:
     if isinstance(value, dt.datetime):
-        return value.date()
+        return _in_range(value.date())
     if isinstance(value, dt.date):
-        return value
+        return _in_range(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _from_serial(float(value)).date()
     if isinstance(value, str):
         m = _DATE_RE.match(value)
         if m:
             try:
-                return dt.date(int(m[1]), int(m[2]), int(m[3]))
+                day = dt.date(int(m[1]), int(m[2]), int(m[3]))
             except ValueError:
                 pass
+            else:
+                return _in_range(day)
     raise Bad(f"'{_show(value)}' is not a date: use yyyy-mm-dd, e.g. 2026-03-31")
 
 
 def conv_datetime(value: object) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value.replace(microsecond=0)
+        return _moment_in_range(value.replace(microsecond=0))
     if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
+        return dt.datetime.combine(_in_range(value), dt.time())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         moment = _from_serial(float(value))
         return (moment + dt.timedelta(milliseconds=500)).replace(microsecond=0)
@@ -133,10 +153,12 @@ def conv_datetime(value: object) -> dt.datetime:
         m = _DATETIME_RE.match(value)
         if m:
             try:
-                return dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]),
-                                   int(m[6] or 0))
+                moment = dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]),
+                                     int(m[6] or 0))
             except ValueError:
                 pass
+            else:
+                return _moment_in_range(moment)
         if _DATE_RE.match(value):
             d = conv_date(value)
             return dt.datetime(d.year, d.month, d.day)
@@ -147,10 +169,12 @@ def conv_month(value: object) -> dt.date:
     if isinstance(value, str):
         m = _MONTH_RE.match(value)
         if m and 1 <= int(m[2]) <= 12:
-            return dt.date(int(m[1]), int(m[2]), 1)
+            return _in_range(dt.date(int(m[1]), int(m[2]), 1))
     try:
         return conv_date(value).replace(day=1)
-    except Bad:
+    except Bad as bad:
+        if "plausible" in str(bad):
+            raise
         raise Bad(f"'{_show(value)}' is not a month: use yyyy-mm, e.g. 2026-03") from None
 
 
@@ -227,7 +251,18 @@ _CONVERTERS: dict[Kind, Callable[[object], Any]] = {
 def converter(column: Column) -> Callable[[object], Any]:
     if column.kind is Kind.ENUM:
         return _conv_enum(column)
-    return _CONVERTERS[column.kind]
+    conv = _CONVERTERS[column.kind]
+    if column.maximum is None:
+        return conv
+    return functools.partial(_at_most, conv, column.maximum)
+
+
+def _at_most(conv: Callable[[object], Any], maximum: int | Decimal, value: object) -> Any:
+    number = conv(value)
+    if number > maximum:
+        raise Bad(f"{_show(value)} is more than {maximum:,}, the most that makes sense "
+                  "here: check the cell for a typing slip")
+    return number
 
 
 def is_blank(value: object) -> bool:
@@ -484,7 +519,7 @@ def _convert_column(column: Column, conv: Callable[[object], Any],
         text = shared.texts.setdefault
         return [(text(t, t) if (t := v.strip()) else None) if v.__class__ is _STR
                 else _fast(conv, v) for v in raw]
-    if kind is Kind.MONEY or kind is Kind.DECIMAL:
+    if (kind is Kind.MONEY or kind is Kind.DECIMAL) and column.maximum is None:
         # 0.0 and -0.0 are one key but two Decimals: zero is converted each time
         number = shared.decimals
         return [(number[v] if v else Decimal(repr(v)))
@@ -492,18 +527,30 @@ def _convert_column(column: Column, conv: Callable[[object], Any],
                 else _fast(conv, v) for v in raw]
     if kind is Kind.DATE:
         day = shared.dates.setdefault
-        return [day(v, v) if v.__class__ is _DATE else
+        days = [day(v, v) if v.__class__ is _DATE else
                 day(d, d) if v.__class__ is _DATETIME and (d := v.date()) else _fast(conv, v)
                 for v in raw]
+        return _out_of_range_bad(days, _DATE, schema.FIRST_DAY, schema.LAST_DAY)
     if kind is Kind.DATETIME:
-        return [v if v.__class__ is _DATETIME and not v.microsecond else _fast(conv, v)
-                for v in raw]
+        moments = [v if v.__class__ is _DATETIME and not v.microsecond else _fast(conv, v)
+                   for v in raw]
+        return _out_of_range_bad(moments, _DATETIME, _FIRST_MOMENT, _END_OF_LAST_DAY)
     if kind is Kind.ENUM:
         lookup = {ch.zh: ch.key for ch in column.choices}
         lookup.update({ch.key: ch.key for ch in column.choices})
         return [lookup.get(v) or _fast(conv, v) if v.__class__ is _STR else _fast(conv, v)
                 for v in raw]
     return [_fast(conv, v) for v in raw]
+
+
+def _out_of_range_bad(values: list[Any], cls: type, low: Any, high: Any) -> list[Any]:
+    """``values`` with the dates the quick path took unchecked marked ``_BAD`` when they
+    lie outside ``low`` .. ``high`` (the row's problem then says so). Whole-column min and
+    max first: the check costs next to nothing when every date is plausible."""
+    present = cast(list[dt.date], [v for v in values if v.__class__ is cls])
+    if not present or (low <= min(present) and max(present) <= high):
+        return values
+    return [_BAD if v.__class__ is cls and not low <= v <= high else v for v in values]
 
 
 def _fast(conv: Callable[[object], Any], value: object) -> Any:
@@ -590,7 +637,8 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
         raw = row.value
         if raw is None:
             continue
-        column = Column(key, definition.zh, definition.kind, choices=definition.choices)
+        column = Column(key, definition.zh, definition.kind, choices=definition.choices,
+                        maximum=definition.maximum)
         try:
             values[key] = converter(column)(raw)
         except Bad as bad:

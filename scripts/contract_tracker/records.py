@@ -29,12 +29,14 @@ class Source(NamedTuple):
     columns: tuple[tuple[str, str], ...] = ()
 
     def cell(self, key: str | None = None) -> str:
-        """``'D17'`` for column key ``due_date``; the row alone (``'17'``) if unknown."""
+        """``'D17'`` for column key ``due_date``; the row's first cell (``'A17'``) when the
+        column is not on the sheet (its header is missing), so a reference always leads
+        somewhere; ``''`` for a record that came from no row."""
         if key is not None:
             for k, letter in self.columns:
                 if k == key:
                     return f"{letter}{self.row}"
-        return f"A{self.row}" if key is None and self.columns else str(self.row)
+        return f"A{self.row}" if self.row > 0 else ""
 
     def ref(self, key: str | None = None) -> str:
         return f"{self.sheet}!{self.cell(key)}"

@@ -12,9 +12,25 @@ Clause numbers (``clause``) cite the seed contract a column comes from.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
+
+FIRST_DAY = dt.date(1990, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
+"""Dates outside these are typing slips (9999-12-31, 1900-01-00): the workbook's data
+validation and the reader both refuse them, and the holiday data never reaches them."""
+
+# Largest plausible values of counts and rates; anything larger is a typing slip that
+# would otherwise carry a date out of the calendar or a fee past Decimal's precision.
+MAX_DAYS = 3650  # ten years of days: periods, grace, notice, reminders
+MAX_YEARS = 100
+MAX_HOURS_OF_DAY = 24
+MAX_SLA_HOURS = Decimal(8784)  # a leap year of hours
+MAX_PAUSED_MINUTES = 527040  # a leap year of minutes
+MAX_DAILY_RATE = Decimal("0.1")  # 10 % a day; the contract's 7.2 says 0.05 %
 
 SCHEMA_VERSION = 1
 """Bumped whenever a sheet or column changes in a way older workbooks cannot satisfy."""
@@ -56,6 +72,7 @@ class Column:
     unique: bool = False
     width: float | None = None
     clause: str = ""
+    maximum: int | Decimal | None = None  # larger values are typing slips: refused
 
     @property
     def header(self) -> str:
@@ -92,6 +109,7 @@ class Setting:
     required: bool = False
     choices: tuple[Choice, ...] = ()
     clause: str = ""
+    maximum: int | Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +192,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "late_fee_rate", "滞纳金日费率", Kind.DECIMAL,
         "Late fee per day on the overdue amount (万分之五).", clause="7.2",
+        maximum=MAX_DAILY_RATE,
     ),
-    Setting("grace_days", "宽限天数", Kind.INT, "Days after the due date before a fee starts."),
+    Setting("grace_days", "宽限天数", Kind.INT, "Days after the due date before a fee starts.",
+            maximum=MAX_DAYS),
     Setting(
         "late_fee_cap_pct", "滞纳金上限(占分期金额)", Kind.PERCENT,
         "Cap on one installment's total late fee; blank means no cap.",
@@ -184,17 +204,20 @@ SETTINGS: tuple[Setting, ...] = (
         "move_due_off_rest_days", "到期日遇节假日顺延", Kind.BOOL,
         "A due date on a statutory rest day moves to the next working day (民法典第203条).",
     ),
-    Setting("sla_response_hours", "响应时限(小时)", Kind.DECIMAL, clause="1.2(1)"),
-    Setting("sla_solution_hours", "解决方案时限(小时)", Kind.DECIMAL, clause="1.2(1)"),
-    Setting("sla_major_hours", "重大故障解决时限(小时)", Kind.DECIMAL, clause="1.2(2)"),
+    Setting("sla_response_hours", "响应时限(小时)", Kind.DECIMAL, clause="1.2(1)",
+            maximum=MAX_SLA_HOURS),
+    Setting("sla_solution_hours", "解决方案时限(小时)", Kind.DECIMAL, clause="1.2(1)",
+            maximum=MAX_SLA_HOURS),
+    Setting("sla_major_hours", "重大故障解决时限(小时)", Kind.DECIMAL, clause="1.2(2)",
+            maximum=MAX_SLA_HOURS),
     Setting("availability_target", "可用性目标", Kind.PERCENT, clause="1.2(3)"),
     Setting(
         "sla_clock", "SLA计时方式", Kind.ENUM,
         "24x7 counts every minute; working_hours counts 09:00-18:00 on Chinese working days.",
         choices=CLOCK_CHOICES, clause="1.2(3)",
     ),
-    Setting("work_day_start", "工作时间开始(时)", Kind.INT),
-    Setting("work_day_end", "工作时间结束(时)", Kind.INT),
+    Setting("work_day_start", "工作时间开始(时)", Kind.INT, maximum=MAX_HOURS_OF_DAY),
+    Setting("work_day_end", "工作时间结束(时)", Kind.INT, maximum=MAX_HOURS_OF_DAY),
     Setting(
         "sla_schedule", "默认SLA违约金方案", Kind.ID,
         "Schedule name in the SLA penalty and credit tables below.",
@@ -203,14 +226,14 @@ SETTINGS: tuple[Setting, ...] = (
         "sla_monthly_cap_pct", "SLA违约金月度上限(占月费)", Kind.PERCENT,
         "SLA penalties and credits of one contract-month never exceed this share of its fee.",
     ),
-    Setting("due_soon_days", "即将到期提醒天数", Kind.INT),
+    Setting("due_soon_days", "即将到期提醒天数", Kind.INT, maximum=MAX_DAYS),
     Setting("output_folder", "输出文件夹", Kind.TEXT),
     Setting("language", "默认语言", Kind.ENUM, choices=LANGUAGE_CHOICES),
     Setting(
         "lpr_one_year", "一年期LPR", Kind.PERCENT,
         "For the risk flag: a late-fee rate above LPR x 1.5 may be reduced by a court.",
     ),
-    Setting("backups_kept", "保留备份份数", Kind.INT),
+    Setting("backups_kept", "保留备份份数", Kind.INT, maximum=1000),
 )
 
 SETTINGS_TABLE = Table(
@@ -252,8 +275,9 @@ AGEING_TABLE = Table(
     "tblAgeing", "Settings", "账龄区间",
     (
         _c("label", "区间", Kind.TEXT, required=True, width=12),
-        _c("from_days", "起(天)", Kind.INT, required=True, width=8),
-        _c("to_days", "止(天)", Kind.INT, width=8, doc="Blank for open-ended."),
+        _c("from_days", "起(天)", Kind.INT, required=True, width=8, maximum=100 * MAX_DAYS),
+        _c("to_days", "止(天)", Kind.INT, width=8, doc="Blank for open-ended.",
+           maximum=100 * MAX_DAYS),
     ),
     "Ageing buckets of overdue amounts, in days overdue.",
     first_col=14,
@@ -290,31 +314,37 @@ _CONTRACT_COLUMNS: tuple[Column, ...] = (
     _c("total_fee", "服务费用总额", Kind.MONEY, required=True, width=16, clause="3.1"),
     _c("prepayment", "预付款金额", Kind.MONEY, width=14, clause="3.4"),
     _c("prepay_days", "预付款期限(天)", Kind.INT, width=10, clause="3.4",
-       doc="Due N days after signing."),
+       doc="Due N days after signing.", maximum=MAX_DAYS),
     _c("prepay_day_type", "预付款天数类型", Kind.ENUM, choices=DAY_TYPE_CHOICES, width=10,
        clause="3.4", doc="Blank: calendar days."),
     _c("final_days", "尾款期限(天)", Kind.INT, width=10, clause="3.4",
-       doc="The rest is due N days after the term ends."),
+       doc="The rest is due N days after the term ends.", maximum=MAX_DAYS),
     _c("final_day_type", "尾款天数类型", Kind.ENUM, choices=DAY_TYPE_CHOICES, width=10,
        clause="3.4", doc="Blank: calendar days."),
-    _c("renewal_notice_days", "续约通知期(天)", Kind.INT, width=10, clause="2.2"),
-    _c("confidentiality_years", "保密年限", Kind.INT, width=8, clause="5.2"),
+    _c("renewal_notice_days", "续约通知期(天)", Kind.INT, width=10, clause="2.2",
+       maximum=MAX_DAYS),
+    _c("confidentiality_years", "保密年限", Kind.INT, width=8, clause="5.2",
+       maximum=MAX_YEARS),
     _c("service_items", "服务内容", Kind.TEXT, width=14, clause="1.1",
        doc="Item numbers 1-8 of clause 1.1, e.g. '1,2,7,8'; blank means all eight."),
     _c("late_fee_rate", "滞纳金日费率", Kind.DECIMAL, width=10, clause="7.2",
-       doc="Blank: the Settings default."),
-    _c("grace_days", "宽限天数", Kind.INT, width=8, doc="Blank: the Settings default."),
+       doc="Blank: the Settings default.", maximum=MAX_DAILY_RATE),
+    _c("grace_days", "宽限天数", Kind.INT, width=8, doc="Blank: the Settings default.",
+       maximum=MAX_DAYS),
     _c("late_fee_cap_pct", "滞纳金上限", Kind.PERCENT, width=10, doc="Blank: Settings."),
     _c("late_fee_exempt", "免收滞纳金", Kind.BOOL, width=8, doc="是 waives all late fees."),
     _c("move_due_off_rest_days", "节假日顺延", Kind.BOOL, width=8, doc="Blank: Settings."),
-    _c("sla_response_hours", "响应时限(小时)", Kind.DECIMAL, width=10, clause="1.2(1)"),
-    _c("sla_solution_hours", "方案时限(小时)", Kind.DECIMAL, width=10, clause="1.2(1)"),
-    _c("sla_major_hours", "重大故障时限(小时)", Kind.DECIMAL, width=10, clause="1.2(2)"),
+    _c("sla_response_hours", "响应时限(小时)", Kind.DECIMAL, width=10, clause="1.2(1)",
+       maximum=MAX_SLA_HOURS),
+    _c("sla_solution_hours", "方案时限(小时)", Kind.DECIMAL, width=10, clause="1.2(1)",
+       maximum=MAX_SLA_HOURS),
+    _c("sla_major_hours", "重大故障时限(小时)", Kind.DECIMAL, width=10, clause="1.2(2)",
+       maximum=MAX_SLA_HOURS),
     _c("availability_target", "可用性目标", Kind.PERCENT, width=10, clause="1.2(3)"),
     _c("sla_clock", "SLA计时方式", Kind.ENUM, choices=CLOCK_CHOICES, width=12),
-    _c("work_day_start", "工作时间开始(时)", Kind.INT, width=8,
+    _c("work_day_start", "工作时间开始(时)", Kind.INT, width=8, maximum=MAX_HOURS_OF_DAY,
        doc="Hour the working-hours clock starts (0-23); blank: Settings."),
-    _c("work_day_end", "工作时间结束(时)", Kind.INT, width=8,
+    _c("work_day_end", "工作时间结束(时)", Kind.INT, width=8, maximum=MAX_HOURS_OF_DAY,
        doc="Hour it stops (1-24, after the start); blank: Settings."),
     _c("sla_schedule", "SLA违约金方案", Kind.ID, width=10, doc="Blank: Settings."),
     _c("sla_monthly_cap_pct", "SLA违约金月度上限", Kind.PERCENT, width=10,
@@ -383,7 +413,7 @@ INCIDENTS = Table(
         _c("responded_at", "响应时间", Kind.DATETIME, width=17, clause="1.2(1)"),
         _c("solution_at", "提供方案时间", Kind.DATETIME, width=17, clause="1.2(1)"),
         _c("resolved_at", "解决时间", Kind.DATETIME, width=17, clause="1.2(2)"),
-        _c("paused_minutes", "等待甲方(分钟)", Kind.INT, width=10,
+        _c("paused_minutes", "等待甲方(分钟)", Kind.INT, width=10, maximum=MAX_PAUSED_MINUTES,
            doc="Minutes the clock was stopped waiting on the client."),
         _c("description", "描述", Kind.TEXT, width=30),
     ),

@@ -34,6 +34,8 @@ def _describe(column: Column) -> str:
         parts.append(f"must exist on {column.ref}")
     if column.unique:
         parts.append("unique")
+    if column.maximum is not None:
+        parts.append(f"at most {column.maximum:,}")
     return "; ".join(parts)
 
 
@@ -86,6 +88,8 @@ def schema_markdown() -> str:
         kind = KIND_TEXT[s.kind]
         if s.choices:
             kind += ": " + ", ".join(f"{c.zh} ({c.key})" for c in s.choices)
+        if s.maximum is not None:
+            kind += f"; at most {s.maximum:,}"
         lines.append(f"| `{s.key}` | {s.zh} | {kind} | {default}"
                      f"{' (required)' if s.required else ''} | {s.clause} | {s.doc} |")
     lines.append("")
@@ -107,8 +111,9 @@ def schema_markdown() -> str:
         "duplicate ID, a reference to an unknown client, contract or installment, a negative "
         "amount, an end before its start, an Excel error value (`#REF!`, `#VALUE!`, `#N/A`), "
         f"a number of {MAX_AMOUNT:,} (10^15) or more (a typing slip such as `1E+300`: no "
-        "contract is that large), a missing required column or sheet. A setting with such a "
-        "value falls back to its default.",
+        "contract is that large), a count or rate above the column's *at most*, a date "
+        f"outside {schema.FIRST_DAY} to {schema.LAST_DAY}, a missing required column or "
+        "sheet. A setting with such a value falls back to its default.",
         "",
         "Warnings (the row is kept, as typed):",
         "",

@@ -1,0 +1,107 @@
+"""Properties of parse and everything after it: any damage to any cells of a real book
+is reported at a cell, never raised, and the good rows still go through the engine, the
+Dashboard, the Workings, the weekly report and the contract context.
+
+Hypothesis types what users type (and what Excel stores): blanks, text with control
+characters, formulas-looking text, huge and non-finite numbers, dates past the calendar
+data, booleans and Excel error values, into random cells of the bundled sample's sheets,
+header rows included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract_tracker import schema
+from contract_tracker.docgen.context import build_contract_context
+from contract_tracker.engine import compute_penalties, penalties_json, workings_rows
+from contract_tracker.jobs import refresh_job
+from contract_tracker.parse import CellError, parse_book
+from contract_tracker.report import build_report, parse_week
+from contract_tracker.sample import SAMPLE_AS_OF, sample_book
+
+from .conftest import grids_of
+
+GRIDS = grids_of(sample_book("small"))
+SHEETS = sorted(GRIDS)
+CELL = re.compile(r"^([A-Z]{1,3}[1-9][0-9]*)?$")
+NOW = dt.datetime(2026, 11, 25, 9, 0)
+EXAMPLES = int(os.environ.get("CONTRACT_TRACKER_FUZZ", "60"))
+"""Examples per run; ``CONTRACT_TRACKER_FUZZ=3000`` for a longer search (about 3 min)."""
+
+typed_values = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "=1+2", "+cmd", "-1", "@SUM(A1)", "\tx", "\rx", "是", "否",
+                     "2026-02-30", "2026/13/01", "2027-05-01", "1e400", "-0", "NaN", "12%",
+                     "¥1,234.50", "9999-12-31", "HT-2025-001", "C0001", "major", "working",
+                     "06:00", "2026-03-31 25:00"]),
+    st.text(max_size=12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e6, max_value=1e6).map(lambda x: round(x, 3)),
+    st.integers(min_value=-10**20, max_value=10**20),
+    st.booleans(),
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)),
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2099, 12, 31)),
+    st.sampled_from([CellError("#REF!"), CellError("#N/A"), CellError("#VALUE!")]),
+)
+
+
+Damage = list[tuple[str, int, int, Any]]
+
+
+@st.composite
+def damage(draw: st.DrawFn) -> Damage:
+    """Cells to overwrite: (sheet, row index, column index, value)."""
+    cells = []
+    for _ in range(draw(st.integers(min_value=1, max_value=12))):
+        sheet = draw(st.sampled_from(SHEETS))
+        grid = GRIDS[sheet]
+        # Mostly data rows; the header row now and then.
+        first = 0 if draw(st.integers(0, 9)) == 0 else min(1, len(grid) - 1)
+        row = draw(st.integers(min_value=first, max_value=len(grid) - 1))
+        col = draw(st.integers(min_value=0, max_value=len(grid[row]) - 1))
+        cells.append((sheet, row, col, draw(typed_values)))
+    return cells
+
+
+def damaged(cells: Damage) -> dict[str, list[list[Any]]]:
+    grids = {name: [list(row) for row in grid] for name, grid in GRIDS.items()}
+    for sheet, row, col, value in cells:
+        grids[sheet][row][col] = value
+    return grids
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damage())
+def test_any_damaged_cells_are_reported_at_a_cell_and_the_rest_goes_through(
+        cells: Damage) -> None:
+    book, problems = parse_book(damaged(cells))
+    for p in problems:
+        assert p.sheet in schema.USER_SHEETS, p
+        assert CELL.match(p.cell), p
+        assert p.message.strip(), p
+    for name in ("contracts", "installments", "receipts", "incidents", "availability"):
+        for record in getattr(book, name):
+            assert record.src.sheet in schema.USER_SHEETS and record.src.row >= 2
+
+    result, found = compute_penalties(book, SAMPLE_AS_OF)
+    json.dumps(penalties_json(result))  # every lazy row built, every value serialisable
+    rows = workings_rows(result)
+    assert rows and all(len(r) == len(rows[0]) for r in rows)
+    for p in found:
+        assert CELL.match(p.cell), p
+
+    job = refresh_job(book, problems, SAMPLE_AS_OF, now=NOW)
+    assert {"Dashboard", "Workings", "Problems"} <= set(job.sheets)
+    report = build_report(book, parse_week("2026-W47"))
+    assert report.overdue_total >= 0
+    for contract in book.contracts:
+        context, why = build_contract_context(book, contract)
+        assert context is not None or why, contract.contract_id
