@@ -11,21 +11,29 @@ header rows included.
 from __future__ import annotations
 
 import datetime as dt
+import email
 import json
 import os
 import re
+import shutil
+import tempfile
+import zipfile
+from email import policy
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_tracker import schema
+from contract_tracker.build import build_workbook
 from contract_tracker.docgen.context import build_contract_context
 from contract_tracker.engine import compute_penalties, penalties_json, workings_rows
-from contract_tracker.jobs import refresh_job
+from contract_tracker.jobs import generate_job, refresh_job
 from contract_tracker.parse import CellError, parse_book
-from contract_tracker.report import build_report, parse_week
+from contract_tracker.report import build_report, parse_week, report_job
 from contract_tracker.sample import SAMPLE_AS_OF, sample_book
+from contract_tracker.toolsheets import write_master
 
 from .conftest import grids_of
 
@@ -39,6 +47,8 @@ EXAMPLES = int(os.environ.get("CONTRACT_TRACKER_FUZZ", "60"))
 typed_values = st.one_of(
     st.none(),
     st.sampled_from(["", " ", "=1+2", "+cmd", "-1", "@SUM(A1)", "\tx", "\rx", "是", "否",
+                     "A&B <c>", "</w:t>", "{{ x }}", "{% if %}", "\x0b\x00", "名称\u202e",
+                     "CON", "..", "a@b", "x@y.example; z@", "\"q\" <q@x.example>",
                      "2026-02-30", "2026/13/01", "2027-05-01", "1e400", "-0", "NaN", "12%",
                      "¥1,234.50", "9999-12-31", "HT-2025-001", "C0001", "major", "working",
                      "06:00", "2026-03-31 25:00"]),
@@ -105,3 +115,49 @@ def test_any_damaged_cells_are_reported_at_a_cell_and_the_rest_goes_through(
     for contract in book.contracts:
         context, why = build_contract_context(book, contract)
         assert context is not None or why, contract.contract_id
+
+
+FILE_EXAMPLES = max(EXAMPLES // 4, 10)
+_MASTER: list[Path] = []
+
+
+def _master() -> Path:
+    """The bundled sample built once into a temporary folder (a fresh copy per example)."""
+    if not _MASTER:
+        folder = Path(tempfile.mkdtemp(prefix="ct-fuzz-"))
+        _MASTER.append(build_workbook(sample_book("small"), folder / "contracts.xlsm"))
+    return _MASTER[0]
+
+
+@settings(max_examples=FILE_EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(damage())
+def test_any_damaged_cells_still_give_readable_files(cells: Damage) -> None:
+    """The writers on the same damage: the master after a refresh, the weekly report with
+    its letters and e-mail drafts, and the contracts; each read back."""
+    book, problems = parse_book(damaged(cells))
+    with tempfile.TemporaryDirectory(prefix="ct-fuzz-") as tmp:
+        out = Path(tmp)
+        master = Path(shutil.copy(_master(), out / "contracts.xlsm"))
+        job = refresh_job(book, problems, SAMPLE_AS_OF, now=NOW)
+        write_master(master, job.sheets, job.log, book.settings.backups_kept)
+        with zipfile.ZipFile(master) as z:
+            assert z.testzip() is None
+            assert "xl/vbaProject.bin" in z.namelist()
+
+        report = report_job(book, "2026-W47", out / "reports", now=NOW)
+        assert not report.failed, report.summary
+        for path in report.files:
+            if path.suffix == ".eml":
+                message = email.message_from_bytes(path.read_bytes(),
+                                                   policy=policy.default)
+                assert message["To"] and message["Subject"], path
+            elif path.suffix in (".xlsx", ".docx"):
+                with zipfile.ZipFile(path) as z:
+                    assert z.testzip() is None, path
+
+        contracts = generate_job(book, "all", out / "contracts", now=NOW)
+        for path in contracts.files:
+            with zipfile.ZipFile(path) as z:
+                assert "{{" not in z.read("word/document.xml").decode("utf-8"), path
+            assert path.resolve().is_relative_to((out / "contracts").resolve())
