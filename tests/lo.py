@@ -54,7 +54,7 @@ def convert_with_libreoffice(source: Path, out_dir: Path, fmt: str = "pdf") -> P
             capture_output=True, text=True, timeout=180, check=False)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    target = out_dir / f"{source.stem}.{fmt}"
+    target = out_dir / f"{source.stem}.{fmt.split(':')[0]}"  # 'xlsm:Calc MS Excel ...'
     assert result.returncode == 0 and target.exists(), (result.stdout, result.stderr)
     said = complaints(result.stdout) + complaints(result.stderr)
     assert said == [], f"LibreOffice complained about {source.name}: {said}"

@@ -1017,6 +1017,38 @@ def test_old_sheet_frame_is_read_in_chunks(master: Path, monkeypatch: pytest.Mon
 
 
 @pytest.mark.libreoffice
+def test_refresh_of_a_master_saved_by_libreoffice(tmp_path: Path) -> None:
+    """A user who edits the master in LibreOffice (or WPS) and saves it: the next refresh
+    reads the same data, writes only the tool sheets, and keeps the user's parts as
+    LibreOffice stored them."""
+    from contract_tracker.build import build_workbook
+    from contract_tracker.cli import main
+    from contract_tracker.sample import sample_book
+
+    from .lo import convert_with_libreoffice
+
+    built = build_workbook(sample_book("small"), tmp_path / "built" / "contracts.xlsm")
+    saved = convert_with_libreoffice(built, tmp_path / "lo", "xlsm:Calc MS Excel 2007 VBA XML")
+    before, raw_before = parts(saved), raw_records(saved)
+    assert {"xl/vbaProject.bin", "customUI/customUI.xml"} <= set(before)  # LibreOffice keeps
+    assert main(["refresh", str(saved), "--as-of", "2026-11-25"]) == 0
+    assert main(["refresh", str(built), "--as-of", "2026-11-25"]) == 0
+    after, raw_after = parts(saved), raw_records(saved)
+    tool_parts = {sheet_part(saved, n) for n in ("Problems", "Dashboard", "Workings", "Log")}
+    changed = {n for n in before if before.get(n) != after.get(n)}
+    assert tool_parts <= changed <= tool_parts | {"xl/styles.xml", "xl/workbook.xml",
+                                                  "[Content_Types].xml"} | {
+        n for n in after if n.startswith(("xl/drawings/", "xl/charts/", "xl/worksheets/_rels/"))}
+    for name in [*(sheet_part(saved, n) for n in schema.USER_SHEETS), "xl/vbaProject.bin",
+                 "customUI/customUI.xml"]:
+        assert raw_after[name] == raw_before[name], name  # as LibreOffice stored it
+    # The same figures as on the master Excel would have kept: the Dashboard agrees.
+    ours, theirs = calamine_grid(built, "Dashboard"), calamine_grid(saved, "Dashboard")
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")  # when each was refreshed
+    assert [[stamp.sub("", v) if isinstance(v, str) else v for v in row] for row in ours] == [
+        [stamp.sub("", v) if isinstance(v, str) else v for v in row] for row in theirs]
+
+
 def test_libreoffice_prints_the_written_workbook(tmp_path: Path, vba_bin: Path) -> None:
     book = make_master(tmp_path / "lo.xlsm", vba_bin, chart=True)
     write_tool_sheets(book, {"Problems": sample_content(),
