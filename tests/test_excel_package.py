@@ -587,6 +587,19 @@ def test_excel_setup_needs_a_workbook(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "xlwings.conf").exists()
 
 
+def test_excel_setup_refuses_what_is_not_a_workbook_or_its_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from contract_tracker.cli import main
+
+    letter = tmp_path / "contract.docx"
+    letter.write_bytes(b"PK")
+    assert main(["excel-setup", str(letter)]) == 2
+    assert "is not a macro-enabled workbook (.xlsm)" in capsys.readouterr().err
+    assert main(["excel-setup", str(tmp_path)]) == 2  # a folder with no .xlsm in it
+    assert "holds no .xlsm workbook" in capsys.readouterr().err
+    assert not (tmp_path / "xlwings.conf").exists()
+
+
 def _conf(book: Path, platform: str) -> dict[str, str]:
     from contract_tracker.cli import main
 

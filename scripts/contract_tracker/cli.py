@@ -102,6 +102,13 @@ def cmd_excel_setup(args: argparse.Namespace) -> int:
     if not target.exists():
         _err(f"not written: there is no workbook at {target}")
         return EXIT_UNREADABLE
+    if target.is_dir() and not any(folder.glob("*.xlsm")):
+        _err(f"not written: {folder} holds no .xlsm workbook; name the workbook or its folder")
+        return EXIT_UNREADABLE
+    if not target.is_dir() and target.suffix.lower() != ".xlsm":
+        _err(f"not written: {target} is not a macro-enabled workbook (.xlsm); name the "
+             "workbook whose buttons should run this Python, or its folder")
+        return EXIT_UNREADABLE
     platform = args.platform or ("win" if sys.platform == "win32" else "mac")
     interpreter = str(Path(sys.executable).absolute())
     try:
