@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from decimal import Decimal as D
 from email import policy
 from email.message import EmailMessage
@@ -1031,3 +1032,94 @@ def test_letters_rendered_in_worker_processes_are_the_same_bytes(
     monkeypatch.setattr(report_module.os, "cpu_count", lambda: 2)
     run(book, "2026-W48", tmp_path / "pool")
     assert _tree(tmp_path / "one") == _tree(tmp_path / "pool")
+
+
+# --- letters in a row: the Nth reminder and the final notice -----------------------------
+
+
+def _letters_in_a_row(tmp_path: Path, weeks: Sequence[str], settings: Settings | None = None
+                      ) -> dict[str, dict[str, tuple[int, bool]]]:
+    """Run ``weeks`` in order into one folder; (reminder, final) per client per week."""
+    from contract_tracker.sample import sample_book
+
+    book = sample_book("small")
+    if settings is not None:
+        book = dataclasses.replace(book, settings=settings)
+    seen: dict[str, dict[str, tuple[int, bool]]] = {}
+    for label in weeks:
+        job = report_job(book, label, tmp_path, now=NOW)
+        assert not job.failed, job.summary
+        header, rows = sheet_rows(tmp_path / label / f"overdue-report_{label}.xlsx",
+                                  "催款 Dunning")
+        client, reminder, final = (header.index(k) for k in ("client", "reminder no.",
+                                                             "final notice"))
+        seen[label] = {r[client]: (r[reminder], r[final] in (True, "是")) for r in rows}
+    return seen
+
+
+def test_a_client_chased_week_after_week_gets_numbered_reminders_then_a_final_notice(
+        tmp_path: Path) -> None:
+    seen = _letters_in_a_row(tmp_path, ["2026-W44", "2026-W45", "2026-W46"])
+    # C0008 is overdue in all three weeks; C0020 only from W45 on (due 2026-11-02).
+    assert seen["2026-W44"]["C0008"] == (1, False)
+    assert seen["2026-W45"]["C0008"] == (2, False)
+    assert seen["2026-W46"]["C0008"] == (3, True)  # Settings default: the 3rd is final
+    assert "C0020" not in seen["2026-W44"]
+    assert seen["2026-W45"]["C0020"] == (1, False)
+    assert seen["2026-W46"]["C0020"] == (2, False)
+
+    letters = tmp_path / "2026-W46" / "letters"
+    final_path = next(letters.glob("催款函_C0008*.docx"))
+    final = _docx_paragraphs(final_path)
+    assert final[0] == "最后催款通知函"
+    header = Document(str(final_path)).sections[0].header.paragraphs[0].text
+    assert header == "最后催款通知函 CT-2026W46-C0008"
+    assert ("我司已于2026年11月2日起就下列逾期款项2次致函贵司催告，贵司至今未付清。"
+            "本函为第3次催告。") in final
+    assert any(p.startswith("本函为最后催告。") for p in final)
+    second = _docx_paragraphs(next(letters.glob("催款函_C0020*.docx")))
+    assert second[0] == "催  款  函"
+    assert ("我司已于2026年11月9日起就下列逾期款项1次致函贵司催告，贵司至今未付清。"
+            "本函为第2次催告。") in second
+    assert not any(p.startswith("本函为最后催告") for p in second)
+    first = _docx_paragraphs(next((tmp_path / "2026-W44" / "letters").glob("催款函_C0008*")))
+    assert first[0] == "催  款  函" and not any("次致函" in p for p in first)
+
+    mail = tmp_path / "2026-W46" / "mail"
+    subject = _eml(next(mail.glob("催款函_C0008*.eml")))["Subject"]
+    assert subject.startswith("【最后催款通知】") and subject.endswith("（第3次催告）")
+    body = _eml(next(mail.glob("催款函_C0008*.eml"))).get_body(("plain",)).get_content()
+    assert "本邮件为第3次催告" in body and "本函为最后催告" in body and "《最后催款通知函》" in body
+    first_subject = _eml(next((tmp_path / "2026-W44" / "mail").glob("催款函_C0008*")))["Subject"]
+    assert first_subject.startswith("【催款函】") and "次催告" not in first_subject
+
+
+def test_a_week_without_a_report_starts_the_count_again(tmp_path: Path) -> None:
+    seen = _letters_in_a_row(tmp_path, ["2026-W44", "2026-W46"])  # W45 never run
+    assert seen["2026-W46"]["C0008"] == (1, False)
+
+
+def test_final_notices_can_be_switched_off_or_come_later(tmp_path: Path) -> None:
+    from contract_tracker.sample import sample_book
+
+    base = sample_book("small").settings
+    never = _letters_in_a_row(tmp_path / "never", ["2026-W44", "2026-W45", "2026-W46"],
+                              dataclasses.replace(base, dunning_final_from=0))
+    assert never["2026-W46"]["C0008"] == (3, False)
+    later = _letters_in_a_row(tmp_path / "later", ["2026-W44", "2026-W45", "2026-W46"],
+                              dataclasses.replace(base, dunning_final_from=4))
+    assert later["2026-W46"]["C0008"] == (3, False)
+
+
+def test_rerunning_a_week_keeps_its_reminder_numbers(tmp_path: Path) -> None:
+    first = _letters_in_a_row(tmp_path, ["2026-W44", "2026-W45", "2026-W46"])
+    again = _letters_in_a_row(tmp_path, ["2026-W46"])  # W46's own snapshot is not counted
+    assert again["2026-W46"] == first["2026-W46"]
+
+
+def _docx_paragraphs(path: Path) -> list[str]:
+    return [p.text for p in Document(str(path)).paragraphs if p.text.strip()]
+
+
+def _eml(path: Path) -> Any:
+    return email.message_from_bytes(path.read_bytes(), policy=policy.default)

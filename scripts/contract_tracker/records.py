@@ -115,6 +115,7 @@ class Settings:
     sla_schedule: str = "STD"
     sla_monthly_cap_pct: Decimal = Decimal("0.3")
     due_soon_days: int = 7
+    dunning_final_from: int = 3
     output_folder: str = "output"
     language: str = "zh"
     lpr_one_year: Decimal = Decimal("0.03")

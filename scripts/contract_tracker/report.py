@@ -118,6 +118,7 @@ import functools
 import gc
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -482,6 +483,9 @@ class ClientLetter(NamedTuple):
     settled: tuple[SettledFeeRow, ...] = ()  # installments it settled late (fee still owed)
     overdue_fee: Decimal = ZERO  # the fee on the overdue items
     settled_fee: Decimal = ZERO  # the fee on the installments settled late
+    reminder: int = 1  # the Nth weekly letter in a row to this client
+    chased_since: dt.date | None = None  # the date of the first of them (reminder > 1)
+    final: bool = False  # a final notice (Settings: dunning_final_from)
 
 
 class SnapshotItem(NamedTuple):
@@ -708,9 +712,12 @@ def _workings(f: InstallmentFee) -> str:
 
 
 def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
-                 previous_note: str = "") -> WeeklyReport:
+                 previous_note: str = "", history: Sequence[Snapshot] = ()) -> WeeklyReport:
     """The report of ``week`` on ``book``, compared with last week's ``previous`` snapshot
-    (None on the first run, ``previous_note`` saying why). Pure: no file is touched."""
+    (None on the first run, ``previous_note`` saying why). ``history`` holds the snapshots
+    of the weeks before, newest first and without a gap (``previous`` first): a client
+    chased in each of the last N of them gets its (N+1)th letter. Pure: no file is
+    touched."""
     from .docgen.filenames import plan_names
     from .engine import compute_penalties
     from .terms import effective_terms
@@ -982,8 +989,14 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     docx_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".docx")
     eml_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".eml")
     letters: list[ClientLetter] = []
+    chased = [(snap.as_of + dt.timedelta(days=1),  # its letters are dated the Monday after
+               {item.client_id for item in snap.open_items.values()})
+              for snap in (history or ((previous,) if previous is not None else ()))]
+    final_from = book.settings.dunning_final_from
     for cid, rows in known.items():
         client = clients[cid]
+        before = [day for day, _ in itertools.takewhile(functools.partial(_chased, cid), chased)]
+        reminder = len(before) + 1
         to, why = email_addresses(client.email)
         mgr_addrs, mgr_why = email_addresses(client.manager_email)
         note = ""
@@ -1011,7 +1024,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             one_line(client.contact), to, tuple(rows),
             sum((r.outstanding for r in rows), ZERO), overdue_fee + settled_fee,
             f"CT-{week.year}W{week.week:02d}-{one_line(cid)}", docx_names[stems[cid]],
-            mail_name, note, late, overdue_fee, settled_fee))
+            mail_name, note, late, overdue_fee, settled_fee, reminder,
+            before[-1] if before else None, 0 < final_from <= reminder))
     settings = book.settings
     missing_bank = [k for k in ("bank_account_name", "bank_name", "bank_account_no")
                     if not one_line(getattr(settings, k))]
@@ -1538,17 +1552,22 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
          Col("逾期款项滞纳金", "late fee on overdue", "money"),
          Col("已付清分期滞纳金", "late fee on settled", "money"),
          Col("滞纳金合计", "late fee to date", "money"),
-         Col("合计", "total due", "money"), Col("函号", "letter no."),
-         Col("催款函", "letter (letters/)"),
+         Col("合计", "total due", "money"),
+         Col("第几次催告", "reminder no.", "int", align="center"),
+         Col("首次催款函日期", "first letter dated", "date"),
+         Col("最后催告", "final notice", "bool", align="center"),
+         Col("函号", "letter no."), Col("催款函", "letter (letters/)"),
          Col("邮件草稿", "e-mail draft (.eml)", "bool", align="center"),
          Col("说明", "note", width=36, wrap=True)),
         [[r.manager, r.client_id, r.client_name, r.contact, "; ".join(r.to), len(r.items),
           r.outstanding, r.overdue_fee, r.settled_fee, r.fee, r.outstanding + r.fee,
+          r.reminder, r.chased_since or report.as_of + dt.timedelta(days=1), r.final,
           r.letter_no, r.letter_name, bool(r.mail_name), r.mail_note] for r in d],
         total=["合计 total", "", f"{len(d)} 家 clients", "", "", sum(len(r.items) for r in d),
                sum((r.outstanding for r in d), ZERO), sum((r.overdue_fee for r in d), ZERO),
                sum((r.settled_fee for r in d), ZERO), sum((r.fee for r in d), ZERO),
-               sum((r.outstanding + r.fee for r in d), ZERO), "", "", None, ""],
+               sum((r.outstanding + r.fee for r in d), ZERO),
+               None, None, sum(1 for r in d if r.final) or None, "", "", None, ""],
         freeze_cols=3, print_title=title_of[REPORT_SHEETS[10]])
 
     probs = [("报告 report", p_) for p_ in report.problems] + \
@@ -1789,9 +1808,10 @@ def summary_html(report: WeeklyReport, folder: str = "") -> str:
         section("催款 Clients to chase",
                 ("客户 client", "客户经理 manager", "笔数 items", "逾期未付 outstanding",
                  "滞纳金合计 late fee to date", "其中已付清分期 of which on settled",
-                 "邮件草稿 draft"),
+                 "第几次催告 reminder", "邮件草稿 draft"),
                 [(f"{x.client_id} {x.client_name}", x.manager, len(x.items),
                   _yuan(x.outstanding), _yuan(x.fee), _yuan(x.settled_fee),
+                  f"{x.reminder}" + (" 最后催告 final" if x.final else ""),
                   "✓" if x.mail_name else x.mail_note)
                  for x in chase], (2, 3, 4, 5)),
         section("催款客户已逾期付清分期的滞纳金 Late fees on installments settled late "
@@ -1843,8 +1863,10 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
     name = one_line(letter.client_name) or letter.client_id
     greeting = one_line(letter.contact) or name
     t, fee = ctx.totals, ctx.late_fee
-    subject = (f"【催款函】{name}：逾期服务费人民币{t.outstanding}元"
-               f"（截至{ctx.letter.as_of}）")
+    kind = "【最后催款通知】" if ctx.letter.final else "【催款函】"
+    nth = f"（第{ctx.letter.reminder}次催告）" if ctx.letter.previous_count else ""
+    subject = (f"{kind}{name}：逾期服务费人民币{t.outstanding}元"
+               f"（截至{ctx.letter.as_of}）{nth}")
     rate = fee.rate_words + (f"（{fee.rate_percent}）" if fee.rate_percent else "")
     paragraphs = [
         f"逾期未付金额合计人民币{t.outstanding}元（大写：{t.outstanding_capitals}）。根据合同第"
@@ -1858,13 +1880,17 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
     ]
     bank = [f"账户名称：{ctx.company.bank_account_name}", f"开户银行：{ctx.company.bank_name}",
             f"银行账号：{ctx.company.bank_account_no}"]
-    closing = (f"《催款函》（编号：{ctx.letter.number}）见附件。如贵司已支付上述款项，"
+    title = "最后催款通知函" if ctx.letter.final else "催款函"
+    closing = (f"《{title}》（编号：{ctx.letter.number}）见附件。如贵司已支付上述款项，"
                "请忽略本邮件，并将付款凭证回复给我，以便核对。谢谢！")
     signature = ["此致", "敬礼！", "", ctx.letter.manager or "", ctx.company.name]
     if letter.manager_email:
         signature.append(letter.manager_email)
-    lines = [f"{greeting}，您好：", "",
-             f"截至{ctx.letter.as_of}，贵司以下服务费款项已逾期未付：", ""]
+    lines = [f"{greeting}，您好：", ""]
+    if ctx.letter.previous_count:
+        lines += [f"我司已于{ctx.letter.chased_since}起就逾期款项{ctx.letter.previous_count}次"
+                  f"致函贵司催告，贵司至今未付清。本邮件为第{ctx.letter.reminder}次催告。", ""]
+    lines += [f"截至{ctx.letter.as_of}，贵司以下服务费款项已逾期未付：", ""]
     for i in ctx.items:
         lines.append(f"{i.no}. 合同{i.contract_no}（{i.kind}，分期{i.installment}）：到期日"
                      f"{i.due_date}，未付金额人民币{i.outstanding}元，逾期{i.days_overdue}天，"
@@ -1878,7 +1904,11 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
                          f"滞纳金人民币{x.late_fee}元{x.cap_mark}；")
     if fee.cap_note:
         lines += ["", f"注：{fee.cap_note}"]
-    lines += ["", paragraphs[0], "", paragraphs[1], *bank, "", closing, "", *signature]
+    lines += ["", paragraphs[0], "", paragraphs[1], *bank, ""]
+    if ctx.letter.final:
+        lines += ["本函为最后催告。如贵司在上述期限内仍未付清，我司将依照合同约定和法律规定，"
+                  "通过诉讼等途径追究贵司的违约责任。", ""]
+    lines += [closing, "", *signature]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -2020,7 +2050,9 @@ def letter_context(book: Book, client: Client, letter: ClientLetter, as_of: dt.d
     return build_dunning_context(one, letter.client_id, lines, as_of=as_of,
                                  letter_no=letter.letter_no,
                                  letter_date=as_of + dt.timedelta(days=1),
-                                 pay_within_days=PAY_WITHIN_DAYS, settled=settled)
+                                 pay_within_days=PAY_WITHIN_DAYS, settled=settled,
+                                 reminder=letter.reminder, chased_since=letter.chased_since,
+                                 final=letter.final)
 
 
 # --- the job ----------------------------------------------------------------------------
@@ -2149,6 +2181,25 @@ def report_job(book: Book, week: str | IsoWeek | None, out_dir: Path, *,
                          failed=True)
 
 
+def _chased(client_id: str, week: tuple[dt.date, set[str]]) -> bool:
+    return client_id in week[1]
+
+
+MAX_CHASE_WEEKS = 52  # how far back the letters in a row are counted
+
+
+def _history(root: Path, week: IsoWeek, previous: Snapshot | None) -> list[Snapshot]:
+    """The snapshots of the weeks before ``week``, newest first, up to the first week
+    without a usable one: the reports that chased clients in a row."""
+    found: list[Snapshot] = []
+    snap, w = previous, week.previous
+    while snap is not None and len(found) < MAX_CHASE_WEEKS:
+        found.append(snap)
+        w = w.previous
+        snap, _ = load_snapshot(snapshot_path(root, w), w)
+    return found
+
+
 def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
     from .docgen.filenames import path_inside
     from .docgen.generate import write_atomic
@@ -2156,7 +2207,7 @@ def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
     from .toolsheets import log_entry
 
     previous, why = load_snapshot(snapshot_path(root, week.previous), week.previous)
-    report = build_report(book, week, previous, why)
+    report = build_report(book, week, previous, why, _history(root, week, previous))
     folder = root / week.label
     letters_dir, mail_dir = folder / "letters", folder / "mail"
     for d in (folder, letters_dir, mail_dir, root / "snapshots"):

@@ -705,6 +705,15 @@ class LetterCtx:
     pay_within_days: str
     manager: str
     manager_email: str
+    title: str = "催  款  函"
+    reminder: str = "1"  # this letter is the Nth in a row to the client
+    previous_count: str = ""  # letters sent before it in a row ('' for the first)
+    chased_since: str = ""  # the date of the first of those
+    final: bool = False  # a final notice (最后催款通知函)
+
+
+LETTER_TITLE = "催  款  函"
+FINAL_TITLE = "最后催款通知函"
 
 
 @dataclass(frozen=True, slots=True)
@@ -764,7 +773,10 @@ class DunningContext:
     """What ``templates/dunning_zh.docx`` (催款函) may print.
 
     ``letter``: ``number``, ``date`` and ``as_of`` (``2026年3月31日``), ``pay_within_days``
-    (``7``), ``manager`` and ``manager_email`` (the account manager who signs).
+    (``7``), ``manager`` and ``manager_email`` (the account manager who signs); ``title``
+    (``催  款  函``, or ``最后催款通知函`` when ``final``), ``reminder`` (``3``: the third
+    weekly letter in a row), ``previous_count`` (``2``; empty for a first letter) and
+    ``chased_since`` (the date of the first of them), ``final`` (a final notice).
     ``client``: :class:`PartyCtx`. ``company``: :class:`CompanyCtx` (with the bank account).
     ``items`` (a list, one per overdue installment): ``no``, ``contract_no``,
     ``installment``, ``kind`` (预付款 / 进度款 / 尾款), ``due_date``, ``amount`` (as
@@ -841,12 +853,16 @@ def build_dunning_context(
     letter_date: dt.date | None = None,
     pay_within_days: int = 7,
     settled: Sequence[DunningSettledLine] = (),
+    reminder: int = 1,
+    chased_since: dt.date | None = None,
+    final: bool = False,
 ) -> DunningContext:
     """The 催款函 context for one client: its overdue ``lines`` and, optionally, the
     installments it ``settled`` late whose fee is still owed. Amounts are rounded half-up to
     the fen and the totals are sums of the rounded lines; the late fee is the whole fee of
-    both. Raises ``KeyError`` for an unknown client and ``ValueError`` when ``lines`` is
-    empty."""
+    both. ``reminder`` says this is the Nth letter in a row (the first of them dated
+    ``chased_since``), ``final`` makes it a final notice. Raises ``KeyError`` for an unknown
+    client and ``ValueError`` when ``lines`` is empty."""
     client = next((c for c in book.clients if c.client_id == client_id), None)
     if client is None:
         raise KeyError(f"client {client_id} is not on the Clients sheet")
@@ -869,6 +885,10 @@ def build_dunning_context(
             as_of=cn_date(as_of), pay_within_days=str(pay_within_days),
             manager=clean_text(client.account_manager),
             manager_email=clean_text(client.manager_email),
+            title=FINAL_TITLE if final else LETTER_TITLE, reminder=str(reminder),
+            previous_count=str(reminder - 1) if reminder > 1 else "",
+            chased_since=cn_date(chased_since) if reminder > 1 and chased_since else "",
+            final=final,
         ),
         client=party,
         company=company,

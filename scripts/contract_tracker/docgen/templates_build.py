@@ -930,9 +930,13 @@ def _dunning_table(doc: DocxDocument, heads: Sequence[str], widths: Sequence[flo
 
 def _dunning_zh(doc: DocxDocument) -> None:
     w = _Writer(doc)
-    w.title("催  款  函")
+    w.title("{{ letter.title }}")
     w.p("编号:{{ letter.number }}", align=WD_ALIGN_PARAGRAPH.RIGHT)
     w.p("{{ client.name }}:")
+    w.tag("{%p if letter.previous_count %}")
+    w.p("我司已于{{ letter.chased_since }}起就下列逾期款项{{ letter.previous_count }}次致函贵司"
+        "催告,贵司至今未付清。本函为第{{ letter.reminder }}次催告。", first_line=24)
+    w.tag("{%p endif %}")
     w.p("贵司与我司签订的电子商务平台运营维护合同项下,截至{{ letter.as_of }},下列款项已逾期未付:",
         first_line=24)
     _dunning_table(
@@ -975,6 +979,10 @@ def _dunning_zh(doc: DocxDocument) -> None:
     w.p("如贵司已支付上述款项,请忽略本函,并将付款凭证发送我司客户经理{{ letter.manager }}"
         "{% if letter.manager_email %}(电子邮箱:{{ letter.manager_email }}){% endif %},"
         "以便核对。", first_line=24)
+    w.tag("{%p if letter.final %}")
+    w.p("本函为最后催告。如贵司在上述期限内仍未付清,我司将依照合同约定和法律规定,"
+        "通过诉讼等途径追究贵司的违约责任。", first_line=24, keep_next=True)
+    w.tag("{%p endif %}")
     w.p("特此函告。", first_line=24, keep_next=True)  # never a signature alone on a page
     w.p(keep_next=True)
     w.p("{{ company.name }}(盖章)", align=WD_ALIGN_PARAGRAPH.RIGHT, keep_next=True)
@@ -1068,7 +1076,8 @@ def build_template(name: str) -> bytes:
         doc.core_properties.title = "E-commerce Platform O&M Service Contract (template)"
         _contract_en(doc)
     elif name == "dunning_zh.docx":
-        doc = _new_document("zh", "催款函 {{ letter.number }}", ("第 ", " 页 共 ", " 页"))
+        doc = _new_document("zh", "{% if letter.final %}最后催款通知函{% else %}催款函{% endif %} "
+                            "{{ letter.number }}", ("第 ", " 页 共 ", " 页"))
         doc.core_properties.title = "催款函(模板)"
         _dunning_zh(doc)
         _fullwidth(doc)
