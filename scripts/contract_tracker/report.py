@@ -2190,10 +2190,16 @@ MAX_CHASE_WEEKS = 52  # how far back the letters in a row are counted
 
 def _history(root: Path, week: IsoWeek, previous: Snapshot | None) -> list[Snapshot]:
     """The snapshots of the weeks before ``week``, newest first, up to the first week
-    without a usable one: the reports that chased clients in a row."""
+    without a usable one, or that chased none of the clients chased in every week since:
+    the reports that can add to a client's letters in a row."""
     found: list[Snapshot] = []
     snap, w = previous, week.previous
+    alive: set[str] | None = None  # clients chased in every week found so far
     while snap is not None and len(found) < MAX_CHASE_WEEKS:
+        chased = {item.client_id for item in snap.open_items.values()}
+        alive = chased if alive is None else alive & chased
+        if not alive:
+            break
         found.append(snap)
         w = w.previous
         snap, _ = load_snapshot(snapshot_path(root, w), w)
