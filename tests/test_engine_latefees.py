@@ -434,3 +434,24 @@ def test_a_fee_of_exactly_half_a_fen_rounds_up_not_to_even() -> None:
     # 150.00 × 0.0005 × 1 = 0.075 -> 0.08 (half-even would also give 0.08: both directions).
     b = book(inst("I-1", "150.00", "2026-03-31"), receipt("R-1", "2026-04-01", "150.00", "I-1"))
     assert fees(b, "2026-04-30")["I-1"].fee == D("0.08")
+
+
+def test_fees_stay_exact_past_decimals_default_28_digits() -> None:
+    # The largest amount and rate the reader lets through, late for decades: the product
+    # has more digits than Decimal's default context keeps, and must still be exact.
+    from fractions import Fraction
+
+    amount, rate = "999999999999999.99", "0.0999999999999999"
+    b = book(inst("I-1", amount, "2005-01-04"),
+             receipt("R-1", "2020-06-30", "999999999999999.98", "I-1"),
+             contracts=(contract(late_fee_rate=D(rate)),))
+    f = fees(b, "2099-12-31")["I-1"]
+    paid_days = (day("2020-06-30") - day("2005-01-04")).days
+    open_days = (day("2099-12-31") - day("2005-01-04")).days
+    exact = (Fraction("999999999999999.98") * paid_days + Fraction("0.01") * open_days) \
+        * Fraction(rate)
+    assert Fraction(f.fee_exact) == exact  # no digit lost
+    fen = exact * 100
+    whole, rest = divmod(fen.numerator, fen.denominator)
+    assert Fraction(f.fee) == Fraction(whole + (1 if 2 * rest >= fen.denominator else 0), 100)
+    assert sum(Fraction(s.fee) for s in f.segments) == exact

@@ -12,13 +12,17 @@ context cannot round it.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
 MAX_AMOUNT = Decimal(10) ** 15
 """Amounts, rates and counts must be below this (10^15); anything larger is a typing slip."""
 MAX_AMOUNT_FLOAT = float(MAX_AMOUNT)
+EXACT = Context(prec=60)
+"""For products and quotients of amounts: Decimal's default 28 digits would round the fee
+of the largest amount x a many-digit rate x decades of days; 60 digits keep every digit
+(17 of an amount + 5 of days + the rate's) and so the half-fen decision right."""
 
 
 def implausible(number: Decimal) -> str | None:

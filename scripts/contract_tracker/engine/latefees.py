@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from itertools import compress, count, repeat
 from operator import (
     and_,
@@ -55,7 +55,7 @@ from operator import (
 )
 from typing import NamedTuple, TypeAlias, overload
 
-from ..money import FEN, ZERO, fmt_money_grouped
+from ..money import EXACT, FEN, ZERO, fmt_money_grouped
 from ..records import NO_SOURCE, Book, Contract, Installment, Problem, Receipt, Severity, Source
 from ..terms import Terms
 from .calendar import (
@@ -832,18 +832,22 @@ class InstallmentFees(Sequence[InstallmentFee]):
 
     def _build(self) -> tuple[InstallmentFee, ...]:
         if self._rows is None:
-            ledger = self._ledger
-            parts = ledger.late_parts()
-            fee_exact, fee = ledger.fee_of()
-            settings_rate = (ledger.book.settings.source_of("late_fee_rate"), "value")
-            contracts = ledger.index.contracts
-            rows = []
-            for p in ledger.positions():
-                c = contracts[ledger.cids[p]]
-                rate_at = settings_rate if c.late_fee_rate is None else (c.src, "late_fee_rate")
-                rows.append(ledger.row(p, parts.get(p, ()), rate_at, fee_exact, fee))
-            self._rows = tuple(rows)
+            with localcontext(EXACT):  # the segments' fees, exact however large
+                self._rows = self._rows_now()
         return self._rows
+
+    def _rows_now(self) -> tuple[InstallmentFee, ...]:
+        ledger = self._ledger
+        parts = ledger.late_parts()
+        fee_exact, fee = ledger.fee_of()
+        settings_rate = (ledger.book.settings.source_of("late_fee_rate"), "value")
+        contracts = ledger.index.contracts
+        rows = []
+        for p in ledger.positions():
+            c = contracts[ledger.cids[p]]
+            rate_at = settings_rate if c.late_fee_rate is None else (c.src, "late_fee_rate")
+            rows.append(ledger.row(p, parts.get(p, ()), rate_at, fee_exact, fee))
+        return tuple(rows)
 
     def __len__(self) -> int:
         return self._len
@@ -886,11 +890,12 @@ def late_fees(book: Book, as_of: dt.date,
     found: tuple[Problem, ...] = ()
     if index is None:
         index, found = index_contracts(book)
-    ledger = _Ledger(book, as_of, index)
-    result = LateFees(
-        InstallmentFees(ledger), risk_flags(book, index), ledger.total_fee(),
-        ledger.total_outstanding(), ledger.total_overdue(), ledger.with_fee(),
-    )
+    with localcontext(EXACT):  # Σ part x days x rate keeps every digit, however large
+        ledger = _Ledger(book, as_of, index)
+        result = LateFees(
+            InstallmentFees(ledger), risk_flags(book, index), ledger.total_fee(),
+            ledger.total_outstanding(), ledger.total_overdue(), ledger.with_fee(),
+        )
     return result, found + tuple(ledger.problems)
 
 

@@ -27,12 +27,12 @@ import datetime as dt
 from calendar import isleap
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress, count, repeat
 from operator import add, attrgetter, eq, gt, is_, itemgetter, le, methodcaller, mul, or_, sub
 from typing import NamedTuple, cast, overload
 
-from ..money import FEN, ZERO, round_fen
+from ..money import EXACT, FEN, ZERO, round_fen
 from ..records import (
     NO_SOURCE,
     Book,
@@ -143,7 +143,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, last))
 
 
-_EXACT = Context(prec=60)  # a quotient over <= 60 digits cannot straddle a half-fen wrongly
+_EXACT = EXACT  # a quotient over <= 60 digits cannot straddle a half-fen wrongly
 _MONTHLY_FEE = attrgetter("monthly_fee")
 _TOTAL_FEE = attrgetter("total_fee")
 
