@@ -413,3 +413,28 @@ def test_a_setting_above_its_maximum_falls_back_to_the_default(mini_grids: Grids
 
 def col_letter_of(grids: Grids, sheet: str, key: str) -> str:
     return schema.col_letter(col(grids, sheet, key))
+
+
+@pytest.mark.parametrize(("sheet", "key", "serial", "ok"), [
+    ("Installments", "due_date", 73050.0, True),  # 2099-12-31
+    ("Installments", "due_date", 73051.0, False),  # 2100-01-01
+    ("Installments", "due_date", 32874.0, True),  # 1990-01-01
+    ("Incidents", "resolved_at", 73050.999, True),  # 2099-12-31 23:58:33
+    ("Incidents", "resolved_at", 73050.999999995, False),  # rounds to 2100-01-01 00:00
+    ("Availability", "month", 73051.0, False),
+])
+def test_date_serials_at_the_edges_of_the_plausible_range(
+        mini_grids: Grids, sheet: str, key: str, serial: float, ok: bool) -> None:
+    # Found in review: 73051 (2100-01-01) passed as a serial, and rows refused by the quick
+    # path but accepted by the careful one vanished without a problem.
+    before = len(getattr(parse_book(mini_grids)[0], sheet.lower()))
+    set_cell(mini_grids, sheet, 2, key, serial)
+    book, problems = parse_book(mini_grids)
+    kept = len(getattr(book, sheet.lower()))
+    mine = [p for p in errors(problems) if p.startswith(f"{sheet}!")]
+    if ok:
+        assert kept == before and not mine
+    else:
+        assert kept == before - 1
+        assert mine and any(why in mine[0] for why in ("plausible", "is not a date",
+                                                       "is not a month")), mine

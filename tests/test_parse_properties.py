@@ -31,6 +31,7 @@ from contract_tracker.docgen.context import build_contract_context
 from contract_tracker.engine import compute_penalties, penalties_json, workings_rows
 from contract_tracker.jobs import generate_job, refresh_job
 from contract_tracker.parse import CellError, parse_book
+from contract_tracker.records import Severity
 from contract_tracker.report import build_report, parse_week, report_job
 from contract_tracker.sample import SAMPLE_AS_OF, sample_book
 from contract_tracker.toolsheets import write_master
@@ -38,6 +39,10 @@ from contract_tracker.toolsheets import write_master
 from .conftest import grids_of
 
 GRIDS = grids_of(sample_book("small"))
+_BOOK_FIELD = {schema.CLIENTS.name: "clients", schema.CONTRACTS.name: "contracts",
+               schema.FEE_ITEMS.name: "fee_items", schema.INSTALLMENTS.name: "installments",
+               schema.RECEIPTS.name: "receipts", schema.INCIDENTS.name: "incidents",
+               schema.AVAILABILITY.name: "availability"}
 SHEETS = sorted(GRIDS)
 CELL = re.compile(r"^([A-Z]{1,3}[1-9][0-9]*)?$")
 NOW = dt.datetime(2026, 11, 25, 9, 0)
@@ -100,6 +105,26 @@ def test_any_damaged_cells_are_reported_at_a_cell_and_the_rest_goes_through(
     for name in ("contracts", "installments", "receipts", "incidents", "availability"):
         for record in getattr(book, name):
             assert record.src.sheet in schema.USER_SHEETS and record.src.row >= 2
+    # No row is lost without a word: a data row that is not blank becomes a record or has
+    # an error on its own row (unless its whole sheet is unusable: a header problem).
+    grids = damaged(cells)
+    error_rows = {(p.sheet, int(p.cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") or 0))
+                  for p in problems if p.severity is Severity.ERROR}
+    sheet_wide = {p.sheet for p in problems if p.severity is Severity.ERROR
+                  and (p.cell == "" or (p.cell.endswith("1") and p.cell[-2:-1].isalpha()))}
+    for table in schema.DATA_TABLES:
+        if table.sheet in sheet_wide:
+            continue
+        kept = {r.src.row for r in getattr(book, _BOOK_FIELD[table.name])}
+        grid = grids[table.sheet]
+        width = len(table.columns)
+        for index, row in enumerate(grid[1:], start=2):
+            cells_of_table = row[table.first_col:table.first_col + width]
+            if all(v is None or (isinstance(v, str) and not v.strip())
+                   for v in cells_of_table):
+                continue
+            assert index in kept or (table.sheet, index) in error_rows, (
+                f"{table.sheet} row {index} vanished: {cells_of_table}")
 
     result, found = compute_penalties(book, SAMPLE_AS_OF)
     json.dumps(penalties_json(result))  # every lazy row built, every value serialisable

@@ -1089,7 +1089,7 @@ def test_a_client_chased_week_after_week_gets_numbered_reminders_then_a_final_no
     subject = _eml(next(mail.glob("催款函_C0008*.eml")))["Subject"]
     assert subject.startswith("【最后催款通知】") and subject.endswith("（第3次催告）")
     body = _eml(next(mail.glob("催款函_C0008*.eml"))).get_body(("plain",)).get_content()
-    assert "本邮件为第3次催告" in body and "本函为最后催告" in body and "《最后催款通知函》" in body
+    assert "本邮件为第3次催告" in body and "本邮件及所附《最后催款通知函》为最后催告" in body
     first_subject = _eml(next((tmp_path / "2026-W44" / "mail").glob("催款函_C0008*")))["Subject"]
     assert first_subject.startswith("【催款函】") and "次催告" not in first_subject
 
@@ -1103,12 +1103,37 @@ def test_final_notices_can_be_switched_off_or_come_later(tmp_path: Path) -> None
     from contract_tracker.sample import sample_book
 
     base = sample_book("small").settings
+    # The default of a new workbook: a final notice says a lawsuit comes next, so the tool
+    # never sends one until the user sets it.
     never = _letters_in_a_row(tmp_path / "never", ["2026-W44", "2026-W45", "2026-W46"],
-                              dataclasses.replace(base, dunning_final_from=0))
+                              dataclasses.replace(
+                                  base, dunning_final_from=Settings().dunning_final_from))
     assert never["2026-W46"]["C0008"] == (3, False)
     later = _letters_in_a_row(tmp_path / "later", ["2026-W44", "2026-W45", "2026-W46"],
                               dataclasses.replace(base, dunning_final_from=4))
     assert later["2026-W46"]["C0008"] == (3, False)
+
+
+@pytest.mark.parametrize(("chased_before", "reminder"), [
+    ("HT-2026-007-01", 1),  # another installment of the client, since paid: not these items
+    ("HT-2026-007-02", 2),  # the very item the letter lists
+])
+def test_only_weeks_that_chased_the_listed_items_count(
+        tmp_path: Path, chased_before: str, reminder: int) -> None:
+    # Found in review: "就下列逾期款项N次致函" must be true of the items the letter lists.
+    from contract_tracker.sample import sample_book
+
+    book = sample_book("small")
+    report_job(book, "2026-W44", tmp_path, now=NOW)  # C0020 owes nothing overdue yet
+    snap = tmp_path / "snapshots" / "2026-W44.json"
+    data = json.loads(snap.read_text(encoding="utf-8"))
+    data["open_items"].append({
+        "installment_id": chased_before, "contract_id": "HT-2026-007", "client_id": "C0020",
+        "due_date": "2026-10-01", "outstanding": "100.00", "days_overdue": 31,
+        "fee": "1.00"})
+    snap.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    seen = _letters_in_a_row(tmp_path, ["2026-W45"])
+    assert seen["2026-W45"]["C0020"] == (reminder, False)
 
 
 def test_rerunning_a_week_keeps_its_reminder_numbers(tmp_path: Path) -> None:

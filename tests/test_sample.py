@@ -141,8 +141,10 @@ def test_settings_are_our_company_with_the_defaults(book: Book) -> None:
     assert s.bank_account_no.isdigit()
     defaults = Settings()
     for setting in schema.SETTINGS:
-        if not setting.key.startswith(("company_", "bank_")):
+        if not setting.key.startswith(("company_", "bank_", "dunning_final_from")):
             assert getattr(s, setting.key) == getattr(defaults, setting.key), setting.key
+    # The one setting the sample changes: it shows final notices, a new workbook has none.
+    assert (s.dunning_final_from, defaults.dunning_final_from) == (3, 0)
     assert [(r.schedule, r.breach, r.mode, r.value) for r in s.sla_penalties] == [
         (a, b, c, D(v)) for a, b, c, v in schema.DEFAULT_SLA_PENALTIES]
     assert [(t.schedule, t.below, t.credit_pct) for t in s.credit_tiers] == [

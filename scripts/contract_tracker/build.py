@@ -219,8 +219,8 @@ def _validation(column: Column) -> dict[str, Any] | None:
                 "minimum": schema.FIRST_DAY, "maximum": schema.LAST_DAY,
                 "error_title": label, "error_message": "请输入日期 yyyy-mm-dd / enter a date"}
     if column.kind is Kind.DATETIME:
-        return {"validate": "date", "criteria": "between",
-                "minimum": schema.FIRST_DAY, "maximum": schema.LAST_DAY,
+        return {"validate": "date", "criteria": "between", "minimum": schema.FIRST_DAY,
+                "maximum": dt.datetime.combine(schema.LAST_DAY, dt.time(23, 59, 59)),
                 "error_title": label,
                 "error_message": "请输入日期时间 yyyy-mm-dd hh:mm / enter a date and time"}
     if column.kind in (Kind.MONEY, Kind.DECIMAL) and column.maximum is not None:

@@ -102,7 +102,7 @@ def cmd_excel_setup(args: argparse.Namespace) -> int:
     if not target.exists():
         _err(f"not written: there is no workbook at {target}")
         return EXIT_UNREADABLE
-    if target.is_dir() and not any(folder.glob("*.xlsm")):
+    if target.is_dir() and not any(f.suffix.lower() == ".xlsm" for f in folder.iterdir()):
         _err(f"not written: {folder} holds no .xlsm workbook; name the workbook or its folder")
         return EXIT_UNREADABLE
     if not target.is_dir() and target.suffix.lower() != ".xlsm":

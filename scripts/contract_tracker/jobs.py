@@ -110,8 +110,16 @@ def workings_sheet(rows: Sequence[Sequence[CellValue]], as_of: dt.date,
 
 def _lines(values: Sequence[CellValue], room: int) -> list[int]:
     """Lines each value needs in a column ``room`` units wide (0 for an empty cell)."""
-    return [wrapped_lines(v if v.__class__ is str else str(v), room) if v else 0
-            for v in values]
+    out = []
+    for value in values:
+        text = value if value.__class__ is str else str(value or "")
+        if not text:
+            out.append(0)
+        elif text.isascii() and "\n" not in text:  # most Workings cells: kept quick
+            out.append(-(-len(text) // room))
+        else:
+            out.append(wrapped_lines(text, room))
+    return out
 
 
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None

@@ -73,7 +73,7 @@ _FALSE = {"false", "no", "n", "0", "否", "不", ""}
 
 
 def _from_serial(value: float) -> dt.datetime:
-    if not 32874 <= value <= 73051:  # 1990-01-01 .. 2099-12-31
+    if not 32874 <= value < 73051:  # 1990-01-01 .. 2099-12-31 (73051 is 2100-01-01)
         raise Bad(f"{value!r} is not a date")
     return _EXCEL_EPOCH + dt.timedelta(days=value)
 
@@ -128,7 +128,7 @@ def conv_date(value: object) -> dt.date:
     if isinstance(value, dt.date):
         return _in_range(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _from_serial(float(value)).date()
+        return _in_range(_from_serial(float(value)).date())
     if isinstance(value, str):
         m = _DATE_RE.match(value)
         if m:
@@ -148,7 +148,7 @@ def conv_datetime(value: object) -> dt.datetime:
         return dt.datetime.combine(_in_range(value), dt.time())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         moment = _from_serial(float(value))
-        return (moment + dt.timedelta(milliseconds=500)).replace(microsecond=0)
+        return _moment_in_range((moment + dt.timedelta(milliseconds=500)).replace(microsecond=0))
     if isinstance(value, str):
         m = _DATETIME_RE.match(value)
         if m:
@@ -454,11 +454,20 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
     if flagged or blank:
         for j in sorted(flagged - blank):
             src = sources[j]
-            row_problems = _row_problems(plan, [raw[j] for raw in raw_columns], src)
+            raws = [raw[j] for raw in raw_columns]
+            row_problems = _row_problems(plan, raws, src)
+            if not row_problems:
+                if all(map(is_blank, raws)):  # whitespace-only cells: a blank row after all
+                    blank.add(j)
+                    continue
+                # The quick path refused a cell the careful one accepts: never drop a row
+                # without saying so.
+                bad = next((c for (c, _, _), col in zip(plan, columns, strict=False)
+                            if col[j] is _BAD), None)
+                row_problems = [Problem.at(src, bad.key if bad else None, (
+                    f"{bad.zh if bad else 'this row'} could not be read; the row is skipped: "
+                    "retype the value"))]
             problems.extend(row_problems)
-            if not row_problems:  # whitespace-only cells: a blank row after all
-                blank.add(j)
-                continue
             key = columns[0][j] if key_column is not None else None
             if isinstance(key, str) and key:
                 rejected.setdefault(key, src)

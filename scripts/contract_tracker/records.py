@@ -29,17 +29,21 @@ class Source(NamedTuple):
     columns: tuple[tuple[str, str], ...] = ()
 
     def cell(self, key: str | None = None) -> str:
-        """``'D17'`` for column key ``due_date``; the row's first cell (``'A17'``) when the
-        column is not on the sheet (its header is missing), so a reference always leads
-        somewhere; ``''`` for a record that came from no row."""
+        """``'D17'`` for column key ``due_date``; the row's first cell in its table
+        (``'A17'``, ``'F17'`` for a table that starts in F) when the column is not on the
+        sheet (its header is missing), so a reference always leads somewhere; ``''`` for a
+        record that came from no row."""
+        if self.row <= 0:
+            return ""
         if key is not None:
             for k, letter in self.columns:
                 if k == key:
                     return f"{letter}{self.row}"
-        return f"A{self.row}" if self.row > 0 else ""
+        return f"{self.columns[0][1] if self.columns else 'A'}{self.row}"
 
     def ref(self, key: str | None = None) -> str:
-        return f"{self.sheet}!{self.cell(key)}"
+        """``'Installments!E5'``; ``''`` for a record that came from no sheet."""
+        return f"{self.sheet}!{self.cell(key)}" if self.sheet else ""
 
 
 NO_SOURCE = Source("", 0)
@@ -115,7 +119,7 @@ class Settings:
     sla_schedule: str = "STD"
     sla_monthly_cap_pct: Decimal = Decimal("0.3")
     due_soon_days: int = 7
-    dunning_final_from: int = 3
+    dunning_final_from: int = 0  # never, until the user chooses: a final notice threatens suit
     output_folder: str = "output"
     language: str = "zh"
     lpr_one_year: Decimal = Decimal("0.03")

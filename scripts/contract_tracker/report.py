@@ -989,13 +989,17 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     docx_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".docx")
     eml_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".eml")
     letters: list[ClientLetter] = []
+    # A week counts for a letter when that week's report chased one of its installments:
+    # "下列逾期款项N次致函" must be true of the items listed, not of the client.
     chased = [(snap.as_of + dt.timedelta(days=1),  # its letters are dated the Monday after
-               {item.client_id for item in snap.open_items.values()})
+               set(snap.open_items))
               for snap in (history or ((previous,) if previous is not None else ()))]
     final_from = book.settings.dunning_final_from
     for cid, rows in known.items():
         client = clients[cid]
-        before = [day for day, _ in itertools.takewhile(functools.partial(_chased, cid), chased)]
+        mine = frozenset(r.installment_id for r in rows)
+        before = [day for day, _ in itertools.takewhile(functools.partial(_chased, mine),
+                                                        chased)]
         reminder = len(before) + 1
         to, why = email_addresses(client.email)
         mgr_addrs, mgr_why = email_addresses(client.manager_email)
@@ -1046,6 +1050,14 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                  "滞纳金，故均未支付），催款函列明两者。 Late fees to date = fees on overdue "
                  "items + fees on installments paid late in full (receipts pay installments, "
                  "never fees, so every fee is still owed); letters state both.")
+    finals = [x.client_id for x in letters if x.final]
+    if finals:
+        notes.append(
+            f"{len(finals)} 家客户的催款函为最后催款通知函（其逾期款项已连续第 "
+            f"{book.settings.dunning_final_from} 次或以上催告，见“催款”页），函中写明将通过诉讼"
+            f"等途径追究违约责任：发出前请确认。 {len(finals)} client(s) get a final notice "
+            "(chased in a row that many times; Settings: dunning_final_from): it says a "
+            "lawsuit comes next, so check before sending.")
     fee_only = sorted({r.client_id for r in settled if not r.letter})
     if fee_only:
         amount = sum((r.fee for r in settled if not r.letter), ZERO)
@@ -1906,8 +1918,8 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
         lines += ["", f"注：{fee.cap_note}"]
     lines += ["", paragraphs[0], "", paragraphs[1], *bank, ""]
     if ctx.letter.final:
-        lines += ["本函为最后催告。如贵司在上述期限内仍未付清，我司将依照合同约定和法律规定，"
-                  "通过诉讼等途径追究贵司的违约责任。", ""]
+        lines += ["本邮件及所附《最后催款通知函》为最后催告。如贵司在上述期限内仍未付清，我司将"
+                  "依照合同约定和法律规定，通过诉讼等途径追究贵司的违约责任。", ""]
     lines += [closing, "", *signature]
     return subject, "\n".join(lines) + "\n"
 
@@ -2181,8 +2193,8 @@ def report_job(book: Book, week: str | IsoWeek | None, out_dir: Path, *,
                          failed=True)
 
 
-def _chased(client_id: str, week: tuple[dt.date, set[str]]) -> bool:
-    return client_id in week[1]
+def _chased(installments: frozenset[str], week: tuple[dt.date, set[str]]) -> bool:
+    return not installments.isdisjoint(week[1])
 
 
 MAX_CHASE_WEEKS = 52  # how far back the letters in a row are counted
@@ -2190,16 +2202,11 @@ MAX_CHASE_WEEKS = 52  # how far back the letters in a row are counted
 
 def _history(root: Path, week: IsoWeek, previous: Snapshot | None) -> list[Snapshot]:
     """The snapshots of the weeks before ``week``, newest first, up to the first week
-    without a usable one, or that chased none of the clients chased in every week since:
-    the reports that can add to a client's letters in a row."""
+    without a usable one (at most :data:`MAX_CHASE_WEEKS`): the reports whose letters a
+    letter of ``week`` may follow in a row."""
     found: list[Snapshot] = []
     snap, w = previous, week.previous
-    alive: set[str] | None = None  # clients chased in every week found so far
     while snap is not None and len(found) < MAX_CHASE_WEEKS:
-        chased = {item.client_id for item in snap.open_items.values()}
-        alive = chased if alive is None else alive & chased
-        if not alive:
-            break
         found.append(snap)
         w = w.previous
         snap, _ = load_snapshot(snapshot_path(root, w), w)

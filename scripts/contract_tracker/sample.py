@@ -606,6 +606,7 @@ def sample_settings() -> Settings:
             for schedule, below, credit in DEFAULT_CREDIT_TIERS
         ),
         ageing=tuple(AgeingBucket(label, lo, hi) for label, lo, hi in DEFAULT_AGEING),
+        dunning_final_from=3,  # the sample shows final notices; a new workbook has none
     )
 
 

@@ -229,8 +229,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("due_soon_days", "即将到期提醒天数", Kind.INT, maximum=MAX_DAYS),
     Setting(
         "dunning_final_from", "第几次催款为最后催告", Kind.INT,
-        "A client chased in this many weekly reports in a row gets a final notice "
-        "(最后催款通知函) from then on; 0: never.", maximum=52,
+        "Items chased in this many weekly reports in a row get a final notice "
+        "(最后催款通知函, which says the next step is a lawsuit) from then on; 0 or blank: "
+        "never.", maximum=52,
     ),
     Setting("output_folder", "输出文件夹", Kind.TEXT),
     Setting("language", "默认语言", Kind.ENUM, choices=LANGUAGE_CHOICES),
