@@ -75,6 +75,8 @@ CLAUSE = "7.2"
 LPR_MULTIPLIER = Decimal("1.5")  # courts test 7.2's rate against the one-year LPR + 30-50 %
 DAYS_PER_YEAR = 365
 _NO_DATE = dt.date.max  # internal: an installment without a usable due date is never late
+_ONE_DAY = dt.timedelta(days=1)
+_ZERO_FEN = Decimal("0.00")
 
 
 class DueRule(NamedTuple):
@@ -754,11 +756,6 @@ class _Ledger:
         return (self.total_overdue() + sum(map(self.amounts.__getitem__, later), ZERO)
                 - sum(map(self.paid.__getitem__, later), ZERO))
 
-    def paid_to(self, p: int) -> Decimal | None:
-        """What receipts paid towards position ``p`` (None: nothing)."""
-        got = self.paid[p]
-        return None if got is ZERO else got
-
     def late_parts(self) -> dict[int, list[tuple[Receipt, Decimal]]]:
         """Position -> its parts paid late (receipt, amount applied), in date order."""
         parts: dict[int, list[tuple[Receipt, Decimal]]] = {}
@@ -772,43 +769,6 @@ class _Ledger:
         """Position -> Σ segment fees (uncapped, unrounded), and -> its fee."""
         return (dict(zip(self.priced, self.exact, strict=True)),
                 dict(zip(self.priced, self.fees, strict=True)))
-
-    def row(self, p: int, parts: Sequence[tuple[Receipt, Decimal]],
-            rate_at: tuple[Source, str], fee_exact: Mapping[int, Decimal],
-            fee: Mapping[int, Decimal]) -> InstallmentFee:
-        inst = self.insts[p]
-        cid = inst.contract_id
-        terms = self.index.terms[cid]
-        due, _ = effective_due_date(inst, self.index.contracts[cid], terms, self.as_of,
-                                    self.memo)
-        assert due is not None
-        grace = terms.grace_days or 0
-        last_ok = self.last_ok[p]
-        first_late = last_ok + dt.timedelta(days=1)
-        exempt = terms.late_fee_exempt
-        rate = ZERO if exempt else terms.late_fee_rate
-        segments = [
-            Segment(r.receipt_id, part, first_late, r.date, (r.date - last_ok).days, rate,
-                    part * rate * (r.date - last_ok).days, r.src)
-            for r, part in parts
-        ]
-        got = self.paid_to(p)
-        outstanding = inst.amount - (ZERO if got is None else got)
-        as_of = self.as_of
-        if outstanding > ZERO and as_of > last_ok:
-            days = (as_of - last_ok).days
-            segments.append(Segment(None, outstanding, first_late, as_of, days, rate,
-                                    outstanding * rate * days, NO_SOURCE))
-        overdue = self.open.get(p, ZERO)
-        cap = None if terms.late_fee_cap_pct is None else terms.late_fee_cap_pct * inst.amount
-        return InstallmentFee(
-            cid, inst.installment_id, inst.kind, inst.amount, due, grace, rate, exempt,
-            inst.amount - outstanding, outstanding, overdue,
-            (as_of - due.date).days if overdue else 0,
-            max((s.days for s in segments), default=0),
-            fee_exact.get(p, ZERO), cap, fee.get(p, ZERO).quantize(FEN),
-            tuple(segments), inst.src, rate_at[0], rate_at[1],
-        )
 
 
 def _overpaid(r: Receipt, excess: Decimal, what: str) -> Problem:
@@ -837,16 +797,57 @@ class InstallmentFees(Sequence[InstallmentFee]):
         return self._rows
 
     def _rows_now(self) -> tuple[InstallmentFee, ...]:
+        """One row per usable installment, in sheet order. A hot loop (60,000 rows on a
+        large book): what depends only on the contract is looked up once per contract."""
         ledger = self._ledger
-        parts = ledger.late_parts()
+        parts_of = ledger.late_parts()
         fee_exact, fee = ledger.fee_of()
         settings_rate = (ledger.book.settings.source_of("late_fee_rate"), "value")
-        contracts = ledger.index.contracts
+        contracts, terms_of = ledger.index.contracts, ledger.index.terms
+        insts, cids, last_oks, paid, open_ = (ledger.insts, ledger.cids, ledger.last_ok,
+                                              ledger.paid, ledger.open)
+        as_of, memo = ledger.as_of, ledger.memo
+        per_contract: dict[str, tuple[Contract, Terms, int, bool, Decimal, Decimal | None,
+                                      Source, str]] = {}
         rows = []
         for p in ledger.positions():
-            c = contracts[ledger.cids[p]]
-            rate_at = settings_rate if c.late_fee_rate is None else (c.src, "late_fee_rate")
-            rows.append(ledger.row(p, parts.get(p, ()), rate_at, fee_exact, fee))
+            cid = cids[p]
+            known = per_contract.get(cid)
+            if known is None:
+                c, terms = contracts[cid], terms_of[cid]
+                rate_src, rate_key = (settings_rate if c.late_fee_rate is None
+                                      else (c.src, "late_fee_rate"))
+                known = per_contract[cid] = (
+                    c, terms, terms.grace_days or 0, terms.late_fee_exempt,
+                    ZERO if terms.late_fee_exempt else terms.late_fee_rate,
+                    terms.late_fee_cap_pct, rate_src, rate_key)
+            c, terms, grace, exempt, rate, cap_pct, rate_src, rate_key = known
+            inst = insts[p]
+            due, _ = effective_due_date(inst, c, terms, as_of, memo)
+            assert due is not None
+            last_ok = last_oks[p]
+            first_late = last_ok + _ONE_DAY
+            segments = [
+                Segment(r.receipt_id, part, first_late, r.date, (r.date - last_ok).days, rate,
+                        part * rate * (r.date - last_ok).days, r.src)
+                for r, part in parts_of.get(p, ())
+            ]
+            got = paid[p]
+            amount = inst.amount
+            outstanding = amount if got is ZERO else amount - got
+            if outstanding > ZERO and as_of > last_ok:
+                days = (as_of - last_ok).days
+                segments.append(Segment(None, outstanding, first_late, as_of, days, rate,
+                                        outstanding * rate * days, NO_SOURCE))
+            overdue = open_.get(p, ZERO)
+            rows.append(InstallmentFee(
+                cid, inst.installment_id, inst.kind, amount, due, grace, rate, exempt,
+                amount - outstanding, outstanding, overdue,
+                (as_of - due.date).days if overdue else 0,
+                max([s.days for s in segments]) if segments else 0,
+                fee_exact.get(p, ZERO), None if cap_pct is None else cap_pct * amount,
+                fee.get(p, _ZERO_FEN), tuple(segments), inst.src, rate_src, rate_key,
+            ))
         return tuple(rows)
 
     def __len__(self) -> int:
