@@ -59,6 +59,10 @@ class Bad(Exception):
     """A cell that cannot be converted; carries the message for the Problem."""
 
 
+class Implausible(Bad):
+    """A date of the right form but outside the plausible years (a typing slip)."""
+
+
 # --- cell conversion ----------------------------------------------------------------
 
 _DATE_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
@@ -85,14 +89,14 @@ _DATE_RANGE = f"dates run from {schema.FIRST_DAY} to {schema.LAST_DAY}"
 
 def _in_range(day: dt.date) -> dt.date:
     if not schema.FIRST_DAY <= day <= schema.LAST_DAY:
-        raise Bad(f"'{day}' is not a plausible date ({_DATE_RANGE}): check the year")
+        raise Implausible(f"'{day}' is not a plausible date ({_DATE_RANGE}): check the year")
     return day
 
 
 def _moment_in_range(moment: dt.datetime) -> dt.datetime:
     if not _FIRST_MOMENT <= moment <= _END_OF_LAST_DAY:
-        raise Bad(f"'{moment:%Y-%m-%d %H:%M}' is not a plausible date ({_DATE_RANGE}): "
-                  "check the year")
+        raise Implausible(f"'{moment:%Y-%m-%d %H:%M}' is not a plausible date "
+                          f"({_DATE_RANGE}): check the year")
     return moment
 
 
@@ -172,9 +176,9 @@ def conv_month(value: object) -> dt.date:
             return _in_range(dt.date(int(m[1]), int(m[2]), 1))
     try:
         return conv_date(value).replace(day=1)
-    except Bad as bad:
-        if "plausible" in str(bad):
-            raise
+    except Implausible:
+        raise
+    except Bad:
         raise Bad(f"'{_show(value)}' is not a month: use yyyy-mm, e.g. 2026-03") from None
 
 
