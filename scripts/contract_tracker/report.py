@@ -483,7 +483,7 @@ class ClientLetter(NamedTuple):
     settled: tuple[SettledFeeRow, ...] = ()  # installments it settled late (fee still owed)
     overdue_fee: Decimal = ZERO  # the fee on the overdue items
     settled_fee: Decimal = ZERO  # the fee on the installments settled late
-    reminder: int = 1  # the Nth weekly letter in a row to this client
+    reminder: int = 1  # the Nth weekly letter in a row about (some of) these items
     chased_since: dt.date | None = None  # the date of the first of them (reminder > 1)
     final: bool = False  # a final notice (Settings: dunning_final_from)
 
@@ -715,9 +715,9 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                  previous_note: str = "", history: Sequence[Snapshot] = ()) -> WeeklyReport:
     """The report of ``week`` on ``book``, compared with last week's ``previous`` snapshot
     (None on the first run, ``previous_note`` saying why). ``history`` holds the snapshots
-    of the weeks before, newest first and without a gap (``previous`` first): a client
-    chased in each of the last N of them gets its (N+1)th letter. Pure: no file is
-    touched."""
+    of the weeks before, newest first and without a gap (``previous`` first): a letter
+    whose items were chased in each of the last N of them is the (N+1)th in a row. Pure:
+    no file is touched."""
     from .docgen.filenames import plan_names
     from .engine import compute_penalties
     from .terms import effective_terms
