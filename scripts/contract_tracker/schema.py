@@ -20,8 +20,9 @@ from enum import Enum
 
 FIRST_DAY = dt.date(1990, 1, 1)
 LAST_DAY = dt.date(2099, 12, 31)
-"""Dates outside these are typing slips (9999-12-31, 1900-01-00): the workbook's data
-validation and the reader both refuse them, and the holiday data never reaches them."""
+"""Dates outside these are typing slips (9999-12-31 for "no end", 1900-01-00): the
+workbook's data validation and the reader both refuse them, so that no date arithmetic
+(a notice period back, decades of late days forward) leaves the calendar."""
 
 # Largest plausible values of counts and rates; anything larger is a typing slip that
 # would otherwise carry a date out of the calendar or a fee past Decimal's precision.
