@@ -458,8 +458,9 @@ def workings_rows(result: PenaltyResult) -> list[list[object]]:
     for f in result.late_fees:
         if f.segments:
             rows.extend(_fee_rows(f))
+    limits: dict[int, str] = {}
     for s in result.sla:
-        rows.extend(_sla_rows(s))
+        rows.extend(_sla_rows(s, limits))
     for m in result.availability:
         rows.append(_availability_row(m))
     for sm in result.sla_months:
@@ -515,18 +516,29 @@ _STOP_KEY = {"response": "responded_at", "solution": "solution_at", "major": "re
 _CLOCK_ZH = {"response": "响应 response", "solution": "方案 solution", "major": "重大 major"}
 
 
-def _sla_rows(s: IncidentSla) -> list[list[object]]:
+def _stamp(moment: dt.datetime) -> str:
+    """``2026-03-01 10:00:00`` (isoformat is C-quick; strftime only for microseconds)."""
+    return moment.isoformat(" ") if not moment.microsecond else f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+def _sla_rows(s: IncidentSla, limits: dict[int, str]) -> list[list[object]]:
+    """The rows of one incident's clocks; ``limits`` caches the h:mm:ss of the few
+    distinct limits for one Workings sheet."""
     rows: list[list[object]] = []
     src = s.src
+    start = f"{s.clock} clock from {_stamp(s.reported_at)} to "
     for c in s.clocks:
         cells = [ref(src, "reported_at"), ref(src, _STOP_KEY[c.breach_type])]
-        explain = [f"{s.clock} clock from {s.reported_at:%Y-%m-%d %H:%M:%S} to "
-                   + (f"{c.stop:%Y-%m-%d %H:%M:%S}" if c.stop is not None
-                      else f"end of as-of day {s.judged_at:%Y-%m-%d %H:%M} (not stopped)")]
+        spent = _hms(c.elapsed_us)
+        limit = limits.get(c.limit_us)
+        if limit is None:
+            limit = limits[c.limit_us] = _hms(c.limit_us)
+        explain = [start + (_stamp(c.stop) if c.stop is not None
+                            else f"end of as-of day {s.judged_at:%Y-%m-%d %H:%M} (not stopped)")]
         if s.paused_minutes and c.breach_type != "response":
             cells.append(ref(src, "paused_minutes"))
             explain.append(f"{s.paused_minutes} paused minutes taken off")
-        explain.append(f"counted {_hms(c.elapsed_us)} vs limit {_hms(c.limit_us)}")
+        explain.append(f"counted {spent} vs limit {limit}")
         if c.breached:
             if c.rule is None:
                 explain.append("no penalty in the schedule for this breach")
@@ -538,7 +550,7 @@ def _sla_rows(s: IncidentSla) -> list[list[object]]:
         rows.append([
             "SLA " + _CLOCK_ZH[c.breach_type], s.contract_id, s.incident_id, s.severity,
             s.clock, s.reported_at, c.stop if c.stop is not None else s.judged_at,
-            _hms(c.elapsed_us), _hms(c.limit_us), c.penalty, c.verdict,
+            spent, limit, c.penalty, c.verdict,
             refs(*cells), "; ".join(explain),
         ])
     return rows
