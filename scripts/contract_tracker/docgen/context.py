@@ -706,7 +706,7 @@ class LetterCtx:
     manager: str
     manager_email: str
     title: str = "催  款  函"
-    reminder: str = "1"  # this letter is the Nth in a row to the client
+    reminder: str = "1"  # this letter is the Nth in a row about (some of) its items
     previous_count: str = ""  # letters sent before it in a row ('' for the first)
     chased_since: str = ""  # the date of the first of those
     final: bool = False  # a final notice (最后催款通知函)
