@@ -239,3 +239,15 @@ def test_the_lean_sla_pass_agrees_with_judging_clock_by_clock(b: Book, offset: i
         for c in r.clocks:
             assert c.breached == (c.elapsed_us > c.limit_us)
             assert c.stop is None or c.stop <= end
+
+
+@CHECKS
+@given(incident_books(), st.integers(0, 45))
+def test_the_breached_rows_alone_are_the_breached_rows_of_all(b: Book, offset: int) -> None:
+    # The weekly report builds only these (IncidentSlas.breached), never the others.
+    as_of = dt.date(2026, 3, 1) + dt.timedelta(days=offset)
+    alone = incident_slas(b, as_of)[0].incidents.breached()
+    run, _ = incident_slas(b, as_of)
+    every = tuple(s for s in run.incidents if any(c.breached for c in s.clocks))
+    assert alone == every
+    assert run.incidents.breached() == every  # and once all rows exist, from them

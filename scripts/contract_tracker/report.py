@@ -751,7 +751,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     week_receipts = {r.contract_id for r in book.receipts if prev_as_of < r.date <= as_of}
     owing_before = {f.contract_id for f in fees
                     if f.outstanding > ZERO and f.due.date < prev_as_of}
-    breached_now = [s for s in cur.sla if any(c.breached for c in s.clocks)]
+    breached_now = cur.sla.breached()
     again = week_receipts | owing_before
     incident_ids = {s.incident_id for s in breached_now}
     needed = again | {s.contract_id for s in breached_now}

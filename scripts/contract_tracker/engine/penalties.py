@@ -50,7 +50,7 @@ from ..records import Book, Contract, Problem, Source
 from .availability import MonthAvailability, availability_months
 from .context import ContractIndex, index_contracts, ref, refs
 from .latefees import InstallmentFee, RiskFlag, late_fees
-from .sla import IncidentSla, SlaContext, incident_slas, monthly_fee_basis
+from .sla import IncidentSla, IncidentSlas, SlaContext, incident_slas, monthly_fee_basis
 
 
 class SlaMonth(NamedTuple):
@@ -92,7 +92,7 @@ class Totals(NamedTuple):
 class PenaltyResult(NamedTuple):
     as_of: dt.date
     late_fees: Sequence[InstallmentFee]  # rows built on first read
-    sla: Sequence[IncidentSla]  # rows built on first read
+    sla: IncidentSlas  # rows built on first read; .breached() builds only the breached
     availability: tuple[MonthAvailability, ...]
     sla_months: tuple[SlaMonth, ...]
     risk_flags: tuple[RiskFlag, ...]

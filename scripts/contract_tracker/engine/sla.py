@@ -242,9 +242,20 @@ class IncidentSlas(Sequence[IncidentSla]):
     by :func:`judge` (the engine's totals come from the lean pass)."""
 
     def __init__(self, kept: list[Incident], terms_of: Mapping[str, Terms], end: dt.datetime,
-                 ctx: SlaContext) -> None:
+                 ctx: SlaContext, breached: list[Incident] | None = None) -> None:
         self._kept, self._terms_of, self._end, self._ctx = kept, terms_of, end, ctx
+        self._breached = breached  # the kept incidents with a breached clock (lean pass)
         self._rows: tuple[IncidentSla, ...] | None = None
+
+    def breached(self) -> tuple[IncidentSla, ...]:
+        """The rows with a breached clock, in sheet order, without building the others
+        (the weekly report needs only these)."""
+        if self._rows is not None or self._breached is None:
+            return tuple(s for s in self._build() if any(c.breached for c in s.clocks))
+        ignored: list[Problem] = []
+        rows = (judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
+                for inc in self._breached)
+        return tuple(s for s in rows if any(c.breached for c in s.clocks))
 
     def _build(self) -> tuple[IncidentSla, ...]:
         if self._rows is None:
@@ -340,8 +351,8 @@ def incident_slas(
     run = _SlaPass(incidents, index.terms, end, ctx, book.settings.source_of("work_day_start"),
                    index.contracts)
     problems.extend(run.problems())
-    return (SlaRun(IncidentSlas(run.kept(), index.terms, end, ctx), run.penalties(),
-                   run.breaches),
+    return (SlaRun(IncidentSlas(run.kept(), index.terms, end, ctx, run.breached()),
+                   run.penalties(), run.breaches),
             tuple(problems))
 
 
@@ -377,6 +388,7 @@ class _SlaPass:
         self.found: dict[int, list[Problem]] = {}  # position -> its problems
         self.charges: list[tuple[int, str, dt.datetime, Decimal]] = []  # penalties > 0
         self.breaches = 0
+        self.hit: list[int] = []  # positions with a breached clock
         self._prices: dict[tuple[str, int], Decimal] = {}
         n = len(incidents)
         cids = self.cids = list(map(_CONTRACT_ID, incidents))
@@ -470,6 +482,7 @@ class _SlaPass:
             hit[i] = True
         charges = self.charges
         p_response, p_solution, p_major = prices
+        self.hit.extend(compress(range(len(hit)), hit))
         for i in compress(range(len(hit)), hit):
             cid = cids[i]
             total = ZERO
@@ -558,6 +571,7 @@ class _SlaPass:
                 hits = tuple(c.breached for c in row.clocks)
             self.judged.append(k)
             if any(hits):
+                self.hit.append(k)
                 self.breaches += sum(hits)
                 total = ZERO
                 for clock, hit in enumerate(hits):
@@ -581,6 +595,10 @@ class _SlaPass:
             start = i + 1
         kept += self.incidents[start:]
         return kept
+
+    def breached(self) -> list[Incident]:
+        """The judged incidents with a breached clock, in sheet order."""
+        return list(map(self.incidents.__getitem__, sorted(set(self.hit))))
 
     def penalties(self) -> dict[tuple[str, dt.date], Decimal]:
         sums: dict[tuple[str, dt.date], Decimal] = {}
