@@ -438,3 +438,11 @@ def test_date_serials_at_the_edges_of_the_plausible_range(
         assert kept == before - 1
         assert mine and any(why in mine[0] for why in ("plausible", "is not a date",
                                                        "is not a month")), mine
+
+
+def test_a_month_of_year_zero_is_a_problem_not_a_crash(mini_grids: Grids) -> None:
+    # Found in review: '0000-01' matched the month pattern and dt.date(0, 1, 1) raised.
+    set_cell(mini_grids, "Availability", 2, "month", "0000-01")
+    _, problems = parse_book(mini_grids)
+    assert any(p.startswith("Availability!B2: ") and "'0000-01' is not a month" in p
+               for p in errors(problems)), errors(problems)

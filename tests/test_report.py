@@ -1131,6 +1131,7 @@ def test_only_weeks_that_chased_the_listed_items_count(
         "installment_id": chased_before, "contract_id": "HT-2026-007", "client_id": "C0020",
         "due_date": "2026-10-01", "outstanding": "100.00", "days_overdue": 31,
         "fee": "1.00"})
+    data["letters"] = sorted({*data["letters"], "C0020"})  # and C0020 got a letter then
     snap.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     seen = _letters_in_a_row(tmp_path, ["2026-W45"])
     assert seen["2026-W45"]["C0020"] == (reminder, False)
@@ -1148,3 +1149,30 @@ def _docx_paragraphs(path: Path) -> list[str]:
 
 def _eml(path: Path) -> Any:
     return email.message_from_bytes(path.read_bytes(), policy=policy.default)
+
+
+def test_weeks_when_the_client_got_no_letter_do_not_count(tmp_path: Path) -> None:
+    # Found in review: a client missing from the Clients sheet gets no letter, yet its
+    # items were in the snapshot; once added, its first letter was numbered 3 and final.
+    from contract_tracker.sample import sample_book
+
+    book = sample_book("small")
+    without = dataclasses.replace(
+        book, clients=tuple(c for c in book.clients if c.client_id != "C0008"))
+    for label in ("2026-W44", "2026-W45"):
+        job = report_job(without, label, tmp_path, now=NOW)
+        assert not any(p.suffix == ".docx" and "C0008" in p.name for p in job.files)
+    seen = _letters_in_a_row(tmp_path, ["2026-W46"])
+    assert seen["2026-W46"]["C0008"] == (1, False)
+    assert seen["2026-W46"]["C0005"] == (3, True)  # lettered all three weeks
+
+
+def test_a_snapshot_from_before_letters_were_counted_counts_every_item(tmp_path: Path) -> None:
+    from contract_tracker.sample import sample_book
+
+    report_job(sample_book("small"), "2026-W44", tmp_path, now=NOW)
+    snap = tmp_path / "snapshots" / "2026-W44.json"
+    data = json.loads(snap.read_text(encoding="utf-8"))
+    assert data.pop("letters") == ["C0005", "C0008", "C0010", "C0012", "C0021"]
+    snap.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert _letters_in_a_row(tmp_path, ["2026-W45"])["2026-W45"]["C0008"] == (2, False)

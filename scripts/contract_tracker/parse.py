@@ -173,7 +173,11 @@ def conv_month(value: object) -> dt.date:
     if isinstance(value, str):
         m = _MONTH_RE.match(value)
         if m and 1 <= int(m[2]) <= 12:
-            return _in_range(dt.date(int(m[1]), int(m[2]), 1))
+            try:
+                first = dt.date(int(m[1]), int(m[2]), 1)
+            except ValueError:  # year 0
+                raise Bad(f"'{_show(value)}' is not a month: use yyyy-mm, e.g. 2026-03") from None
+            return _in_range(first)
     try:
         return conv_date(value).replace(day=1)
     except Implausible:

@@ -507,6 +507,7 @@ class Snapshot:
     open_items: Mapping[str, SnapshotItem]
     sla: frozenset[tuple[str, str]]  # (incident, breach type) breached as of as_of
     availability: frozenset[tuple[str, str]]  # (contract, YYYY-MM) below target
+    lettered: frozenset[str] | None = None  # clients sent a letter (None: an older snapshot)
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,7 @@ def snapshot_bytes(report: WeeklyReport) -> bytes:
         ],
         "sla_breaches": sorted([list(k) for k in report.sla_keys]),
         "availability_misses": sorted([list(k) for k in report.availability_keys]),
+        "letters": sorted(x.client_id for x in report.letters),
     }
     return (json.dumps(payload, ensure_ascii=False, indent=1, sort_keys=False) + "\n").encode()
 
@@ -633,10 +635,12 @@ def load_snapshot(path: Path, week: IsoWeek) -> tuple[Snapshot | None, str]:
         sla = frozenset((str(a), str(b)) for a, b in data["sla_breaches"])
         avail = frozenset((str(a), str(b)) for a, b in data["availability_misses"])
         as_of = dt.date.fromisoformat(data["as_of"])
+        lettered = (frozenset(map(str, data["letters"])) if "letters" in data
+                    else None)  # written since letters are counted; older: every client
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return None, (f"no previous report: {where} cannot be used ({type(exc).__name__}: "
                       f"{exc})")
-    return Snapshot(week.label, as_of, totals, items, sla, avail), ""
+    return Snapshot(week.label, as_of, totals, items, sla, avail, lettered), ""
 
 
 # --- building the report (pure) -----------------------------------------------------------
@@ -992,7 +996,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     # A week counts for a letter when that week's report chased one of its installments:
     # "下列逾期款项N次致函" must be true of the items listed, not of the client.
     chased = [(snap.as_of + dt.timedelta(days=1),  # its letters are dated the Monday after
-               set(snap.open_items))
+               {iid for iid, item in snap.open_items.items()
+                if snap.lettered is None or item.client_id in snap.lettered})
               for snap in (history or ((previous,) if previous is not None else ()))]
     final_from = book.settings.dunning_final_from
     for cid, rows in known.items():

@@ -834,7 +834,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
             ]
             got = paid[p]
             amount = inst.amount
-            outstanding = amount if got is ZERO else amount - got
+            outstanding = amount - got  # even - ZERO: it writes 1E+3 as 1000, as before
             if outstanding > ZERO and as_of > last_ok:
                 days = (as_of - last_ok).days
                 segments.append(Segment(None, outstanding, first_late, as_of, days, rate,
