@@ -464,20 +464,26 @@ def test_the_macos_runpython_command_reaches_the_dispatcher(
         tag: str, vba: dict[str, tuple[str, str]], tmp_path: Path,
         probe: tuple[dict[str, str], Path, Path]) -> None:
     env, out, book = probe
-    # xlwings.bas ExecuteMac + xlwings-<version>.applescript VbaHandler, run by /bin/sh
-    # like "do shell script" (without the trailing "&" that detaches it).
-    pythonpath = f"true;{book};{book};;;;".replace("'", "\\'") + ";"
     app = "/Applications/Microsoft Excel.app"
-    log = tmp_path / "xlwings.log"
-    shell = (f"{sys.executable} -B -u -W ignore -c \"import xlwings.utils;"
-             f"xlwings.utils.prepare_sys_path('{pythonpath}');"
-             f"{runpython_command(tag, vba)} \" \"--wb={book.name}\" \"--from_xl=1\" "
+    run_mac_shell(sys.executable, "", runpython_command(tag, vba), book, app, env,
+                  tmp_path / "xlwings.log")
+    check_probe(out, tag, book, [f"--app={app}"])
+
+
+def run_mac_shell(interpreter: str, pythonpath: str, command: str, book: Path, app: str,
+                  env: dict[str, str], log: Path) -> None:
+    """xlwings.bas ExecuteMac + xlwings-<version>.applescript VbaHandler, run by /bin/sh
+    like "do shell script" (without the trailing "&" that detaches it); nothing may reach
+    the log xlwings shows as an error."""
+    sys_path = f"true;{book};{book};;;;{pythonpath}".replace("'", "\\'") + ";"
+    shell = (f"{interpreter} -B -u -W ignore -c \"import xlwings.utils;"
+             f"xlwings.utils.prepare_sys_path('{sys_path}');"
+             f"{command} \" \"--wb={book.name}\" \"--from_xl=1\" "
              f"\"--app={app}\" > /dev/null 2>\"{log}\"")
     result = subprocess.run(["/bin/sh", "-c", shell], cwd=book.parent, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, log.read_text()
     assert log.read_text() == ""
-    check_probe(out, tag, book, [f"--app={app}"])
 
 
 def test_the_applescript_still_builds_the_command_this_test_reproduces() -> None:
@@ -637,15 +643,8 @@ def test_the_macos_command_runs_with_the_configured_interpreter(
         scripts_dir: Path, tmp_path: Path) -> None:
     env, out, book = probe
     conf = _conf(book, "mac")
-    pythonpath = f"true;{book};{book};;;;{conf['PYTHONPATH']}".replace("'", "\\'") + ";"
-    log = tmp_path / "xlwings.log"
-    shell = (f"{conf['INTERPRETER_MAC']} -B -u -W ignore -c \"import xlwings.utils;"
-             f"xlwings.utils.prepare_sys_path('{pythonpath}');"
-             f"{runpython_command('refresh', vba)} \" \"--wb={book.name}\" \"--from_xl=1\" "
-             f"\"--app=Excel\" > /dev/null 2>\"{log}\"")
-    result = subprocess.run(["/bin/sh", "-c", shell], cwd=book.parent, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, log.read_text()
-    assert log.read_text() == ""
+    run_mac_shell(conf["INTERPRETER_MAC"], conf["PYTHONPATH"],
+                  runpython_command("refresh", vba), book, "Excel", env,
+                  tmp_path / "xlwings.log")
     check_probe(out, "refresh", book, ["--app=Excel"])
     assert str(scripts_dir) in json.loads(out.read_text(encoding="utf-8"))["path"]
