@@ -411,3 +411,29 @@ def test_over_receipts_stay_a_warning_and_the_choice_is_documented(mini_grids: A
     assert "**Receipts beyond what is scheduled.**" in page
     assert "skipping the row would turn the contract's paid installments back into a debt" \
         in page
+
+
+def test_holiday_rows_round_trip_with_a_dropdown_and_date_cells(tmp_path: Path) -> None:
+    """The 节假日安排 table on the Settings sheet: built, read back by the reader."""
+    import dataclasses
+    import datetime as dt
+
+    from contract_tracker.reader import load_book
+    from contract_tracker.records import HolidayRule
+
+    mini = make_mini_book()
+    rules = (HolidayRule(dt.date(2027, 2, 5), dt.date(2027, 2, 11), "rest", "春节"),
+             HolidayRule(dt.date(2027, 2, 20), None, "work", None))
+    book = dataclasses.replace(mini, settings=dataclasses.replace(mini.settings, holidays=rules))
+    path = build_workbook(book, tmp_path / "contracts.xlsm")
+    read, problems = load_book(path)
+    assert read is not None
+    assert [p for p in problems if p.sheet == "Settings"] == []
+    assert [h._replace(src=rules[0].src) for h in read.settings.holidays] == list(rules)
+    assert [h.src.ref("day") for h in read.settings.holidays] == ["Settings!S2", "Settings!S3"]
+    ws = openpyxl.load_workbook(path, keep_vba=True)["Settings"]
+    assert ws["S1"].value == "日期 (day)" and ws["U2"].value == "放假"
+    assert ws["S2"].number_format == "yyyy-mm-dd" and ws["T3"].value is None
+    rules_at = {str(dv.sqref).split(":")[0]: dv for dv in ws.data_validations.dataValidation}
+    assert rules_at["U2"].type == "list" and "调休上班" in rules_at["U2"].formula1
+    assert rules_at["S2"].type == "date"

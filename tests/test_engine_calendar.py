@@ -12,10 +12,11 @@ import pytest
 from contract_tracker.engine import calendar as cal
 from contract_tracker.engine import compute_penalties
 from contract_tracker.engine.latefees import effective_due_date
-from contract_tracker.records import Severity
+from contract_tracker import schema
+from contract_tracker.records import HolidayRule, Severity
 from contract_tracker.terms import effective_terms
 
-from .test_engine_latefees import book, contract, fees, inst, problems, receipt, settings
+from .test_engine_latefees import book, contract, fees, inst, problems, receipt, settings, src
 
 day = dt.date.fromisoformat
 at = dt.datetime.fromisoformat
@@ -75,13 +76,42 @@ def test_calendar_days_rule_landing_on_a_holiday_is_moved() -> None:
     assert got.rule.startswith("signing 2026-09-21 + 10 calendar days = 2026-10-01")
 
 
-def test_a_year_past_the_calendar_data_is_a_problem_naming_the_year_and_the_upgrade() -> None:
-    b = book(inst("I-1", "1000.00", "2027-02-01", row=6))
+def test_a_due_date_past_the_data_in_the_as_of_year_is_kept_provisionally_with_a_warning() -> None:
+    # Left out, an installment would drop off the Dashboard and the letters just as it
+    # falls due (1 January of the first year the package lacks).
+    b = book(inst("I-1", "1000.00", "2027-02-01", row=6))  # a Monday
     (p,) = problems(b, "2027-03-01")
-    assert (p.sheet, p.cell, p.severity) == ("Installments", "E6", Severity.ERROR)
+    assert (p.sheet, p.cell, p.severity) == ("Installments", "E6", Severity.WARNING)
     assert "2027" in p.message and "pip install -U chinesecalendar" in p.message
+    assert "节假日安排" in p.message and "may change" in p.message
+    f = fees(b, "2027-03-01")["I-1"]
+    assert f.due.provisional and f.due.date == day("2027-02-01")
+    assert f.days_late == 28 and f.fee == D("14.00")  # 1,000 x 0.0005 x 28 (Feb 2 - Mar 1)
     result, found = compute_penalties(b, day("2027-03-01"))  # no crash
-    assert len(result.late_fees) == 0 and found == (p,)
+    assert len(result.late_fees) == 1 and found == (p,)
+
+
+def test_a_due_date_before_the_data_is_a_problem_and_left_out() -> None:
+    b = book(inst("I-1", "1000.00", f"{cal.FIRST_YEAR - 1}-06-01", row=6))
+    (p,) = problems(b, "2026-03-01")
+    assert (p.sheet, p.cell, p.severity) == ("Installments", "E6", Severity.ERROR)
+    assert str(cal.FIRST_YEAR - 1) in p.message
+    assert len(compute_penalties(b, day("2026-03-01"))[0].late_fees) == 0
+
+
+def test_provisional_dates_keep_the_fixed_date_public_holidays() -> None:
+    # 1 January 2027 is a Friday: a due date on it moves past the weekend to Monday.
+    f = fees(book(inst("I-1", "1000.00", "2027-01-01")), "2027-01-31")["I-1"]
+    assert f.due.date == day("2027-01-04") and f.due.moved_from == day("2027-01-01")
+    assert cal.approx_add_days(day("2027-09-30"), 1, cal.WORKING_DAYS, True) == day("2027-10-04")
+    assert cal.approx_add_days(day("2027-04-30"), 1, cal.CALENDAR_DAYS, True) == day("2027-05-03")
+
+
+def test_the_fixed_date_holidays_are_days_off_in_every_year_of_the_data_since_2025() -> None:
+    """《全国年节及纪念日放假办法》 as amended with effect from 2025: the table cites it."""
+    for year in range(2025, cal.LAST_YEAR + 1):
+        for month, day_of_month, _ in cal.FIXED_HOLIDAYS:
+            assert not chinese_calendar.is_workday(dt.date(year, month, day_of_month))
 
 
 def test_a_due_date_past_the_data_but_after_the_as_of_year_is_provisional() -> None:
@@ -212,3 +242,114 @@ def test_provisional_periods_count_known_days_then_monday_to_friday() -> None:
             for move in (False, True):
                 assert (cal.approx_add_days(base, n, day_type, move)
                         == walk(base, n, day_type == cal.WORKING_DAYS, move))
+
+
+# --- the 节假日安排 table: years typed by the user ----------------------------------
+
+
+def holiday(first: str, until: str | None, kind: str = "rest", row: int = 2,
+            name: str | None = None) -> HolidayRule:
+    return HolidayRule(day(first), day(until) if until else None, kind, name,
+                       src(schema.HOLIDAY_TABLE, row))
+
+
+# Test data shaped like a State Council notice; not the real arrangement of any year.
+NEXT = cal.LAST_YEAR + 1
+TYPED = (
+    holiday(f"{NEXT}-01-01", None, name="元旦"),
+    holiday(f"{NEXT}-02-08", f"{NEXT}-02-12", row=3, name="春节"),  # Monday to Friday
+    holiday(f"{NEXT}-02-20", None, "work", row=4, name="春节"),  # a Saturday
+)
+
+
+def typed_book(*records: object, rules: tuple[HolidayRule, ...] = TYPED, **kw: Any) -> Any:
+    return book(*records, settings=settings(holidays=rules), **kw)
+
+
+def test_typed_year_extends_the_calendar_without_provisional_warnings() -> None:
+    assert day(f"{NEXT}-02-20").weekday() == 5 and day(f"{NEXT}-02-08").weekday() == 0
+    b = typed_book(inst("I-1", "1000.00", f"{NEXT}-02-08", row=5))
+    assert problems(b, f"{NEXT}-03-01") == ()  # late_fees leaves the table's note to the engine
+    f = fees(b, f"{NEXT}-03-01")["I-1"]
+    assert not f.due.provisional
+    assert f.due.date == day(f"{NEXT}-02-15") and f.due.moved_from == day(f"{NEXT}-02-08")
+    result, found = compute_penalties(b, day(f"{NEXT}-03-01"))
+    (note,) = found
+    assert (note.sheet, note.cell, note.severity) == ("Settings", "S2", Severity.WARNING)
+    assert f"working days in {NEXT}" in note.message and "6 days off" in note.message
+    assert "1 make-up working days" in note.message and "State Council" in note.message
+    assert result.late_fees[0].due.date == day(f"{NEXT}-02-15")
+
+
+def test_typed_make_up_saturday_counts_as_a_working_day() -> None:
+    c = contract(signing_date=day(f"{NEXT}-02-19"), prepay_days=1, prepay_day_type="working")
+    b = typed_book(inst("P", "1000.00", None, kind="prepayment"), contracts=(c,))
+    assert fees(b, f"{NEXT}-03-31")["P"].due.date == day(f"{NEXT}-02-20")
+    # Without the table, the same rule is provisional: the next Monday to Friday day.
+    plain = book(inst("P", "1000.00", None, kind="prepayment"), contracts=(c,))
+    got = fees(plain, f"{NEXT}-03-31")["P"].due
+    assert got.provisional and got.date == day(f"{NEXT}-02-22")
+
+
+def test_rows_built_after_the_run_count_with_the_books_calendar() -> None:
+    """Rows are built on first read, after compute_penalties has returned."""
+    from contract_tracker.engine.sla import incident_slas
+
+    from .test_engine_sla import incident
+
+    b = typed_book(
+        inst("I-1", "1000.00", f"{NEXT}-02-08"),
+        incident(at(f"{cal.LAST_YEAR}-12-31 17:00:00"),
+                 responded_at=at(f"{NEXT}-01-04 10:00:00")),
+        contracts=(contract(sla_clock="working_hours"),))
+    result, _ = compute_penalties(b, day(f"{NEXT}-01-31"))
+    assert cal.current_calendar() == cal.package_calendar()  # nothing left in force
+    (row,) = result.sla  # Dec 31 17-18 h and Jan 4 9-10 h (1 Jan typed as a day off)
+    assert row.clock_of("response").elapsed_us == 2 * 3600 * 10**6  # type: ignore[union-attr]
+    assert not row.breached("response")
+    run, found = incident_slas(b, day(f"{NEXT}-01-31"))
+    assert found == () and len(run.incidents) == 1
+    assert result.late_fees[0].due.date == day(f"{NEXT}-02-15")
+
+
+def test_a_typed_day_the_package_already_knows_is_checked_against_it() -> None:
+    agree = holiday(f"{cal.LAST_YEAR}-10-01", None, row=2)
+    disagree = holiday(f"{cal.LAST_YEAR}-03-02", None, row=3)  # a working Monday
+    calendar, found = cal.calendar_for((agree, disagree))
+    assert calendar == cal.package_calendar()
+    (p,) = found
+    assert (p.cell, p.severity) == ("S3", Severity.WARNING)
+    assert "has 2026-03-02 as a working day" in p.message and "not" in p.message
+
+
+def test_typed_years_must_follow_the_package_without_a_gap() -> None:
+    calendar, found = cal.calendar_for((holiday(f"{NEXT + 1}-01-01", None, row=7),))
+    assert calendar == cal.package_calendar()
+    (p,) = found
+    assert (p.cell, p.severity) == ("S7", Severity.ERROR)
+    assert f"{NEXT} has no rows" in p.message
+    b = typed_book(inst("I-1", "1000.00", f"{NEXT + 1}-01-01"),
+                   rules=(holiday(f"{NEXT + 1}-01-01", None, row=7),))
+    assert fees(b, f"{NEXT + 1}-03-01")["I-1"].due.provisional
+
+
+def test_a_day_typed_both_off_and_working_is_an_error_and_the_later_row_is_not_used() -> None:
+    rules = (holiday(f"{NEXT}-02-08", f"{NEXT}-02-12", row=2),
+             holiday(f"{NEXT}-02-10", None, "work", row=3))
+    calendar, found = cal.calendar_for(rules)
+    (clash, note) = found
+    assert (clash.cell, clash.severity) == ("U3", Severity.ERROR)
+    assert "S2" not in clash.message and "U2" in clash.message
+    assert note.severity == Severity.WARNING and "5 days off, 0 make-up" in note.message
+    with cal.calendar_in_force(calendar):
+        assert not cal.is_workday(day(f"{NEXT}-02-10"))
+    assert cal.current_calendar() == cal.package_calendar()
+
+
+def test_the_calendar_message_names_the_typed_years() -> None:
+    calendar, _ = cal.calendar_for(TYPED)
+    with cal.calendar_in_force(calendar):
+        message = cal.calendar_message(NEXT + 1)
+        with pytest.raises(cal.CalendarYearError):
+            cal.nth_workday_after(day(f"{NEXT}-12-30"), 5)
+    assert f"covers {cal.FIRST_YEAR}-{cal.LAST_YEAR} ({NEXT} from the 节假日安排" in message

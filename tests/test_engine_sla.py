@@ -18,7 +18,7 @@ from contract_tracker import schema
 from contract_tracker.engine import compute_penalties, penalties_json, workings_rows
 from contract_tracker.engine.availability import availability_months
 from contract_tracker.engine.sla import IncidentSla, incident_slas, monthly_fee, term_months
-from contract_tracker.records import AvailabilityMonth, Book, Incident
+from contract_tracker.records import AvailabilityMonth, Book, Incident, Severity
 
 from .test_engine_latefees import book, contract, settings, src
 
@@ -156,13 +156,31 @@ def test_working_hours_clock_counts_a_make_up_saturday() -> None:
     assert row.clock_of("response").elapsed_us == 2 * 3600 * 10**6  # type: ignore[union-attr]
 
 
-def test_working_hours_clock_past_the_calendar_data_is_a_problem_naming_the_year() -> None:
+def test_working_hours_clock_past_the_calendar_data_is_judged_provisionally_with_a_warning(
+) -> None:
+    """Without next year's holiday data the clock still runs: Monday to Friday except the
+    fixed-date public holidays. Dropping the incident would hide a certain breach."""
     b = book(incident(at("2026-12-31 17:00:00"), responded_at=None),
              contracts=(contract(sla_clock="working_hours"),))
     run, found = incident_slas(b, day("2027-01-05"))
     (p,) = found
-    assert p.cell == "D2" and "2027" in p.message and "chinesecalendar" in p.message
-    assert len(run.incidents) == 0
+    assert (p.cell, p.severity) == ("D2", Severity.WARNING)
+    assert "2027" in p.message and "chinesecalendar" in p.message and "provisional" in p.message
+    (row,) = run.incidents  # built later: the same provisional days
+    # Dec 31 17-18 h, Jan 1 (元旦) and the weekend off, Jan 4 and 5 9-18 h: 19 h
+    assert row.clock_of("response").elapsed_us == 19 * 3600 * 10**6  # type: ignore[union-attr]
+    assert row.breached("response") and run.breaches == sum(
+        c.breached for r in run.incidents for c in r.clocks)
+
+
+def test_working_hours_clocks_stopped_before_the_year_without_data_need_no_warning() -> None:
+    b = book(incident(at("2026-12-31 17:00:00"), responded_at=at("2026-12-31 17:30:00"),
+                      solution_at=at("2026-12-31 17:50:00"), resolved_at=None),
+             contracts=(contract(sla_clock="working_hours"),))
+    run, found = incident_slas(b, day("2027-01-05"))
+    assert found == ()
+    (row,) = run.incidents
+    assert not any(c.breached for c in row.clocks)
 
 
 def test_stop_before_the_report_is_a_warning_and_counts_as_zero() -> None:

@@ -446,3 +446,68 @@ def test_a_month_of_year_zero_is_a_problem_not_a_crash(mini_grids: Grids) -> Non
     _, problems = parse_book(mini_grids)
     assert any(p.startswith("Availability!B2: ") and "'0000-01' is not a month" in p
                for p in errors(problems)), errors(problems)
+
+
+# --- the 节假日安排 table on the Settings sheet ----------------------------------------
+
+
+def _holiday_rows(grids: Grids, *rows: tuple[Any, Any, Any, Any]) -> None:
+    """Type ``rows`` into the 节假日安排 table (Settings, from column S)."""
+    grid = grids["Settings"]
+    first = schema.HOLIDAY_TABLE.first_col
+    for r, values in enumerate(rows, start=1):
+        while len(grid) <= r:
+            grid.append([""] * len(grid[0]))
+        grid[r][first:first + 4] = list(values)
+
+
+def test_holiday_rows_parse_with_chinese_kinds(mini_grids: Grids) -> None:
+    _holiday_rows(mini_grids, (dt.datetime(2027, 2, 5), dt.datetime(2027, 2, 11), "放假", "春节"),
+                  ("2027-02-20", "", "调休上班", ""))
+    book, problems = parse_book(mini_grids)
+    assert problems == ()
+    first, second = book.settings.holidays
+    assert (first.day, first.until, first.kind, first.name) == (
+        dt.date(2027, 2, 5), dt.date(2027, 2, 11), "rest", "春节")
+    assert (second.day, second.until, second.kind, second.last) == (
+        dt.date(2027, 2, 20), None, "work", dt.date(2027, 2, 20))
+    assert (first.src.ref("day"), second.src.ref("kind")) == ("Settings!S2", "Settings!U3")
+
+
+def test_a_workbook_without_the_holiday_table_has_no_problem(mini_grids: Grids) -> None:
+    """Masters built before the table existed: its headers are simply not there."""
+    grid = mini_grids["Settings"]
+    first = schema.HOLIDAY_TABLE.first_col
+    for line in grid:
+        del line[first:]
+    book, problems = parse_book(mini_grids)
+    assert problems == () and book.settings.holidays == ()
+
+
+def test_a_holiday_table_missing_a_required_column_says_so(mini_grids: Grids) -> None:
+    grid = mini_grids["Settings"]
+    grid[0][schema.HOLIDAY_TABLE.first_col + 2] = ""  # the 类型 (kind) header
+    _, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Settings!W1: required column 类型 (kind) is missing; add a column headed '类型 (kind)'"]
+
+
+def test_holiday_ranges_backwards_or_longer_than_a_month_are_refused(mini_grids: Grids) -> None:
+    _holiday_rows(mini_grids, ("2027-02-11", "2027-02-05", "放假", ""),
+                  ("2027-01-01", "2027-02-01", "放假", ""),  # 32 days
+                  ("2027-10-01", "2027-10-31", "rest", ""))  # 31 days: the longest allowed
+    book, problems = parse_book(mini_grids)
+    assert errors(problems) == [
+        "Settings!T2: the range ends (2027-02-05) before it starts (2027-02-11); the row is "
+        "ignored: fix one of the dates",
+        "Settings!T3: a range of 32 days (2027-01-01 to 2027-02-01) is longer than any holiday "
+        "(31 days at most); the row is ignored: check the dates",
+    ]
+    assert [h.src.row for h in book.settings.holidays] == [4]
+
+
+def test_holiday_kind_must_be_one_of_the_choices(mini_grids: Grids) -> None:
+    _holiday_rows(mini_grids, ("2027-02-05", "", "休息", ""))
+    book, problems = parse_book(mini_grids)
+    assert len(errors(problems)) == 1 and errors(problems)[0].startswith("Settings!U2: 类型")
+    assert book.settings.holidays == ()

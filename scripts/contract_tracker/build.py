@@ -95,7 +95,7 @@ def table_rows(table: Table, records: Iterable[Any]) -> list[list[object]]:
 
 
 def settings_rows(settings: Settings) -> dict[str, list[list[object]]]:
-    """The four tables of the Settings sheet as rows."""
+    """The tables of the Settings sheet as rows."""
     key_values = [
         [s.key, s.zh, cell_value(s.kind, s.choices, getattr(settings, s.key)), s.doc]
         for s in schema.SETTINGS
@@ -107,6 +107,7 @@ def settings_rows(settings: Settings) -> dict[str, list[list[object]]]:
         schema.CREDIT_TIER_TABLE.name: table_rows(schema.CREDIT_TIER_TABLE,
                                                   settings.credit_tiers),
         schema.AGEING_TABLE.name: table_rows(schema.AGEING_TABLE, settings.ageing),
+        schema.HOLIDAY_TABLE.name: table_rows(schema.HOLIDAY_TABLE, settings.holidays),
     }
 
 

@@ -32,6 +32,7 @@ from .records import (
     Contract,
     CreditTier,
     FeeItem,
+    HolidayRule,
     Incident,
     Installment,
     Problem,
@@ -295,6 +296,7 @@ RECORD_OF: dict[str, type[Any]] = {
     schema.SLA_PENALTY_TABLE.name: SlaPenaltyRule,
     schema.CREDIT_TIER_TABLE.name: CreditTier,
     schema.AGEING_TABLE.name: AgeingBucket,
+    schema.HOLIDAY_TABLE.name: HolidayRule,
     schema.CLIENTS.name: Client,
     schema.CONTRACTS.name: Contract,
     schema.FEE_ITEMS.name: FeeItem,
@@ -695,17 +697,50 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
                 f"bucket {after.label} should start the day after {before.label} ends "
                 f"({'open end' if before.to_days is None else before.to_days + 1}): buckets "
                 "must not overlap or leave gaps"), W))
+    holidays = [h for h in _table_rows(schema.HOLIDAY_TABLE, grid, problems, optional=True)
+                if _holiday_ok(h, problems)]
     return Settings(**values, sla_penalties=tuple(penalties), credit_tiers=tuple(tiers),
-                    ageing=tuple(ageing), rows=tuple(sources),
+                    ageing=tuple(ageing), holidays=tuple(holidays), rows=tuple(sources),
                     src=Source("Settings", 1))
 
 
-def _table_rows(table: Table, grid: Grid | None, problems: list[Problem]) -> list[Row]:
+def _table_rows(table: Table, grid: Grid | None, problems: list[Problem],
+                optional: bool = False) -> list[Row]:
+    """The rows of a side table of the Settings sheet. An ``optional`` table none of
+    whose headers is there (a workbook built before the table existed) has no rows."""
     if grid is None:
         return []  # the missing sheet is reported once, by the settings table
+    if optional:
+        start, stop = _region(table)
+        header = grid[0] if grid else []
+        if all(is_blank(v) for v in header[start:stop]):
+            return []
     read = read_table(table, grid)
     problems.extend(read.problems)
     return read.rows
+
+
+MAX_HOLIDAY_RANGE_DAYS = 31
+"""Longer ranges are typing slips: the longest break in a State Council notice is 9 days."""
+
+
+def _holiday_ok(rule: HolidayRule, problems: list[Problem]) -> bool:
+    """A range that ends before it starts, or runs for more than a month, is refused."""
+    if rule.until is None:
+        return True
+    days = (rule.until - rule.day).days + 1
+    if days < 1:
+        problems.append(Problem.at(rule.src, "until", (
+            f"the range ends ({rule.until}) before it starts ({rule.day}); the row is "
+            "ignored: fix one of the dates")))
+        return False
+    if days > MAX_HOLIDAY_RANGE_DAYS:
+        problems.append(Problem.at(rule.src, "until", (
+            f"a range of {days} days ({rule.day} to {rule.until}) is longer than any "
+            f"holiday ({MAX_HOLIDAY_RANGE_DAYS} days at most); the row is ignored: check "
+            "the dates")))
+        return False
+    return True
 
 
 # --- the whole book -------------------------------------------------------------------

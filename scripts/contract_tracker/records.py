@@ -95,6 +95,22 @@ class AgeingBucket(NamedTuple):
         return days >= self.from_days and (self.to_days is None or days <= self.to_days)
 
 
+class HolidayRule(NamedTuple):
+    """Days of the State Council's holiday arrangement typed by the user, for a year the
+    installed ``chinesecalendar`` does not cover yet: ``day`` .. ``until`` are rest days
+    (``kind`` "rest") or make-up working days ("work")."""
+
+    day: dt.date
+    until: dt.date | None  # None: the one day
+    kind: str  # rest | work
+    name: str | None
+    src: Source = NO_SOURCE
+
+    @property
+    def last(self) -> dt.date:
+        return self.day if self.until is None else self.until
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     company_name: str = ""
@@ -127,6 +143,7 @@ class Settings:
     sla_penalties: tuple[SlaPenaltyRule, ...] = ()
     credit_tiers: tuple[CreditTier, ...] = ()
     ageing: tuple[AgeingBucket, ...] = ()
+    holidays: tuple[HolidayRule, ...] = ()
     src: Source = field(default=NO_SOURCE, repr=False)
     rows: tuple[tuple[str, Source], ...] = field(default=(), repr=False)  # key -> its row
 

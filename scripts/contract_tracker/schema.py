@@ -160,6 +160,7 @@ INSTALLMENT_KIND_CHOICES = (
 SEVERITY_CHOICES = (Choice("normal", "一般"), Choice("major", "重大"))
 CLOCK_CHOICES = (Choice("24x7", "7x24小时"), Choice("working_hours", "工作时间"))
 LANGUAGE_CHOICES = (Choice("zh", "中文"), Choice("en", "英文"))
+HOLIDAY_KIND_CHOICES = (Choice("rest", "放假"), Choice("work", "调休上班"))
 PENALTY_MODE_CHOICES = (Choice("fixed", "固定金额"), Choice("percent", "月费比例"))
 BREACH_CHOICES = (
     Choice("response", "响应超时"),
@@ -288,6 +289,26 @@ AGEING_TABLE = Table(
     ),
     "Ageing buckets of overdue amounts, in days overdue.",
     first_col=14,
+)
+
+HOLIDAY_TABLE = Table(
+    "tblHolidays", "Settings", "节假日安排",
+    (
+        _c("day", "日期", Kind.DATE, required=True, width=12,
+           doc="The first day of the range (or the one day)."),
+        _c("until", "至", Kind.DATE, width=12, doc="The last day of the range; blank: one day."),
+        _c("kind", "类型", Kind.ENUM, required=True, choices=HOLIDAY_KIND_CHOICES, width=10,
+           doc="放假 (rest): days off, weekdays included; 调休上班 (work): a make-up working "
+               "day, usually a Saturday or Sunday."),
+        _c("name", "节日", Kind.TEXT, width=10),
+    ),
+    "Only for a year the installed chinesecalendar package does not cover yet: the State "
+    "Council's holiday arrangement for it (国务院办公厅关于部分节假日安排的通知), typed "
+    "in whole, every range of days off and every make-up working day. Working days, and "
+    "so working-day due dates, due dates moved off rest days and working-hours SLA "
+    "clocks, then follow it; once the package is upgraded to cover the year, the package "
+    "is used and the rows for that year are only checked against it.",
+    first_col=18,
 )
 
 # --- Master data ------------------------------------------------------------------
@@ -441,7 +462,7 @@ AVAILABILITY = Table(
 )
 
 SETTINGS_TABLES: tuple[Table, ...] = (
-    SETTINGS_TABLE, SLA_PENALTY_TABLE, CREDIT_TIER_TABLE, AGEING_TABLE,
+    SETTINGS_TABLE, SLA_PENALTY_TABLE, CREDIT_TIER_TABLE, AGEING_TABLE, HOLIDAY_TABLE,
 )
 DATA_TABLES: tuple[Table, ...] = (
     CLIENTS, CONTRACTS, FEE_ITEMS, INSTALLMENTS, RECEIPTS, INCIDENTS, AVAILABILITY,

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from itertools import compress, count, repeat
 from operator import add, and_, ge, gt, le
@@ -23,7 +25,7 @@ from typing import NamedTuple
 import chinese_calendar
 from chinese_calendar import constants as _cc
 
-from ..records import Problem, Severity, Source
+from ..records import HolidayRule, Problem, Severity, Source
 
 _DAY = dt.timedelta(days=1)
 US_PER_SECOND = 1_000_000
@@ -41,7 +43,7 @@ DAY_TYPES = frozenset({CALENDAR_DAYS, WORKING_DAYS})
 
 
 class CalendarYearError(Exception):
-    """A date lies in a year the installed holiday data does not cover."""
+    """A date lies in a year the holiday data in force does not cover."""
 
     def __init__(self, year: int) -> None:
         super().__init__(calendar_message(year))
@@ -49,12 +51,20 @@ class CalendarYearError(Exception):
 
 
 def calendar_message(year: int) -> str:
+    typed = _table().typed_years
+    covers = f"{FIRST_YEAR}-{LAST_YEAR}"
+    if typed:
+        covers += f" ({typed[0]}{'-' + str(typed[-1]) if len(typed) > 1 else ''} from the " \
+                  f"{HOLIDAYS_TABLE})"
     return (
         f"no Chinese holiday calendar for {year}: the installed chinesecalendar "
-        f"{PACKAGE_VERSION} covers {FIRST_YEAR}-{LAST_YEAR}; upgrade it "
-        f"(pip install -U chinesecalendar) once the State Council has published the "
-        f"{year} holidays"
+        f"{PACKAGE_VERSION} covers {covers}; upgrade it (pip install -U chinesecalendar) "
+        f"once it covers {year}, or type the State Council's {year} holiday arrangement "
+        f"into the {HOLIDAYS_TABLE} once it is published"
     )
+
+
+HOLIDAYS_TABLE = "节假日安排 table of the Settings sheet"
 
 
 def calendar_problem(src: Source, key: str | None, year: int, what: str,
@@ -63,43 +73,203 @@ def calendar_problem(src: Source, key: str | None, year: int, what: str,
     return Problem.at(src, key, f"{what}: {calendar_message(year)}", severity)
 
 
-class _Table(NamedTuple):
+class Calendar(NamedTuple):
+    """The day table the engine counts with: the package's years, then any years the
+    user typed the holiday arrangement of (``typed_years``), without a gap."""
+
+    first_year: int
+    last_year: int
     first_ordinal: int
     workday: bytes  # 1 per working day, indexed by ordinal - first_ordinal
     cumulative: tuple[int, ...]  # cumulative[i] = working days before index i
     workday_index: tuple[int, ...]  # indexes of working days, ascending
     next_work: tuple[int, ...]  # ordinal of the first working day from index i on; 0: none
+    working_ordinals: tuple[int, ...]  # ordinal of the k-th working day (1-based; 0 unused)
+    typed_years: tuple[int, ...]
+    provisional_years: tuple[int, ...] = ()  # Monday to Friday less the fixed-date holidays
 
 
-@lru_cache(maxsize=1)
-def _table() -> _Table:
-    first = dt.date(FIRST_YEAR, 1, 1)
-    last = dt.date(LAST_YEAR, 12, 31)
-    holidays = _cc.holidays
-    makeup = _cc.workdays
+def _build(first_year: int, last_year: int, rest: Container[dt.date],
+           work: Container[dt.date], typed_years: tuple[int, ...] = ()) -> Calendar:
+    """The day table: a day is a working day when it is a make-up working day, or a
+    weekday that is not a rest day."""
+    first = dt.date(first_year, 1, 1)
+    last = dt.date(last_year, 12, 31)
     flags = bytearray()
     day = first
     while day <= last:
-        flags.append(1 if day in makeup or (day.weekday() < 5 and day not in holidays) else 0)
+        flags.append(1 if day in work or (day.weekday() < 5 and day not in rest) else 0)
         day += _DAY
+    return _from_flags(first_year, last_year, flags, typed_years)
+
+
+def _from_flags(first_year: int, last_year: int, flags: bytearray, typed_years: tuple[int, ...],
+                provisional_years: tuple[int, ...] = ()) -> Calendar:
     cumulative = [0]
     for flag in flags:
         cumulative.append(cumulative[-1] + flag)
     index = tuple(i for i, flag in enumerate(flags) if flag)
-    base = first.toordinal()
+    base = dt.date(first_year, 1, 1).toordinal()
     next_work = [0] * len(flags)
     upcoming = 0
     for i in range(len(flags) - 1, -1, -1):
         if flags[i]:
             upcoming = base + i
         next_work[i] = upcoming
-    return _Table(base, bytes(flags), tuple(cumulative), index, tuple(next_work))
+    return Calendar(first_year, last_year, base, bytes(flags), tuple(cumulative), index,
+                    tuple(next_work), (0, *(i + base for i in index)), typed_years,
+                    provisional_years)
+
+
+_EXTENDED: dict[tuple[int, int], tuple[Calendar, Calendar]] = {}
+
+
+def provisional_through(calendar: Calendar, year: int) -> Calendar:
+    """``calendar`` extended to the end of ``year``, the years it lacks counted
+    provisionally: Monday to Friday except the fixed-date public holidays (the same days
+    as :func:`approx_add_days`). For clocks that cannot wait for the year's data."""
+    if year <= calendar.last_year:
+        return calendar
+    key = (id(calendar), year)
+    cached = _EXTENDED.get(key)
+    if cached is not None and cached[0] is calendar:
+        return cached[1]
+    flags = bytearray(calendar.workday)
+    day, last = dt.date(calendar.last_year + 1, 1, 1), dt.date(year, 12, 31)
+    while day <= last:
+        flags.append(1 if day.weekday() < 5 and (day.month, day.day) not in _FIXED else 0)
+        day += _DAY
+    extended = _from_flags(calendar.first_year, year, flags, calendar.typed_years,
+                           (*calendar.provisional_years,
+                            *range(calendar.last_year + 1, year + 1)))
+    if len(_EXTENDED) > 8:
+        _EXTENDED.clear()
+    _EXTENDED[key] = (calendar, extended)  # the calendar kept alive: its id stays its own
+    return extended
+
+
+@lru_cache(maxsize=1)
+def package_calendar() -> Calendar:
+    """The installed ``chinesecalendar``'s years alone."""
+    return _build(FIRST_YEAR, LAST_YEAR, _cc.holidays, _cc.workdays)
+
+
+_IN_FORCE: ContextVar[Calendar | None] = ContextVar("contract_tracker_calendar", default=None)
+
+
+def _table() -> Calendar:
+    return _IN_FORCE.get() or package_calendar()
+
+
+def current_calendar() -> Calendar:
+    """The calendar in force (for a result built later to count with the same one)."""
+    return _table()
+
+
+@contextmanager
+def calendar_in_force(calendar: Calendar) -> Iterator[Calendar]:
+    """Count with ``calendar`` inside the block (the engine's entry points set the book's;
+    outside, the package's years alone are used)."""
+    token = _IN_FORCE.set(calendar)
+    try:
+        yield calendar
+    finally:
+        _IN_FORCE.reset(token)
+
+
+@lru_cache(maxsize=8)
+def calendar_for(rules: tuple[HolidayRule, ...]) -> tuple[Calendar, tuple[Problem, ...]]:
+    """The package's calendar extended by the years of the Settings sheet's 节假日安排
+    table that the package does not cover, with a problem for each row not used.
+
+    A year the package covers keeps the package's days; a typed row that disagrees is a
+    warning. Typed years must follow on from the package's last year without a gap. Each
+    typed year gets one warning to say its days come from the sheet, so nobody forgets
+    to check them against the State Council's notice (and to upgrade the package later).
+    """
+    if not rules:
+        return package_calendar(), ()
+    problems: list[Problem] = []
+    kind_of: dict[dt.date, tuple[str, HolidayRule]] = {}
+    later: dict[int, list[HolidayRule]] = {}  # year past the package -> its rules
+    for rule in rules:
+        days = [rule.day + dt.timedelta(days=k) for k in range((rule.last - rule.day).days + 1)]
+        clash = next((d for d in days if d in kind_of and kind_of[d][0] != rule.kind), None)
+        if clash is not None:
+            other = kind_of[clash][1]
+            problems.append(Problem.at(rule.src, "kind", (
+                f"{clash} is typed as {_KIND_WORDS[rule.kind]} here but as "
+                f"{_KIND_WORDS[other.kind]} at {other.src.ref('kind')}; this row is not "
+                f"used: correct one of them")))
+            continue
+        for d in days:
+            kind_of.setdefault(d, (rule.kind, rule))
+        years = sorted({d.year for d in days})
+        known = [d for d in days if FIRST_YEAR <= d.year <= LAST_YEAR]
+        wrong = [d for d in known if (rule.kind == "rest") == _package_workday(d)]
+        if wrong:
+            problems.append(Problem.at(rule.src, "day", (
+                f"the installed chinesecalendar {PACKAGE_VERSION} has {wrong[0]} as "
+                f"{'a working day' if rule.kind == 'rest' else 'a day off'}; for "
+                f"{wrong[0].year} the package is used and this row is not: check the row"),
+                Severity.WARNING))
+        if years[0] < FIRST_YEAR:
+            problems.append(Problem.at(rule.src, "day", (
+                f"{years[0]} is before the holiday data ({FIRST_YEAR}); no date that old is "
+                f"counted in working days, so this row is not used"), Severity.WARNING))
+        for year in years:
+            if year > LAST_YEAR:
+                later.setdefault(year, []).append(rule)
+    typed: list[int] = []
+    for year in sorted(later):
+        if year != (typed[-1] if typed else LAST_YEAR) + 1:
+            gap = (typed[-1] if typed else LAST_YEAR) + 1
+            problems.append(Problem.at(later[year][0].src, "day", (
+                f"the {year} rows are not used: {gap} has no rows, and the years typed must "
+                f"follow on from {LAST_YEAR}, the last one chinesecalendar {PACKAGE_VERSION} "
+                f"covers")))
+            continue
+        typed.append(year)
+    if not typed:
+        return package_calendar(), tuple(problems)
+    rest = {d for d, (kind, _) in kind_of.items() if kind == "rest" and d.year in typed}
+    work = {d for d, (kind, _) in kind_of.items() if kind == "work" and d.year in typed}
+    for year in typed:
+        off = sum(1 for d in rest if d.year == year)
+        on = sum(1 for d in work if d.year == year)
+        problems.append(Problem.at(later[year][0].src, "day", (
+            f"working days in {year} follow the {HOLIDAYS_TABLE} ({off} days off, {on} "
+            f"make-up working days), not chinesecalendar {PACKAGE_VERSION}: check them "
+            f"against the State Council's notice on the {year} holidays, and upgrade the "
+            f"package once it covers {year}"), Severity.WARNING))
+    calendar = _build(FIRST_YEAR, typed[-1], _Union(_cc.holidays, rest),
+                      _Union(_cc.workdays, work), tuple(typed))
+    return calendar, tuple(problems)
+
+
+_KIND_WORDS = {"rest": "a day off (放假)", "work": "a make-up working day (调休上班)"}
+
+
+class _Union:
+    """``in`` either of two containers (the package's days and the typed ones)."""
+
+    def __init__(self, a: Container[dt.date], b: Container[dt.date]) -> None:
+        self.a, self.b = a, b
+
+    def __contains__(self, day: object) -> bool:
+        return day in self.a or day in self.b
+
+
+def _package_workday(day: dt.date) -> bool:
+    table = package_calendar()
+    return table.workday[day.toordinal() - table.first_ordinal] == 1
 
 
 def _index(day: dt.date) -> int:
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+    table = _table()
+    if not table.first_year <= day.year <= table.last_year:
         raise CalendarYearError(day.year)
-    return day.toordinal() - _table().first_ordinal
+    return day.toordinal() - table.first_ordinal
 
 
 def is_workday(day: dt.date) -> bool:
@@ -109,9 +279,10 @@ def is_workday(day: dt.date) -> bool:
 
 def next_workday(day: dt.date) -> dt.date:
     """``day`` itself when it is a working day, else the first working day after it."""
-    found = _table().next_work[_index(day)]
+    table = _table()
+    found = table.next_work[_index(day)]
     if not found:
-        raise CalendarYearError(LAST_YEAR + 1)
+        raise CalendarYearError(table.last_year + 1)
     return day if found == day.toordinal() else dt.date.fromordinal(found)
 
 
@@ -125,22 +296,22 @@ def due_date(base: dt.date, n: int, working: bool, move: bool) -> tuple[dt.date,
     first = table.first_ordinal
     if working and n > 0:
         i = base.toordinal() - first
-        if not FIRST_YEAR <= base.year <= LAST_YEAR:
+        if not table.first_year <= base.year <= table.last_year:
             raise CalendarYearError(base.year)
         rank = table.cumulative[i + 1] + n - 1
         if rank >= len(table.workday_index):
-            raise CalendarYearError(LAST_YEAR + 1)
+            raise CalendarYearError(table.last_year + 1)
         # A working day already: moving it off rest days changes nothing.
         return dt.date.fromordinal(table.workday_index[rank] + first), None
     day = base + dt.timedelta(days=n) if not working else base
     if not move:
         return day, None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+    if not table.first_year <= day.year <= table.last_year:
         raise CalendarYearError(day.year)
     ordinal = day.toordinal()
     found = table.next_work[ordinal - first]
     if not found:
-        raise CalendarYearError(LAST_YEAR + 1)
+        raise CalendarYearError(table.last_year + 1)
     if found == ordinal:
         return day, None
     return dt.date.fromordinal(found), day
@@ -165,7 +336,7 @@ def due_dates(bases: Sequence[dt.date], days: Sequence[int], working: bool,
             after = list(map(add, map(table.cumulative.__getitem__,
                                       map(add, ordinals, repeat(1 - first))), days))
             if max(after) <= len(table.workday_index):
-                ordinal_of = _working_ordinals()
+                ordinal_of = table.working_ordinals
                 return list(map(dt.date.fromordinal, map(ordinal_of.__getitem__, after)))
         return _due_dates_each(ordinals, days, working, move, first, end)
     targets = list(map(add, ordinals, days))
@@ -213,13 +384,6 @@ def _due_dates_each(ordinals: list[int], days: Sequence[int], working: bool, mov
 _MAX = dt.date.max.toordinal()
 
 
-@lru_cache(maxsize=1)
-def _working_ordinals() -> tuple[int, ...]:
-    """The ordinal of the k-th working day of the data at index k (1-based; 0 unused)."""
-    table = _table()
-    return (0, *(i + table.first_ordinal for i in table.workday_index))
-
-
 def _where(flags: Iterable[object]) -> list[int]:
     return list(compress(count(), flags))
 
@@ -228,9 +392,27 @@ def _run(effects: Iterable[object]) -> None:
     deque(effects, maxlen=0)
 
 
+FIXED_HOLIDAYS: tuple[tuple[int, int, str], ...] = (
+    (1, 1, "元旦"), (5, 1, "劳动节"), (5, 2, "劳动节"), (10, 1, "国庆节"), (10, 2, "国庆节"),
+    (10, 3, "国庆节"),
+)
+"""(month, day, name): the public holidays on fixed Gregorian dates, 《全国年节及纪念日放假
+办法》 art. 2 as amended with effect from 2025 (the lunar ones, 春节 端午 中秋, and 清明 move
+every year). A provisional date past the holiday data treats these as rest days too."""
+_FIXED = frozenset((m, d) for m, d, _ in FIXED_HOLIDAYS)
+
+
+def _fixed_holiday(ordinal: int) -> bool:
+    day = dt.date.fromordinal(ordinal)
+    return (day.month, day.day) in _FIXED
+
+
 def approx_is_workday(day: dt.date) -> bool:
-    """:func:`is_workday` inside the data; Monday to Friday outside it (provisional)."""
-    return is_workday(day) if supported(day) else day.weekday() < 5
+    """:func:`is_workday` inside the data; outside it (provisional), Monday to Friday
+    except the fixed-date public holidays."""
+    if supported(day):
+        return is_workday(day)
+    return day.weekday() < 5 and (day.month, day.day) not in _FIXED
 
 
 def approx_add_days(day: dt.date, n: int, day_type: str, move_off_rest: bool) -> dt.date:
@@ -243,7 +425,7 @@ def approx_add_days(day: dt.date, n: int, day_type: str, move_off_rest: bool) ->
     def workday(ordinal: int) -> bool:  # approx_is_workday on ordinals
         if first <= ordinal <= last:
             return flags[ordinal - first] == 1
-        return (ordinal + 6) % 7 < 5  # Monday to Friday
+        return (ordinal + 6) % 7 < 5 and not _fixed_holiday(ordinal)  # Monday to Friday
 
     ordinal = day.toordinal()
     if day_type == WORKING_DAYS:
@@ -268,7 +450,7 @@ def nth_workday_after(day: dt.date, n: int) -> dt.date:
     position = table.cumulative[start + 1] + n - 1  # rank of the wanted working day
     if position >= len(table.workday_index):
         # The answer lies past the data; name the first year we cannot see.
-        raise CalendarYearError(LAST_YEAR + 1)
+        raise CalendarYearError(table.last_year + 1)
     return dt.date.fromordinal(table.workday_index[position] + table.first_ordinal)
 
 
@@ -292,7 +474,7 @@ def working_clock_us(moment: dt.datetime, day_start: int, day_end: int) -> int:
         # Midnight after the data's last day (a clock judged at the end of 31 December of
         # the last year): no time of the unknown year has passed yet.
         return table.cumulative[i] * day_len
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+    if not table.first_year <= day.year <= table.last_year:
         raise CalendarYearError(day.year)
     done = table.cumulative[i] * day_len
     if not table.workday[i]:
@@ -312,5 +494,6 @@ def elapsed_us(start: dt.datetime, stop: dt.datetime) -> int:
 
 
 def supported(day: dt.date) -> bool:
-    """Whether the installed holiday data covers ``day``'s year."""
-    return FIRST_YEAR <= day.year <= LAST_YEAR
+    """Whether the holiday data in force covers ``day``'s year."""
+    table = _table()
+    return table.first_year <= day.year <= table.last_year

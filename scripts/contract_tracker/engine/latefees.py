@@ -6,9 +6,11 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
   due ``prepay_days`` calendar or working days after signing and a final payment
   ``final_days`` after the term ends. A due date on a statutory rest day moves to the
   next working day when ``move_due_off_rest_days`` is on (Civil Code art. 203). A date
-  the installed holiday data cannot settle is an error problem and the installment is
-  left out, unless the as-of date lies in an earlier year: it cannot be late yet, so the
-  date is kept provisionally (Monday to Friday as working days) with one warning a year.
+  in a year after the holiday data (the package's, extended by the Settings sheet's
+  节假日安排 table) is kept provisionally, Monday to Friday and the fixed-date public
+  holidays counted as in ``calendar.approx_add_days``, with one warning a year: left out,
+  the installment would vanish from the Dashboard and the letters just when it falls
+  due. A date before the data is an error problem and the installment is left out.
 * Receipts dated up to the as-of date pay the installment they name, otherwise the
   oldest open installment of the contract (by due date, then ID). Within one day named
   receipts are applied before unnamed ones, so splitting a receipt changes nothing.
@@ -61,11 +63,15 @@ from ..terms import Terms
 from .calendar import (
     CALENDAR_DAYS,
     DAY_TYPES,
+    FIRST_YEAR,
     WORKING_DAYS,
     CalendarYearError,
     approx_add_days,
+    calendar_for,
+    calendar_in_force,
     calendar_message,
     calendar_problem,
+    current_calendar,
     due_date,
     due_dates,
 )
@@ -76,6 +82,7 @@ LPR_MULTIPLIER = Decimal("1.5")  # courts test 7.2's rate against the one-year L
 DAYS_PER_YEAR = 365
 _NO_DATE = dt.date.max  # internal: an installment without a usable due date is never late
 _ONE_DAY = dt.timedelta(days=1)
+_LATE_WORDS = "; their fees may change by a few days once the holidays are known"
 _ZERO_FEN = Decimal("0.00")
 
 
@@ -210,9 +217,10 @@ def _resolve(base: dt.date, n: int, day_type: str, move: bool,
         day, moved_from = due_date(base, n, day_type == WORKING_DAYS, move)
         return day, moved_from, None
     except CalendarYearError as err:
-        if as_of is None or as_of.year >= err.year:
+        if as_of is None or err.year < FIRST_YEAR:
             return err.year
-        # The due date lies in a year after the as-of date, so it cannot be late yet.
+        # Kept provisionally: an installment left out would drop out of the Dashboard and
+        # the dunning letters exactly when it falls due. One warning a year says so.
         raw = approx_add_days(base, n, day_type, False)
         day = approx_add_days(base, n, day_type, move)
         return day, (raw if day != raw else None), err.year
@@ -311,6 +319,7 @@ class _Ledger:
 
     def __init__(self, book: Book, as_of: dt.date, index: ContractIndex) -> None:
         self.book, self.as_of, self.index = book, as_of, index
+        self.calendar = current_calendar()  # the rows, built later, count with it too
         self.problems: list[Problem] = []
         self.memo: Memo = {}
         self.insts = book.installments
@@ -388,7 +397,9 @@ class _Ledger:
         for year, (seen, first) in sorted(provisional.items()):
             self.problems.append(Problem.at(
                 first, "due_date",
-                f"{seen} due date(s) are provisional (this one first): {calendar_message(year)}",
+                f"{seen} due date(s) are provisional (this one first), counted with "
+                f"Monday to Friday and the fixed-date public holidays as working days"
+                f"{_LATE_WORDS if year <= self.as_of.year else ''}: {calendar_message(year)}",
                 Severity.WARNING,
             ))
 
@@ -792,8 +803,8 @@ class InstallmentFees(Sequence[InstallmentFee]):
 
     def _build(self) -> tuple[InstallmentFee, ...]:
         if self._rows is None:
-            with localcontext(EXACT):  # the segments' fees, exact however large
-                self._rows = self._rows_now()
+            with localcontext(EXACT), calendar_in_force(self._ledger.calendar):
+                self._rows = self._rows_now()  # segment fees exact however large
         return self._rows
 
     def _rows_now(self) -> tuple[InstallmentFee, ...]:
@@ -891,7 +902,9 @@ def late_fees(book: Book, as_of: dt.date,
     found: tuple[Problem, ...] = ()
     if index is None:
         index, found = index_contracts(book)
-    with localcontext(EXACT):  # Σ part x days x rate keeps every digit, however large
+    calendar, _ = calendar_for(book.settings.holidays)  # its problems: compute_penalties
+    # Σ part x days x rate keeps every digit, however large
+    with localcontext(EXACT), calendar_in_force(calendar):
         ledger = _Ledger(book, as_of, index)
         result = LateFees(
             InstallmentFees(ledger), risk_flags(book, index), ledger.total_fee(),

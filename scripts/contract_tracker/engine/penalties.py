@@ -48,6 +48,7 @@ from ..gcpause import gc_paused
 from ..money import FEN, ZERO, fmt_money, fmt_money_grouped
 from ..records import Book, Contract, Problem, Source
 from .availability import MonthAvailability, availability_months
+from .calendar import calendar_for, calendar_in_force
 from .context import ContractIndex, index_contracts, ref, refs
 from .latefees import InstallmentFee, RiskFlag, late_fees
 from .sla import IncidentSla, IncidentSlas, SlaContext, incident_slas, monthly_fee_basis
@@ -103,12 +104,14 @@ class PenaltyResult(NamedTuple):
 def compute_penalties(book: Book, as_of: dt.date) -> tuple[PenaltyResult, tuple[Problem, ...]]:
     """Late fees (clause 7.2) and SLA penalties and credits (clause 1.2) as of the end of
     ``as_of``, with everything needed to show how each figure was reached."""
-    with gc_paused():  # the engine makes no reference cycles
+    calendar, _ = calendar_for(book.settings.holidays)
+    with gc_paused(), calendar_in_force(calendar):  # the engine makes no reference cycles
         return _compute(book, as_of)
 
 
 def _compute(book: Book, as_of: dt.date) -> tuple[PenaltyResult, tuple[Problem, ...]]:
     index, problems = index_contracts(book)
+    problems = calendar_for(book.settings.holidays)[1] + problems
     ctx = SlaContext(index)
     fees, p_fees = late_fees(book, as_of, index)
     slas, p_sla = incident_slas(book, as_of, index, ctx)

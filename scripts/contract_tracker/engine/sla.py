@@ -48,8 +48,12 @@ from .calendar import (
     US_PER_HOUR,
     US_PER_SECOND,
     CalendarYearError,
+    calendar_for,
+    calendar_in_force,
     calendar_problem,
+    current_calendar,
     elapsed_us,
+    provisional_through,
     working_clock_us,
     working_us,
 )
@@ -246,6 +250,7 @@ class IncidentSlas(Sequence[IncidentSla]):
         self._kept, self._terms_of, self._end, self._ctx = kept, terms_of, end, ctx
         self._breached = breached  # the kept incidents with a breached clock (lean pass)
         self._rows: tuple[IncidentSla, ...] | None = None
+        self._calendar = current_calendar()  # built later, the rows count with it too
 
     def breached(self) -> tuple[IncidentSla, ...]:
         """The rows with a breached clock, in sheet order, without building the others
@@ -253,17 +258,19 @@ class IncidentSlas(Sequence[IncidentSla]):
         if self._rows is not None or self._breached is None:
             return tuple(s for s in self._build() if any(c.breached for c in s.clocks))
         ignored: list[Problem] = []
-        rows = (judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
-                for inc in self._breached)
+        with calendar_in_force(self._calendar):
+            rows = [judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
+                    for inc in self._breached]
         return tuple(s for s in rows if any(c.breached for c in s.clocks))
 
     def _build(self) -> tuple[IncidentSla, ...]:
         if self._rows is None:
             ignored: list[Problem] = []  # reported by the pass that kept the incident
-            self._rows = tuple(
-                judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
-                for inc in self._kept
-            )
+            with calendar_in_force(self._calendar):
+                self._rows = tuple(
+                    judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
+                    for inc in self._kept
+                )
         return self._rows
 
     def __len__(self) -> int:
@@ -344,12 +351,36 @@ def incident_slas(
         problems.extend(found)
     if ctx is None:
         ctx = SlaContext(index)
+    calendar, _ = calendar_for(book.settings.holidays)  # its problems: compute_penalties
+    with calendar_in_force(calendar):
+        return _incident_slas(book, as_of, index, ctx, problems)
+
+
+def _incident_slas(book: Book, as_of: dt.date, index: ContractIndex, ctx: SlaContext,
+                   problems: list[Problem]) -> tuple[SlaRun, tuple[Problem, ...]]:
     end = judged_at(as_of)
+    known = current_calendar()
+    last_read = (end - _ONE_US).year  # no clock reads past the end of the as-of date
+    if last_read > known.last_year:
+        # A working-hours clock cannot wait for next year's holiday data: the years past
+        # it are counted provisionally, and each clock that reaches them says so.
+        with calendar_in_force(provisional_through(known, last_read)):
+            return _judge_all(book, end, index, ctx, problems,
+                              dt.datetime(known.last_year + 1, 1, 1))
+    return _judge_all(book, end, index, ctx, problems, None)
+
+
+_ONE_US = dt.timedelta(microseconds=1)
+
+
+def _judge_all(book: Book, end: dt.datetime, index: ContractIndex, ctx: SlaContext,
+               problems: list[Problem], provisional_from: dt.datetime | None,
+               ) -> tuple[SlaRun, tuple[Problem, ...]]:
     incidents = book.incidents
     if len(set(map(_INCIDENT_ID, incidents))) != len(incidents):
         incidents = _first_of_each(incidents, problems)
     run = _SlaPass(incidents, index.terms, end, ctx, book.settings.source_of("work_day_start"),
-                   index.contracts)
+                   index.contracts, provisional_from)
     problems.extend(run.problems())
     return (SlaRun(IncidentSlas(run.kept(), index.terms, end, ctx, run.breached()),
                    run.penalties(), run.breaches),
@@ -381,8 +412,11 @@ class _SlaPass:
 
     def __init__(self, incidents: tuple[Incident, ...], terms_of: Mapping[str, Terms],
                  end: dt.datetime, ctx: SlaContext, settings_src: Source = NO_SOURCE,
-                 contracts: Mapping[str, Contract] | None = None) -> None:
+                 contracts: Mapping[str, Contract] | None = None,
+                 provisional_from: dt.datetime | None = None) -> None:
         self.incidents, self.terms_of, self.end, self.ctx = incidents, terms_of, end, ctx
+        self.provisional_from = provisional_from  # where the provisional days begin
+        self.provisional: list[int] = []  # working-hours incidents whose clocks reach them
         self.settings_src = settings_src  # where work_day_start is set (for its problem)
         self.contracts = contracts or {}  # for a contract's own working hours
         self.found: dict[int, list[Problem]] = {}  # position -> its problems
@@ -409,6 +443,16 @@ class _SlaPass:
             self._24x7()
         if others:
             self._one_by_one(others)
+        if self.provisional and provisional_from is not None:
+            first = self.provisional[0]
+            inc = incidents[first]
+            self.found.setdefault(first, []).append(calendar_problem(
+                inc.src, "reported_at", provisional_from.year,
+                f"{len(self.provisional)} working-hours SLA clock(s) run into "
+                f"{provisional_from.year} (this one first) and are judged provisionally, "
+                f"counting Monday to Friday except the fixed-date public holidays as working "
+                f"days; a verdict may change once the holidays are known",
+                Severity.WARNING))
 
     # -- 24x7 clocks, by whole columns
 
@@ -570,6 +614,9 @@ class _SlaPass:
                     found[k] = said
                 hits = tuple(c.breached for c in row.clocks)
             self.judged.append(k)
+            if self.provisional_from is not None and _reads_past(inc, end,
+                                                                 self.provisional_from):
+                self.provisional.append(k)
             if any(hits):
                 self.hit.append(k)
                 self.breaches += sum(hits)
@@ -611,6 +658,17 @@ class _SlaPass:
             before = sums.get(key)
             sums[key] = (ZERO if before is None else before) + total
         return sums
+
+
+def _reads_past(inc: Incident, end: dt.datetime, moment: dt.datetime) -> bool:
+    """Whether one of the incident's clocks runs past ``moment`` (judged at ``end``)."""
+    for spec in CLOCKS:
+        if spec.major_only and inc.severity != "major":
+            continue
+        stop = getattr(inc, spec.stop)
+        if (end if stop is None or stop > end else stop) > moment:
+            return True
+    return False
 
 
 _FIRST = itemgetter(0)
