@@ -349,11 +349,15 @@ def test_a_template_edited_in_word_still_works(tmp_path: Path) -> None:
     assert document_text(edited) == document_text(render("contract_zh.docx", mapping))
 
 
+WORKED = ("60,000.00元×0.05%×10天（2026年4月10日付款部分）＋40,000.00元×0.05%×35天"
+          "（尚未支付部分）＝1,000.00元")
+
+
 def test_dunning_letter_renders() -> None:
     book = golden_book()
     lines = [
         DunningLine("HT-2026-001", "HT-2026-001-1", "prepayment", dt.date(2026, 3, 31),
-                    D("100000.00"), D("40000.00"), 35, D("1000.00")),
+                    D("100000.00"), D("40000.00"), 35, D("1000.00"), basis=WORKED),
         DunningLine("HT-2026-001", "HT-2026-001-2", "final", dt.date(2026, 4, 30),
                     D("23456.78"), D("23456.78"), 5, D("58.64")),
     ]
@@ -363,6 +367,8 @@ def test_dunning_letter_renders() -> None:
         ctx.as_mapping())
     text = document_text(data)
     check_golden("dunning_zh.txt", text)
+    # 40,000 x 35 days alone is 700.00: the basis shows the part paid late too.
+    assert f"滞纳金计算（金额×日费率×逾期天数）：\n1. HT-2026-001 预付款：{WORKED}\n" in text
     assert "人民币63,456.78元（大写：人民币陆万叁仟肆佰伍拾陆元柒角捌分）" in text
     assert "第7.2条" in text and "每日万分之五" in text
     assert "人民币1,058.64元（大写：人民币壹仟零伍拾捌元陆角肆分）" in text

@@ -9,10 +9,10 @@ from typing import Any
 import chinese_calendar
 import pytest
 
+from contract_tracker import schema
 from contract_tracker.engine import calendar as cal
 from contract_tracker.engine import compute_penalties
 from contract_tracker.engine.latefees import effective_due_date
-from contract_tracker import schema
 from contract_tracker.records import HolidayRule, Severity
 from contract_tracker.terms import effective_terms
 

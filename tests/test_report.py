@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 from email import policy
 from email.message import EmailMessage
@@ -1069,27 +1070,36 @@ def test_a_client_chased_week_after_week_gets_numbered_reminders_then_a_final_no
     assert seen["2026-W46"]["C0020"] == (2, False)
 
     letters = tmp_path / "2026-W46" / "letters"
-    final_path = next(letters.glob("催款函_C0008*.docx"))
+    final_path = next(letters.glob("最后催款通知函_C0008*.docx"))  # named as what it is
+    assert not list(letters.glob("催款函_C0008*"))
     final = _docx_paragraphs(final_path)
     assert final[0] == "最后催款通知函"
     header = Document(str(final_path)).sections[0].header.paragraphs[0].text
     assert header == "最后催款通知函 CT-2026W46-C0008"
-    assert ("我司已于2026年11月2日起就下列逾期款项2次致函贵司催告，贵司至今未付清。"
-            "本函为第3次催告。") in final
+    assert ("我司已于2026年11月2日起就下列逾期款项两次致函贵司催告，贵司至今未付清。"
+            "本函为第三次催告。") in final
     assert any(p.startswith("本函为最后催告。") for p in final)
+    # A final demand does not tell the client to ignore it.
+    assert not any("请忽略本函" in p for p in final)
+    assert any(p.startswith("如贵司已于本函发出前付款，请将付款凭证发送") for p in final)
     second = _docx_paragraphs(next(letters.glob("催款函_C0020*.docx")))
     assert second[0] == "催  款  函"
-    assert ("我司已于2026年11月9日起就下列逾期款项1次致函贵司催告，贵司至今未付清。"
-            "本函为第2次催告。") in second
+    assert ("我司已于2026年11月9日起就下列逾期款项一次致函贵司催告，贵司至今未付清。"
+            "本函为第二次催告。") in second
     assert not any(p.startswith("本函为最后催告") for p in second)
+    assert any(p.startswith("如贵司已支付上述款项，请忽略本函，并将付款凭证发送") for p in second)
     first = _docx_paragraphs(next((tmp_path / "2026-W44" / "letters").glob("催款函_C0008*")))
     assert first[0] == "催  款  函" and not any("次致函" in p for p in first)
 
     mail = tmp_path / "2026-W46" / "mail"
-    subject = _eml(next(mail.glob("催款函_C0008*.eml")))["Subject"]
-    assert subject.startswith("【最后催款通知】") and subject.endswith("（第3次催告）")
-    body = _eml(next(mail.glob("催款函_C0008*.eml"))).get_body(("plain",)).get_content()
-    assert "本邮件为第3次催告" in body and "本邮件及所附《最后催款通知函》为最后催告" in body
+    draft = _eml(next(mail.glob("最后催款通知函_C0008*.eml")))
+    assert draft["Subject"].startswith("【最后催款通知】")
+    assert draft["Subject"].endswith("（第三次催告）")
+    (attachment,) = draft.iter_attachments()
+    assert attachment.get_filename() == final_path.name
+    body = draft.get_body(("plain",)).get_content()
+    assert "本邮件为第三次催告" in body and "本邮件及所附《最后催款通知函》为最后催告" in body
+    assert "请忽略本邮件" not in body and "如贵司已于本邮件发出前付款" in body
     first_subject = _eml(next((tmp_path / "2026-W44" / "mail").glob("催款函_C0008*")))["Subject"]
     assert first_subject.startswith("【催款函】") and "次催告" not in first_subject
 
@@ -1176,3 +1186,43 @@ def test_a_snapshot_from_before_letters_were_counted_counts_every_item(tmp_path:
     assert data.pop("letters") == ["C0005", "C0008", "C0010", "C0012", "C0021"]
     snap.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert _letters_in_a_row(tmp_path, ["2026-W45"])["2026-W45"]["C0008"] == (2, False)
+
+
+_PART = re.compile(r"([\d,]+\.\d\d)元×([\d.]+)%×(\d+)天")
+
+
+def test_each_letter_fee_comes_with_a_basis_the_client_can_recompute(tmp_path: Path) -> None:
+    """Found in review: an overdue item's fee includes its parts paid late before, so
+    outstanding x rate x days in the table did not give the fee shown (C0008: 46,200.00 x
+    0.05 % x 296 = 6,837.60, not 7,207.20). Each fee now states its parts."""
+    from contract_tracker.sample import sample_book
+
+    job = report_job(sample_book("small"), "2026-W47", tmp_path, now=NOW)
+    assert not job.failed, job.summary
+    report = build_report(sample_book("small"), parse_week("2026-W47"))
+    checked = 0
+    for letter in report.letters:
+        path = next((tmp_path / "2026-W47" / "letters").glob(f"*_{letter.client_id}_*.docx"))
+        paragraphs = _docx_paragraphs(path)
+        body = _eml(next((tmp_path / "2026-W47" / "mail").glob(
+            f"*_{letter.client_id}_*.eml"))).get_body(("plain",)).get_content() \
+            if letter.mail_name else ""
+        for row in (*letter.items, *letter.settled):
+            if row.fee == 0:
+                continue
+            line = next(p for p in paragraphs if row.basis and p.endswith(row.basis))
+            parts = _PART.findall(line)
+            assert parts, line
+            exact = sum(D(a.replace(",", "")) * D(r) / 100 * int(d)
+                        for a, r, d in parts)
+            shown = D(line.rsplit("＝", 1)[1].split("元")[0].replace(",", ""))
+            assert exact.quantize(D("0.01"), ROUND_HALF_UP) == shown
+            if not row.capped:
+                assert shown == row.fee
+            if body:
+                assert f"滞纳金计算：{row.basis}" in body
+            checked += 1
+    c0008 = next(x for x in report.letters if x.client_id == "C0008").items[0]
+    assert "付款部分" in c0008.basis and "尚未支付部分" in c0008.basis
+    assert c0008.outstanding * c0008.rate * c0008.days_overdue != c0008.fee
+    assert checked >= len(report.letters)

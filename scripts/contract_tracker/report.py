@@ -102,7 +102,7 @@ Output layout::
 
     <out>/<week>/overdue-report_<week>.xlsx
     <out>/<week>/summary_<week>.html
-    <out>/<week>/letters/催款函_<client id>_<client name>.docx
+    <out>/<week>/letters/催款函_<client id>_<client name>.docx  (最后催款通知函_…: final notices)
     <out>/<week>/mail/催款函_<client id>_<client name>.eml
     <out>/snapshots/<week>.json
 
@@ -346,6 +346,7 @@ class OverdueRow(NamedTuple):
     new_note: str  # why it counts as newly overdue this week; '' when it does not
     capped: bool = False  # the fee is the contract's cap, not rate x days
     workings: str = ""  # how the fee was computed: each part x rate x days
+    basis: str = ""  # the same in a letter's words (Chinese only)
 
 
 class LatePart(NamedTuple):
@@ -374,6 +375,7 @@ class SettledFeeRow(NamedTuple):
     capped: bool
     workings: str  # '' unless the client gets a letter (the workbook lists those rows)
     letter: bool  # stated in the client's letter (the client has overdue items)
+    basis: str = ""  # the workings in a letter's words, when ``letter``
 
     @property
     def days(self) -> int:
@@ -696,22 +698,32 @@ def _capped(f: InstallmentFee) -> bool:
     return f.cap is not None and f.fee_exact > f.cap
 
 
-def _workings(f: InstallmentFee) -> str:
+def _workings(f: InstallmentFee, letter: bool = False) -> str:
     """How an installment's late fee was computed (clause 7.2): each part late x its daily
-    rate x its days late, the exact sum, the cap when it applies, and the fee."""
-    from .docgen.capitals import format_percent
+    rate x its days late, the exact sum, the cap when it applies, and the fee. For the
+    report's sheets (Chinese with English keywords), or, with ``letter``, in the words of a
+    letter to the client (Chinese only, amounts in 元, dates written out)."""
+    from .docgen.capitals import cn_date, format_percent
 
     parts = []
+    unit = "元" if letter else ""
     for seg in f.segments:
-        when = f"{seg.last_day:%Y-%m-%d}付" if seg.receipt_id is not None else "未付"
-        parts.append(f"{fmt_money_grouped(seg.amount)}×{format_percent(seg.rate)}×{seg.days}天"
-                     f"（{when}）")
-    text = " + ".join(parts) or "0"
-    text += f" = {fmt_money_grouped(round_fen(f.fee_exact))}"
+        if letter:
+            when = (f"{cn_date(seg.last_day)}付款部分" if seg.receipt_id is not None
+                    else "尚未支付部分")
+        else:
+            when = f"{seg.last_day:%Y-%m-%d}付" if seg.receipt_id is not None else "未付"
+        parts.append(f"{fmt_money_grouped(seg.amount)}{unit}×{format_percent(seg.rate)}×"
+                     f"{seg.days}天（{when}）")
+    plus, equals = ("＋", "＝") if letter else (" + ", " = ")  # a letter's line breaks well
+    text = plus.join(parts) or "0"
+    text += f"{equals}{fmt_money_grouped(round_fen(f.fee_exact))}{unit}"
     if _capped(f) and f.cap is not None:
-        text += f"；上限 cap {fmt_money_grouped(f.cap)}"
+        text += (f"，超过合同约定的上限，按上限{fmt_money_grouped(f.cap)}元计收" if letter
+                 else f"；上限 cap {fmt_money_grouped(f.cap)}")
     if f.grace_days:
-        text += f"；宽限 grace {f.grace_days}天"
+        text += (f"（逾期天数已扣除宽限期{f.grace_days}天）" if letter
+                 else f"；宽限 grace {f.grace_days}天")
     return text
 
 
@@ -841,7 +853,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             overdue.append(OverdueRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, f.kind,
                 f.due.date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee, rate,
-                f.exempt, note, _capped(f), _workings(f) if f.fee > ZERO else ""))
+                f.exempt, note, _capped(f), _workings(f) if f.fee > ZERO else "",
+                _workings(f, letter=True) if f.fee > ZERO else ""))
         if paid_week > ZERO:
             paid.append(PaidRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, f.due.date, f.amount,
@@ -979,7 +992,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     for r in overdue:
         by_client.setdefault(r.client_id, []).append(r)
     known = {cid: rows for cid, rows in sorted(by_client.items()) if cid in clients}
-    settled = [r._replace(letter=True, workings=_workings(settled_fees[r.installment_id]))
+    settled = [r._replace(letter=True, workings=_workings(settled_fees[r.installment_id]),
+                          basis=_workings(settled_fees[r.installment_id], letter=True))
                if r.client_id in known else r for r in settled]
     settled_of: dict[str, list[SettledFeeRow]] = {}
     for s_row in settled:
@@ -989,9 +1003,6 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             "Contracts", "", f"client {cid or '(blank)'} of overdue contract(s) "
             f"{', '.join(sorted({r.contract_id for r in by_client[cid]}))} is not on the "
             "Clients sheet: no letter", Severity.WARNING))
-    stems = {cid: f"催款函_{cid}" for cid in known}
-    docx_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".docx")
-    eml_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".eml")
     letters: list[ClientLetter] = []
     # A week counts for a letter when that week's report chased one of its installments:
     # "下列逾期款项N次致函" must be true of the items listed, not of the client.
@@ -1000,11 +1011,18 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                 if snap.lettered is None or item.client_id in snap.lettered})
               for snap in (history or ((previous,) if previous is not None else ()))]
     final_from = book.settings.dunning_final_from
+    chased_before = {
+        cid: [day for day, _ in itertools.takewhile(
+            functools.partial(_chased, frozenset(r.installment_id for r in rows)), chased)]
+        for cid, rows in known.items()}
+    # A final notice is named as one: the e-mail calls its attachment so.
+    final = {cid for cid in known if 0 < final_from <= len(chased_before[cid]) + 1}
+    stems = {cid: f"{'最后催款通知函' if cid in final else '催款函'}_{cid}" for cid in known}
+    docx_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".docx")
+    eml_names = plan_names(((stems[cid], clients[cid].name) for cid in known), ".eml")
     for cid, rows in known.items():
         client = clients[cid]
-        mine = frozenset(r.installment_id for r in rows)
-        before = [day for day, _ in itertools.takewhile(functools.partial(_chased, mine),
-                                                        chased)]
+        before = chased_before[cid]
         reminder = len(before) + 1
         to, why = email_addresses(client.email)
         mgr_addrs, mgr_why = email_addresses(client.manager_email)
@@ -1898,8 +1916,10 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
     bank = [f"账户名称：{ctx.company.bank_account_name}", f"开户银行：{ctx.company.bank_name}",
             f"银行账号：{ctx.company.bank_account_no}"]
     title = "最后催款通知函" if ctx.letter.final else "催款函"
-    closing = (f"《{title}》（编号：{ctx.letter.number}）见附件。如贵司已支付上述款项，"
-               "请忽略本邮件，并将付款凭证回复给我，以便核对。谢谢！")
+    closing = (f"《{title}》（编号：{ctx.letter.number}）见附件。"
+               + ("如贵司已于本邮件发出前付款，请将付款凭证回复给我，以便核对。" if ctx.letter.final
+                  else "如贵司已支付上述款项，请忽略本邮件，并将付款凭证回复给我，以便核对。")
+               + "谢谢！")
     signature = ["此致", "敬礼！", "", ctx.letter.manager or "", ctx.company.name]
     if letter.manager_email:
         signature.append(letter.manager_email)
@@ -1912,6 +1932,8 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
         lines.append(f"{i.no}. 合同{i.contract_no}（{i.kind}，分期{i.installment}）：到期日"
                      f"{i.due_date}，未付金额人民币{i.outstanding}元，逾期{i.days_overdue}天，"
                      f"滞纳金人民币{i.late_fee}元{i.cap_mark}；")
+        if i.basis:
+            lines.append(f"   滞纳金计算：{i.basis}")
     if ctx.settled:
         lines += ["", f"另，以下款项贵司虽已付清，但付款晚于到期日，按合同第{fee.clause}条"
                   "计收的滞纳金尚未支付：", ""]
@@ -1919,6 +1941,7 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
             lines.append(f"{x.no}. 合同{x.contract_no}（{x.kind}，分期{x.installment}）：到期日"
                          f"{x.due_date}，付款日{x.paid_dates}，逾期{x.days_late}天，"
                          f"滞纳金人民币{x.late_fee}元{x.cap_mark}；")
+            lines.append(f"   滞纳金计算：{x.basis}")
     if fee.cap_note:
         lines += ["", f"注：{fee.cap_note}"]
     lines += ["", paragraphs[0], "", paragraphs[1], *bank, ""]
@@ -2058,11 +2081,12 @@ def letter_context(book: Book, client: Client, letter: ClientLetter, as_of: dt.d
 
     one = Book(settings=book.settings, clients=(client,))  # the builder looks clients up
     lines = [DunningLine(r.contract_id, r.installment_id, r.kind, r.due, r.amount,
-                         r.outstanding, r.days_overdue, r.fee, r.rate, r.capped)
+                         r.outstanding, r.days_overdue, r.fee, r.rate, r.capped, r.basis)
              for r in letter.items]
     settled = [DunningSettledLine(x.contract_id, x.installment_id, x.kind, x.due, x.amount,
                                   tuple(q.paid_on for q in x.parts),
-                                  tuple(q.days for q in x.parts), x.fee, x.rate, x.capped)
+                                  tuple(q.days for q in x.parts), x.fee, x.rate, x.capped,
+                                  x.basis)
                for x in letter.settled]
     return build_dunning_context(one, letter.client_id, lines, as_of=as_of,
                                  letter_no=letter.letter_no,

@@ -82,6 +82,7 @@ from ..schema import SERVICE_ITEMS
 from ..terms import Terms, effective_terms
 from .capitals import (
     cn_date,
+    cn_small_number,
     en_date,
     format_number,
     format_percent,
@@ -706,8 +707,8 @@ class LetterCtx:
     manager: str
     manager_email: str
     title: str = "催  款  函"
-    reminder: str = "1"  # this letter is the Nth in a row about (some of) its items
-    previous_count: str = ""  # letters sent before it in a row ('' for the first)
+    reminder: str = "一"  # this letter is the Nth in a row about (some of) its items
+    previous_count: str = ""  # letters sent before it in a row ('' for the first), 两 for 2
     chased_since: str = ""  # the date of the first of those
     final: bool = False  # a final notice (最后催款通知函)
 
@@ -729,6 +730,7 @@ class DunningItemCtx:
     late_fee: str
     rate: str
     cap_mark: str = ""  # "*" when the fee is the contract's cap
+    basis: str = ""  # how the fee was computed: each part x rate x days late
 
 
 @dataclass(frozen=True, slots=True)
@@ -746,6 +748,7 @@ class DunningSettledCtx:
     late_fee: str
     rate: str
     cap_mark: str = ""
+    basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -766,6 +769,7 @@ class LateFeeCtx:
     rate_percent: str
     clause: str
     cap_note: str = ""  # why some fees carry a "*", when they do
+    has_basis: bool = False  # some item says how its fee was computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -774,8 +778,9 @@ class DunningContext:
 
     ``letter``: ``number``, ``date`` and ``as_of`` (``2026年3月31日``), ``pay_within_days``
     (``7``), ``manager`` and ``manager_email`` (the account manager who signs); ``title``
-    (``催  款  函``, or ``最后催款通知函`` when ``final``), ``reminder`` (``3``: the third
-    weekly letter in a row), ``previous_count`` (``2``; empty for a first letter) and
+    (``催  款  函``, or ``最后催款通知函`` when ``final``), ``reminder`` (``三``: the third
+    weekly letter in a row, in Chinese numerals as a letter writes them), ``previous_count``
+    (``两``; empty for a first letter) and
     ``chased_since`` (the date of the first of them), ``final`` (a final notice).
     ``client``: :class:`PartyCtx`. ``company``: :class:`CompanyCtx` (with the bank account).
     ``items`` (a list, one per overdue installment): ``no``, ``contract_no``,
@@ -821,6 +826,7 @@ class DunningLine:
     late_fee: Decimal
     rate: Decimal = Decimal("0.0005")
     capped: bool = False  # the fee is the contract's cap, not rate x days
+    basis: str = ""  # how the fee was computed, in a letter's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -838,6 +844,7 @@ class DunningSettledLine:
     late_fee: Decimal
     rate: Decimal = Decimal("0.0005")
     capped: bool = False
+    basis: str = ""
 
 
 CAP_NOTE = "标“*”的滞纳金已达合同约定的上限，按上限计收。"
@@ -885,8 +892,9 @@ def build_dunning_context(
             as_of=cn_date(as_of), pay_within_days=str(pay_within_days),
             manager=clean_text(client.account_manager),
             manager_email=clean_text(client.manager_email),
-            title=FINAL_TITLE if final else LETTER_TITLE, reminder=str(reminder),
-            previous_count=str(reminder - 1) if reminder > 1 else "",
+            title=FINAL_TITLE if final else LETTER_TITLE, reminder=cn_small_number(reminder),
+            previous_count=(("两" if reminder == 3 else cn_small_number(reminder - 1))
+                            if reminder > 1 else ""),
             chased_since=cn_date(chased_since) if reminder > 1 and chased_since else "",
             final=final,
         ),
@@ -900,6 +908,7 @@ def build_dunning_context(
                 amount=_money(x.amount), outstanding=_money(x.outstanding),
                 days_overdue=str(x.days_overdue), late_fee=_money(x.late_fee),
                 rate=rate_words_cn(x.rate), cap_mark="*" if x.capped else "",
+                basis=clean_text(x.basis),
             )
             for i, x in enumerate(lines, 1)
         ),
@@ -914,6 +923,7 @@ def build_dunning_context(
             rate_words=rate_words_cn(common) if common is not None else "合同约定的比例",
             rate_percent=format_percent(common) if common is not None else "",
             clause="7.2", cap_note=CAP_NOTE if capped else "",
+            has_basis=any(x.basis for x in lines) or any(x.basis for x in settled),
         ),
         settled=tuple(
             DunningSettledCtx(
@@ -924,7 +934,7 @@ def build_dunning_context(
                 paid_dates="、".join(cn_date(d) for d in x.paid_dates),
                 days_late="、".join(str(n) for n in x.days_late),
                 late_fee=_money(x.late_fee), rate=rate_words_cn(x.rate),
-                cap_mark="*" if x.capped else "",
+                cap_mark="*" if x.capped else "", basis=clean_text(x.basis),
             )
             for i, x in enumerate(settled, 1)
         ),

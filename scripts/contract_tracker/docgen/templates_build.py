@@ -961,6 +961,21 @@ def _dunning_zh(doc: DocxDocument) -> None:
     w.tag("{%p if late_fee.cap_note %}")
     w.p("注:{{ late_fee.cap_note }}", first_line=24)
     w.tag("{%p endif %}")
+    # Each fee's basis, so the client can recompute it: an overdue item's fee includes its
+    # parts paid late before, which the table's outstanding x days alone does not show.
+    w.tag("{%p if late_fee.has_basis %}")
+    w.p("滞纳金计算(金额×日费率×逾期天数):", first_line=24, before=6, keep_next=True)
+    w.tag("{%p for item in items %}")
+    w.tag("{%p if item.basis %}")
+    w.p("{{ item.no }}. {{ item.contract_no }} {{ item.kind }}:{{ item.basis }}", indent=24,
+        align=WD_ALIGN_PARAGRAPH.LEFT)
+    w.tag("{%p endif %}")
+    w.tag("{%p endfor %}")
+    w.tag("{%p for item in settled %}")
+    w.p("另{{ item.no }}. {{ item.contract_no }} {{ item.kind }}:{{ item.basis }}", indent=24,
+        align=WD_ALIGN_PARAGRAPH.LEFT)
+    w.tag("{%p endfor %}")
+    w.tag("{%p endif %}")
     w.p()
     w.p("逾期未付金额合计人民币{{ totals.outstanding }}元(大写:{{ totals.outstanding_capitals }})。"
         "根据合同第{{ late_fee.clause }}条“甲方未按时支付服务费用的,应向乙方支付滞纳金,滞纳金为每日"
@@ -969,16 +984,17 @@ def _dunning_zh(doc: DocxDocument) -> None:
         "其中逾期未付款项的滞纳金人民币{{ totals.overdue_fee }}元,"
         "已付清款项的滞纳金人民币{{ totals.settled_fee }}元{% endif %}。以上合计人民币"
         "{{ totals.total_due }}元(大写:{{ totals.total_due_capitals }})。", first_line=24)
+    # From the payment request to the seal, one block: the seal never stands on a page
+    # without the demand it signs.
     w.p("请贵司于收到本函之日起{{ letter.pay_within_days }}日内将上述款项支付至我司以下账户,"
-        "逾期未付的,滞纳金将继续按日计算至实际付清之日:", first_line=24)
-    w.lines([
-        "账户名称:{{ company.bank_account_name }}",
-        "开户银行:{{ company.bank_name }}",
-        "银行账号:{{ company.bank_account_no }}",
-    ], indent=24)
-    w.p("如贵司已支付上述款项,请忽略本函,并将付款凭证发送我司客户经理{{ letter.manager }}"
+        "逾期未付的,滞纳金将继续按日计算至实际付清之日:", first_line=24, keep_next=True)
+    for text in ("账户名称:{{ company.bank_account_name }}", "开户银行:{{ company.bank_name }}",
+                 "银行账号:{{ company.bank_account_no }}"):
+        w.p(text, indent=24, keep_next=True)
+    w.p("{% if letter.final %}如贵司已于本函发出前付款,请{% else %}如贵司已支付上述款项,请忽略"
+        "本函,并{% endif %}将付款凭证发送我司客户经理{{ letter.manager }}"
         "{% if letter.manager_email %}(电子邮箱:{{ letter.manager_email }}){% endif %},"
-        "以便核对。", first_line=24)
+        "以便核对。", first_line=24, keep_next=True)
     w.tag("{%p if letter.final %}")
     w.p("本函为最后催告。如贵司在上述期限内仍未付清,我司将依照合同约定和法律规定,"
         "通过诉讼等途径追究贵司的违约责任。", first_line=24, keep_next=True)
