@@ -28,6 +28,7 @@ from contract_tracker.dashboard import (
 )
 from contract_tracker.engine import compute_penalties
 from contract_tracker.jobs import refresh_job
+from contract_tracker.money import fmt_money_grouped
 from contract_tracker.reader import load_book
 from contract_tracker.records import (
     AgeingBucket,
@@ -365,6 +366,14 @@ def test_kpis_equal_the_engines_totals_on_the_sample() -> None:
     assert sum(a.amount for a in model.ageing) == k.overdue
     assert sum(a.items for a in model.ageing) == sum(1 for f in fees if f.overdue)
     assert sum(x.overdue for x in model.rows) == k.overdue  # every overdue contract listed
+    # Found in review: fees and SLA sums of ended contracts no longer listed made the
+    # columns fall short of the KPIs, silently. The header now names what is not listed.
+    assert sum(x.late_fee for x in model.rows) + k.late_fees_unlisted == k.late_fees
+    assert sum(x.sla_owed for x in model.rows) + k.sla_owed_unlisted == k.sla_owed
+    assert k.late_fees_unlisted > 0 and k.sla_owed_unlisted > 0
+    header = dashboard_sheet(model, dt.datetime(2026, 11, 26, 9, 0)).rows[1][0]
+    assert (f"滞纳金 late fees ¥{fmt_money_grouped(k.late_fees_unlisted)}，SLA应付 owed by us "
+            f"¥{fmt_money_grouped(k.sla_owed_unlisted)}") in str(header)
     assert k.payment_breaches == sum(1 for x in model.rows if x.payment is Flag.RED) > 0
     assert k.sla_breaches == sum(
         sum(c.breached for c in s.clocks) for s in result.sla

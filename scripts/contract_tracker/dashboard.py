@@ -175,6 +175,8 @@ class Kpis(NamedTuple):
     listed: int
     unsigned: Decimal = ZERO  # outstanding on draft/sent contracts: in no other figure
     unsigned_contracts: int = 0  # draft/sent contracts with money scheduled
+    late_fees_unlisted: Decimal = ZERO  # of late_fees: on contracts not listed
+    sla_owed_unlisted: Decimal = ZERO  # of sla_owed: on contracts not listed
 
 
 @dataclass(frozen=True)
@@ -397,6 +399,8 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
         listed=len(rows),
         unsigned=sum(unsigned_owing.values(), ZERO),
         unsigned_contracts=sum(1 for v in unsigned_owing.values() if v > ZERO),
+        late_fees_unlisted=sum((x.late_fee for x in signed if not x.listed), ZERO),
+        sla_owed_unlisted=sum((x.sla_owed for x in signed if not x.listed), ZERO),
     )
     return Dashboard(as_of, kpis, tuple(ageing), rows, tuple(lines), settings.due_soon_days)
 
@@ -564,6 +568,12 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
     rows.append(["续约 renew：黄 = 在续约通知期内 in the notice period before the end；"
                  "红 = 已到期未续约 ended without renewal；绿 = 已续约或未到通知期 renewed or "
                  "not yet due；- = 不适用 n/a。"])
+    if k.late_fees_unlisted or k.sla_owed_unlisted:
+        # So the columns reconcile with the KPIs: fees on installments settled late, and
+        # SLA sums, of contracts no longer listed (ended, nothing outstanding).
+        rows[1][0] = (f"{rows[1][0]}；指标另含未列出合同 KPIs also hold contracts not listed："
+                       f"滞纳金 late fees ¥{fmt_money_grouped(k.late_fees_unlisted)}，SLA应付 "
+                       f"owed by us ¥{fmt_money_grouped(k.sla_owed_unlisted)}。")
     for r in (1, 2, 3):
         row_styles[r] = "muted"
 
