@@ -671,3 +671,24 @@ def test_libreoffice_prints_the_dashboard_legibly(sample_copy: Path, tmp_path: P
     pngs = pdf_pages_to_png(pdf, tmp_path / "page", dpi=50)
     assert pngs and pngs[0].stat().st_size > 20_000  # the chart and the table are drawn
     keep_pngs(pngs[:1], "dashboard")
+
+
+def test_the_penalties_line_and_the_dashboard_agree_on_what_is_owed() -> None:
+    """Found in review: refresh printed two overdue totals (¥1,176,600.00 from the engine,
+    ¥1,090,200.00 on the Dashboard): the engine computes draft contracts as written, but
+    nothing is owed before signing. The penalties line now counts what is owed."""
+    from contract_tracker.jobs import penalties_job
+
+    book = sample_book("small")
+    as_of = dt.date(2027, 1, 20)  # past the drafts' prepayment due dates
+    job, result = penalties_job(book, as_of, now=NOW)
+    model = dashboard_model(book, result, as_of)
+    unsigned = [f for f in result.late_fees
+                if not is_signed(next(c for c in book.contracts if c.contract_id == f.contract_id))]
+    fees, overdue = sum(f.fee for f in unsigned), sum(f.overdue for f in unsigned)
+    assert fees > 0 and overdue > 0
+    assert f"overdue ¥{fmt_money_grouped(model.kpis.overdue)};" in job.summary
+    assert f"late fees ¥{fmt_money_grouped(model.kpis.late_fees)} owed to us" in job.summary
+    assert (f"not counted, as not owed before signing: overdue ¥{fmt_money_grouped(overdue)} "
+            f"and late fees ¥{fmt_money_grouped(fees)}") in job.summary
+    assert result.totals.overdue == model.kpis.overdue + overdue  # the engine: as written

@@ -127,15 +127,27 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
     """Late fees and SLA penalties as of ``as_of``: the Workings sheet, and the engine's
     result for the caller to print."""
     from .engine import compute_penalties, workings_rows
-    from .money import fmt_money_grouped
+    from .money import ZERO, fmt_money_grouped
 
     now = now or _now()
     result, problems = compute_penalties(book, as_of)
     t = result.totals
-    summary = (f"as of {as_of}: late fees ¥{fmt_money_grouped(t.late_fees)} owed to us, "
-               f"overdue ¥{fmt_money_grouped(t.overdue)}; SLA ¥{fmt_money_grouped(t.sla_owed)}"
-               f" owed by us ({t.breaches} breaches, {t.availability_breaches} availability "
-               "misses)")
+    # The engine computes every contract as written; nothing is owed before signing, so
+    # the line states what is owed as the Dashboard and the report do (one rule).
+    unsigned = set(pending_contracts(book))
+    pending = [f for f in result.late_fees if f.contract_id in unsigned] if unsigned else []
+    pending_fees = sum((f.fee for f in pending), ZERO)
+    pending_overdue = sum((f.overdue for f in pending), ZERO)
+    summary = (f"as of {as_of}: late fees ¥{fmt_money_grouped(t.late_fees - pending_fees)} "
+               f"owed to us, overdue ¥{fmt_money_grouped(t.overdue - pending_overdue)}; SLA "
+               f"¥{fmt_money_grouped(t.sla_owed)} owed by us ({t.breaches} breaches, "
+               f"{t.availability_breaches} availability misses)")
+    if pending_fees or pending_overdue:
+        summary += (f"; not counted, as not owed before signing: overdue "
+                    f"¥{fmt_money_grouped(pending_overdue)} and late fees "
+                    f"¥{fmt_money_grouped(pending_fees)} on "
+                    f"{len({f.contract_id for f in pending if f.fee or f.overdue})} draft or sent "
+                    f"contract(s) (in the JSON and on the Workings sheet as computed)")
     job = JobResult(
         {"Workings": workings_sheet(workings_rows(result), as_of, now)},  # type: ignore[arg-type]
         (log_entry("penalties", summary, now=now),), problems=problems, summary=summary)
