@@ -181,12 +181,17 @@ def test_golden_contract_states_the_figures() -> None:
     assert "合同终止后3年内" in text
     assert "提前30日进行协商" in text
     assert "（4）安全防护" in text and "平台内容管理" not in text  # items 1,2,7,8 renumbered
+    # Only some items: the list is exhaustive (found in review: "包括但不限于" left the scope
+    # we owe open); with all eight, the seed's wording stands (the English golden).
+    assert "1.1 乙方提供的服务内容为：" in text and "服务内容包括但不限于" not in text
     assert "合同编号：HT-2026-001" in text.split("[header 1]")[1]
     assert "第 1 页 共 1 页" in text.split("[footer 1]")[1]  # fields, updated by Word/LO
     en = (GOLDEN / "contract_en.txt").read_text(encoding="utf-8")
     assert "0.03% (万分之三) of the overdue amount per day" in en
     assert "respond within 1 hour of" in en and "a solution within 3.5 hours" in en
     assert "availability of 99.95%" in en
+    assert "1.1 The services Party B provides include but are not limited to:" in en
+    assert "\n(8) Security protection: taking" in en  # all eight items
     assert "from 1 June 2026 to 15 December 2026, 198 days in total" in en
     assert "in one sum within 15 days after the term ends" in en
 

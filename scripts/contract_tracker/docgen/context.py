@@ -272,6 +272,7 @@ class ServicesCtx:
     no6: str
     no7: str
     no8: str
+    limited: bool = False  # only some items: the list is exhaustive, not "but not limited to"
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +648,7 @@ def build_contract_context(
     numbers = {n: f"（{i}）" if lang == "zh" else f"({i})" for i, n in enumerate(chosen, 1)}
     flags: dict[str, object] = {f"item{n}": n in numbers for n in range(1, 9)}
     flags.update({f"no{n}": numbers.get(n, "") for n in range(1, 9)})
+    flags["limited"] = len(numbers) < 8
     services = ServicesCtx(**flags)  # type: ignore[arg-type]
     ctx = ContractContext(
         lang=lang,

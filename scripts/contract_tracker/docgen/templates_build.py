@@ -544,7 +544,9 @@ def _contract_zh(doc: DocxDocument) -> None:
         "达成如下协议:", first_line=ind)
 
     w.heading("第一条 服务内容")
-    w.p("1.1 乙方提供的服务内容包括但不限于:")
+    # A contract limited to some items lists them exhaustively: "包括但不限于" would leave
+    # the scope we owe open-ended.
+    w.p("1.1 乙方提供的服务内容{% if services.limited %}为{% else %}包括但不限于{% endif %}:")
     _services(w, SERVICES_ZH, ind)
     w.p("1.2 服务标准:")
     w.lines([
@@ -720,7 +722,8 @@ def _contract_en(doc: DocxDocument) -> None:
         "agreed after friendly negotiation as follows:")
 
     w.heading("Article 1 Services")
-    w.p("1.1 The services Party B provides include but are not limited to:")
+    w.p("1.1 The services Party B provides {% if services.limited %}are{% else %}include but "
+        "are not limited to{% endif %}:")
     _services(w, SERVICES_EN, ind, " ")
     w.p("1.2 Service standards:")
     w.lines([
