@@ -1218,7 +1218,10 @@ class _Formats:
         key = (kind, bold, align, wrap)
         got = self.cache.get(key)
         if got is None:
-            spec: dict[str, Any] = {"num_format": FORMATS[kind], "valign": "top"}
+            # A light rule under each row: with wrapped workings beside one-line cells, the
+            # eye must see which row a second line belongs to (found in review).
+            spec: dict[str, Any] = {"num_format": FORMATS[kind], "valign": "top",
+                                    "bottom": 1, "bottom_color": "#D9D9D9"}
             if align:
                 spec["align"] = align
             if wrap:
