@@ -1160,6 +1160,10 @@ REPORT_SHEETS = (
 HEADER_COLOR = "#1F4E78"
 HEADER_HEIGHT = 46  # three lines: 中文 and up to two lines of English
 ROW_HEIGHT = 15
+WRAPPED_LINE_HEIGHT = 16.5
+"""Points per line of a wrapped cell: Excel's 15 is too little where the Chinese text is
+set in a taller fallback font (LibreOffice's Noto CJK), and the last line spilt over the
+row's rule (seen when printing the Late fees sheet)."""
 MAX_WIDTH = 40.0
 PRINT_WIDTH_PER_PAGE = 240.0
 """Column-width units that stay legible on one landscape A4 page."""
@@ -1317,7 +1321,7 @@ def _table_sheet(wb: Any, fmts: _Formats, name: str, title: str, subtitle: str,
         if wrapped:
             lines = max(_lines(row[j], c) for j, c in wrapped)
             if lines > 1:  # neither Excel nor LibreOffice grows a written row by itself
-                ws.set_row(r, ROW_HEIGHT * lines)
+                ws.set_row(r, WRAPPED_LINE_HEIGHT * lines)
     last = hdr + len(rows)
     if not rows:
         ws.write_string(hdr + 1, 0, empty, fmts.note)
