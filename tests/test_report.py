@@ -1226,3 +1226,26 @@ def test_each_letter_fee_comes_with_a_basis_the_client_can_recompute(tmp_path: P
     assert "付款部分" in c0008.basis and "尚未支付部分" in c0008.basis
     assert c0008.outstanding * c0008.rate * c0008.days_overdue != c0008.fee
     assert checked >= len(report.letters)
+
+
+def test_the_dunning_sheet_shows_what_we_owe_the_client_under_the_sla(tmp_path: Path) -> None:
+    """A client may set our SLA penalties off against the demand: the account manager sees
+    them beside the letter (found in review: five chased clients were owed SLA sums)."""
+    from contract_tracker.sample import sample_book
+
+    book = sample_book("small")
+    job = report_job(book, "2026-W47", tmp_path, now=NOW)
+    assert not job.failed, job.summary
+    header, rows = sheet_rows(tmp_path / "2026-W47" / "overdue-report_2026-W47.xlsx",
+                              "催款 Dunning")
+    col = header.index("SLA owed by us (may be set off)")
+    shown = {r[header.index("client")]: r[col] for r in rows}
+    result, _ = compute_penalties(book, parse_week("2026-W47").sunday)
+    client_of = {c.contract_id: c.client_id for c in book.contracts}
+    owed: dict[str, D] = {}
+    for m in result.sla_months:
+        if m.owed > 0:
+            owed[client_of[m.contract_id]] = owed.get(client_of[m.contract_id], D(0)) + m.owed
+    assert shown and any(v for v in shown.values())
+    for client, value in shown.items():
+        assert D(str(value or 0)) == owed.get(client, D(0)), client

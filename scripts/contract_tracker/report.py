@@ -488,6 +488,7 @@ class ClientLetter(NamedTuple):
     reminder: int = 1  # the Nth weekly letter in a row about (some of) these items
     chased_since: dt.date | None = None  # the date of the first of them (reminder > 1)
     final: bool = False  # a final notice (Settings: dunning_final_from)
+    sla_owed: Decimal = ZERO  # SLA penalties and credits we owe the client (all months)
 
 
 class SnapshotItem(NamedTuple):
@@ -1011,6 +1012,13 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
                 if snap.lettered is None or item.client_id in snap.lettered})
               for snap in (history or ((previous,) if previous is not None else ()))]
     final_from = book.settings.dunning_final_from
+    # What we owe the client under the SLA: it may set that off against our demand, so
+    # the account manager should know before the letter goes out (found in review).
+    sla_owed_of: dict[str, Decimal] = {}
+    for m in cur.sla_months:
+        c = contracts.get(m.contract_id)
+        if c is not None and m.owed > ZERO:
+            sla_owed_of[c.client_id] = sla_owed_of.get(c.client_id, ZERO) + m.owed
     chased_before = {
         cid: [day for day, _ in itertools.takewhile(
             functools.partial(_chased, frozenset(r.installment_id for r in rows)), chased)]
@@ -1052,7 +1060,8 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             sum((r.outstanding for r in rows), ZERO), overdue_fee + settled_fee,
             f"CT-{week.year}W{week.week:02d}-{one_line(cid)}", docx_names[stems[cid]],
             mail_name, note, late, overdue_fee, settled_fee, reminder,
-            before[-1] if before else None, 0 < final_from <= reminder))
+            before[-1] if before else None, 0 < final_from <= reminder,
+            sla_owed_of.get(cid, ZERO)))
     settings = book.settings
     missing_bank = [k for k in ("bank_account_name", "bank_name", "bank_account_no")
                     if not one_line(getattr(settings, k))]
@@ -1595,6 +1604,7 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
          Col("已付清分期滞纳金", "late fee on settled", "money"),
          Col("滞纳金合计", "late fee to date", "money"),
          Col("合计", "total due", "money"),
+         Col("我方应付SLA(可能抵扣)", "SLA owed by us (may be set off)", "money"),
          Col("第几次催告", "reminder no.", "int", align="center"),
          Col("首次催款函日期", "first letter dated", "date"),
          Col("最后催告", "final notice", "bool", align="center"),
@@ -1603,12 +1613,14 @@ def report_workbook(report: WeeklyReport, files: Mapping[str, str] | None = None
          Col("说明", "note", width=36, wrap=True)),
         [[r.manager, r.client_id, r.client_name, r.contact, "; ".join(r.to), len(r.items),
           r.outstanding, r.overdue_fee, r.settled_fee, r.fee, r.outstanding + r.fee,
-          r.reminder, r.chased_since or report.as_of + dt.timedelta(days=1), r.final,
+          r.sla_owed or None, r.reminder,
+          r.chased_since or report.as_of + dt.timedelta(days=1), r.final,
           r.letter_no, r.letter_name, bool(r.mail_name), r.mail_note] for r in d],
         total=["合计 total", "", f"{len(d)} 家 clients", "", "", sum(len(r.items) for r in d),
                sum((r.outstanding for r in d), ZERO), sum((r.overdue_fee for r in d), ZERO),
                sum((r.settled_fee for r in d), ZERO), sum((r.fee for r in d), ZERO),
                sum((r.outstanding + r.fee for r in d), ZERO),
+               sum((r.sla_owed for r in d), ZERO) or None,
                None, None, sum(1 for r in d if r.final) or None, "", "", None, ""],
         freeze_cols=3, print_title=title_of[REPORT_SHEETS[10]])
 
