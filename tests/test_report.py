@@ -361,7 +361,8 @@ def test_a_corrupt_snapshot_counts_as_no_previous_report(book: Book, tmp_path: P
     path.parent.mkdir(parents=True)
     path.write_text("{not json", encoding="utf-8")
     snap, why = load_snapshot(path, W48.previous)
-    assert snap is None and why.startswith("no previous report:") and "cannot be used" in why
+    assert snap is None and why.startswith("无上周报告") and "cannot be used" in why
+    assert "no previous report:" in why
     job = run(book, "2026-W48", tmp_path)
     assert "no previous report" in job.summary
 

@@ -53,7 +53,7 @@ Decisions
   that the report was written but the Log not updated, and why, and exits 0 (1 with data
   errors); the report itself is complete.
 * **First run.** When ``<out>/snapshots/<previous week>.json`` does not exist (or cannot be
-  read) the report says "no previous report: ..." on its summary, in the HTML and in the
+  read) the report says "无上周报告… no previous report: ..." on its summary, in the HTML and in the
   job's summary, and shows the engine's figures for the previous Sunday instead; nothing
   else changes.
 * **What is chased.** Overdue = the outstanding amount of an installment whose due date has
@@ -612,12 +612,16 @@ def _decimal(text: object) -> Decimal:
     return number
 
 
+_NO_PREVIOUS = "无上周报告（按现有数据重算上周日作比较）："
+
+
 def load_snapshot(path: Path, week: IsoWeek) -> tuple[Snapshot | None, str]:
     """The snapshot of ``week`` at ``path``, or None and why (missing, unreadable, another
     week's)."""
     where = f"{path.parent.name}/{path.name}"  # relative: the outputs must not name the folder
     if not path.exists():
-        return None, f"no previous report: {where} (the report of {week.label}) does not exist"
+        return None, (f"{_NO_PREVIOUS} no previous report: {where} (the report of "
+                      f"{week.label}) does not exist")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
@@ -641,8 +645,8 @@ def load_snapshot(path: Path, week: IsoWeek) -> tuple[Snapshot | None, str]:
         lettered = (frozenset(map(str, data["letters"])) if "letters" in data
                     else None)  # written since letters are counted; older: every client
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return None, (f"no previous report: {where} cannot be used ({type(exc).__name__}: "
-                      f"{exc})")
+        return None, (f"{_NO_PREVIOUS} no previous report: {where} cannot be used "
+                      f"({type(exc).__name__}: {exc})")
     return Snapshot(week.label, as_of, totals, items, sla, avail, lettered), ""
 
 
