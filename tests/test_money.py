@@ -105,3 +105,34 @@ def test_a_huge_setting_falls_back_to_its_default(key: str) -> None:
     from contract_tracker.records import Settings
 
     assert getattr(book.settings, key) == getattr(Settings(), key)
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("45,000.00", "45000.00"), ("1,234,567.89", "1234567.89"), ("-1,234", "-1234"),
+    ("４５，０００．００", "45000.00"), ("￥45,000", "45000"), ("¥ 45000元整", "45000"),
+    ("45000 元", "45000"), ("１０００元", "1000"), ("5%", "0.05"), ("５％", "0.05"),
+    ("0.05%", "0.0005"), ("4.5e4", "4.5E+4"),
+])
+def test_text_amounts_as_people_type_them(text: str, number: str) -> None:
+    got = to_decimal(text)
+    assert got is not None and got == D(number)
+
+
+@pytest.mark.parametrize("text", ["90000,00", "4,50,00", "45,0000", "45.000,00", "1,23",
+                                  ",5", "4.5万", "45000元元", "1,234,"])
+def test_a_comma_that_does_not_group_thousands_is_not_a_number(text: str) -> None:
+    """Found in review: commas were dropped, so 90000,00 (a decimal comma) was read as
+    9,000,000.00 and the letter demanded a hundred times the amount."""
+    assert to_decimal(text) is None
+
+
+def test_a_decimal_comma_is_an_error_at_its_cell_saying_what_to_do() -> None:
+    grids = grids_of(make_mini_book())
+    sheet = grids["Installments"]
+    amount = next(i for i, h in enumerate(sheet[0]) if str(h).endswith("(amount)"))
+    sheet[1][amount] = "90000,00"
+    book, problems = parse_book(grids)
+    (p,) = [p for p in problems if p.sheet == "Installments"]
+    assert p.severity is Severity.ERROR and p.cell.endswith("2")
+    assert "'90000,00' is not a number: a comma may only group thousands" in p.message
+    assert all(i.amount != D("9000000") for i in book.installments)

@@ -68,7 +68,8 @@ def test_missing_required_value(mini_grids: Grids) -> None:
 def test_wrong_type_in_money_column(mini_grids: Grids) -> None:
     set_cell(mini_grids, "Receipts", 2, "amount", "三万")
     _, problems = parse_book(mini_grids)
-    assert "Receipts!E2: 金额 '三万' is not a number" in errors(problems)
+    assert "Receipts!E2: 金额 '三万' is not a number: type the digits, e.g. 45000 for 4.5万" \
+        in errors(problems)
 
 
 def test_negative_amount(mini_grids: Grids) -> None:

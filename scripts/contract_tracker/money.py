@@ -12,6 +12,8 @@ context cannot round it.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
@@ -35,8 +37,16 @@ def implausible(number: Decimal) -> str | None:
     return None
 
 
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+"""A number whose commas group thousands: 1,234 or 1,234,567.89, and nothing else."""
+
+
 def to_decimal(value: object) -> Decimal | None:
-    """A cell value as Decimal, or None when it is not a number (bools are not numbers)."""
+    """A cell value as Decimal, or None when it is not a number (bools are not numbers).
+
+    Text may carry ¥ / ￥, a trailing 元 or 元整, a trailing % and full-width digits and
+    signs. A comma must group thousands: 90000,00 (a decimal comma) or 4,50,00 is not a
+    number, rather than 9,000,000 or 45,000 (found in review)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
@@ -48,12 +58,21 @@ def to_decimal(value: object) -> Decimal | None:
             return None
         return Decimal(repr(value))
     if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
-        if text.endswith("元"):
-            text = text[:-1]
+        text = value.strip()
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text).strip()  # ４５，０００．００ -> 45,000.00
+        text = text.replace("¥", "").lstrip()
+        for unit in ("元整", "元"):
+            if text.endswith(unit):
+                text = text[:-len(unit)].rstrip()
+                break
         percent = text.endswith("%")
         if percent:
-            text = text[:-1]
+            text = text[:-1].rstrip()
+        if "," in text:
+            if not _GROUPED.fullmatch(text):
+                return None
+            text = text.replace(",", "")
         try:
             number = Decimal(text)
         except InvalidOperation:
@@ -62,6 +81,18 @@ def to_decimal(value: object) -> Decimal | None:
             return None
         return number / 100 if percent else number
     return None
+
+
+def number_hint(value: object) -> str:
+    """What to do about text that is not a number (for the cell's problem)."""
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if "," in text and "." not in text.split(",")[-1] and len(text.split(",")[-1]) != 3:
+        return ": a comma may only group thousands (90,000.00); decimals take a point"
+    if "," in text:
+        return ": commas group thousands by three digits (1,234,567.89)"
+    if "万" in text or "千" in text or "亿" in text:
+        return ": type the digits, e.g. 45000 for 4.5万"
+    return ": type digits, e.g. 45000 or 45,000.00"
 
 
 def round_fen(amount: Decimal) -> Decimal:

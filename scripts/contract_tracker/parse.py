@@ -23,7 +23,15 @@ from typing import Any, NamedTuple, cast
 
 from . import schema
 from .creditcode import credit_code_problem
-from .money import MAX_AMOUNT_FLOAT, ZERO, fmt_money_grouped, implausible, round_fen, to_decimal
+from .money import (
+    MAX_AMOUNT_FLOAT,
+    ZERO,
+    fmt_money_grouped,
+    implausible,
+    number_hint,
+    round_fen,
+    to_decimal,
+)
 from .records import (
     AgeingBucket,
     AvailabilityMonth,
@@ -190,7 +198,7 @@ def conv_month(value: object) -> dt.date:
 def conv_decimal(value: object) -> Decimal:
     number = to_decimal(value)
     if number is None:
-        raise Bad(f"'{_show(value)}' is not a number")
+        raise Bad(f"'{_show(value)}' is not a number{number_hint(value)}")
     if number < 0:
         raise Bad(f"{_show(value)} is negative: amounts and counts must be 0 or more")
     if (why := implausible(number)) is not None:
