@@ -1019,10 +1019,10 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     # What we owe the client under the SLA: it may set that off against our demand, so
     # the account manager should know before the letter goes out (found in review).
     sla_owed_of: dict[str, Decimal] = {}
-    for m in cur.sla_months:
-        c = contracts.get(m.contract_id)
-        if c is not None and m.owed > ZERO:
-            sla_owed_of[c.client_id] = sla_owed_of.get(c.client_id, ZERO) + m.owed
+    for sla_month in cur.sla_months:
+        c = contracts.get(sla_month.contract_id)
+        if c is not None and sla_month.owed > ZERO:
+            sla_owed_of[c.client_id] = sla_owed_of.get(c.client_id, ZERO) + sla_month.owed
     chased_before = {
         cid: [day for day, _ in itertools.takewhile(
             functools.partial(_chased, frozenset(r.installment_id for r in rows)), chased)]
