@@ -512,3 +512,32 @@ def test_holiday_kind_must_be_one_of_the_choices(mini_grids: Grids) -> None:
     book, problems = parse_book(mini_grids)
     assert len(errors(problems)) == 1 and errors(problems)[0].startswith("Settings!U2: 类型")
     assert book.settings.holidays == ()
+
+
+def test_a_daily_rate_typed_as_a_percentage_number_is_a_warning(mini_grids: Grids) -> None:
+    """Found in review: 0.05 meant as 0.05 % charged 338,400.00 on 144,000.00, silently."""
+    set_cell(mini_grids, "Contracts", 2, "late_fee_rate", 0.05)
+    book, problems = parse_book(mini_grids)
+    (p,) = problems
+    assert p.severity is Severity.WARNING and p.sheet == "Contracts" and p.cell.endswith("2")
+    assert p.message == (
+        "滞纳金日费率 0.05 is 5% a day (1825% a year), far above usual contract rates (万分之五 is "
+        "0.0005): if you meant 0.05%, type 0.05% or 0.0005")
+    assert book.contracts[0].late_fee_rate == D("0.05")  # kept: a warning, not a guess
+
+
+@pytest.mark.parametrize(("rate", "warned"), [(0.003, False), (0.0031, True), (0.0005, False)])
+def test_the_usual_rate_edge(mini_grids: Grids, rate: float, warned: bool) -> None:
+    set_cell(mini_grids, "Contracts", 2, "late_fee_rate", rate)
+    _, problems = parse_book(mini_grids)
+    assert bool(problems) is warned
+
+
+def test_the_settings_rate_is_checked_too(mini_grids: Grids) -> None:
+    grid = mini_grids["Settings"]
+    row = next(i for i, line in enumerate(grid) if line[0] == "late_fee_rate")
+    grid[row][2] = 0.05
+    _, problems = parse_book(mini_grids)
+    (p,) = problems
+    assert (p.sheet, p.cell, p.severity) == ("Settings", f"C{row + 1}", Severity.WARNING)
+    assert "if you meant 0.05%" in p.message

@@ -469,6 +469,20 @@ def test_refuses_when_excel_owner_file_is_present(master: Path) -> None:
     assert leftovers(master.parent) == [] and not (master.parent / ".backups").exists()
 
 
+def test_refuses_when_libreoffice_has_the_workbook_open(master: Path) -> None:
+    """Found in review: a master open in LibreOffice Calc was written under it."""
+    lock = master.with_name(f".~lock.{master.name}#")
+    lock.write_text(",user,host,26.11.2026 09:00,file:///home/user/.config/libreoffice/4;")
+    before = _snapshot(master)
+    with pytest.raises(WorkbookLocked, match=r"open in LibreOffice \(\.~lock\..*#"
+                                             r" is beside it\).*Close the workbook in LibreOffice"):
+        write_tool_sheets(master, {"Problems": sample_content()})
+    assert _snapshot(master) == before
+    lock.unlink()
+    write_tool_sheets(master, {"Problems": sample_content()})
+    assert _snapshot(master) != before
+
+
 def test_refuses_user_sheets_and_unknown_sheets(master: Path) -> None:
     before = _snapshot(master)
     with pytest.raises(WriteRefused, match="'Clients' is not a tool-owned sheet"):

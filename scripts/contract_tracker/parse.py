@@ -679,6 +679,9 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
                     "Settings", where.cell("value") if where else "",
                     f"{definition.zh} ({definition.key}) is required: contracts and letters "
                     "print it", W))
+    rate = values.get("late_fee_rate")
+    if isinstance(rate, Decimal) and (why := rate_warning(rate)):
+        problems.append(Problem.at(dict(sources)["late_fee_rate"], "value", why, W))
     defaults = Settings()
     for key, value in list(values.items()):
         if isinstance(getattr(defaults, key), Decimal) and isinstance(value, int):
@@ -823,6 +826,24 @@ def _check_credit_codes(ctx: _Context) -> None:
         email = row.email
         if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             ctx.report(row, "email", f"联系人邮箱 '{email}' is not an e-mail address", W)
+
+
+def rate_warning(rate: Decimal) -> str | None:
+    """Why a daily late-fee rate looks like a slip (0.05 typed for 0.05 %), or None."""
+    if rate <= schema.USUAL_DAILY_RATE_MAX:
+        return None
+    def plain(x: Decimal) -> str:
+        return f"{x.normalize():f}"
+
+    return (f"滞纳金日费率 {plain(rate)} is {plain(rate * 100)}% a day ({plain(rate * 36500)}% "
+            f"a year), far above usual contract rates (万分之五 is 0.0005): if you meant "
+            f"{plain(rate)}%, type {plain(rate)}% or {plain(rate / 100)}")
+
+
+def _check_rates(ctx: _Context) -> None:
+    for row in ctx.rows("Contracts"):
+        if row.late_fee_rate is not None and (why := rate_warning(row.late_fee_rate)):
+            ctx.report(row, "late_fee_rate", why, W)
 
 
 def _check_contract_dates(ctx: _Context) -> None:
@@ -992,6 +1013,7 @@ def _check_availability(ctx: _Context) -> None:
 
 VALIDATORS: tuple[Callable[[_Context], None], ...] = (
     _check_credit_codes,
+    _check_rates,
     _check_contract_dates,
     _check_references,
     _check_sums,

@@ -32,6 +32,9 @@ MAX_HOURS_OF_DAY = 24
 MAX_SLA_HOURS = Decimal(8784)  # a leap year of hours
 MAX_PAUSED_MINUTES = 527040  # a leap year of minutes
 MAX_DAILY_RATE = Decimal("0.1")  # 10 % a day; the contract's 7.2 says 0.05 %
+USUAL_DAILY_RATE_MAX = Decimal("0.003")
+"""Above 0.3 % a day (千分之三, 109.5 % a year) a daily rate is most likely a percentage
+typed as a fraction (0.05 meant as 0.05 %): a warning, the row is kept."""
 
 SCHEMA_VERSION = 1
 """Bumped whenever a sheet or column changes in a way older workbooks cannot satisfy."""

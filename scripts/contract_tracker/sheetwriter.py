@@ -39,7 +39,8 @@ edits the zip package directly:
   and its parts that nothing else refers to are dropped with their content types.
 
 Safety: refuse (:class:`WriteRefused`, one exception type with a user-facing message,
-nothing written) when Excel's owner file ``~$<name>`` sits beside the workbook, the file
+nothing written) when Excel's owner file ``~$<name>`` (or LibreOffice's lock file
+``.~lock.<name>#``) sits beside the workbook, the file
 or its folder is not writable, a target is not a tool-owned sheet or missing, or the file
 is not a workbook. Otherwise: write a temp file in the same folder, fsync, verify it (zip
 CRC test of every part, each changed part parses as XML, each written sheet reads back
@@ -2087,21 +2088,31 @@ def _compare_rows(name: str, block: Sequence[Sequence[CellValue]],
 # --- file safety --------------------------------------------------------------------------
 
 
-def _owner_file(path: Path) -> Path | None:
-    candidate = path.with_name("~$" + path.name)
-    return candidate if candidate.exists() else None
+OWNER_FILES = (("~$", "", "Excel"), (".~lock.", "#", "LibreOffice"))
+"""(prefix, suffix, program): the lock file each program keeps beside a workbook it has
+open (Excel's owner file ``~$name.xlsm``; LibreOffice's ``.~lock.name.xlsm#``)."""
+
+
+def _owner_file(path: Path) -> tuple[Path, str] | None:
+    for prefix, suffix, program in OWNER_FILES:
+        candidate = path.with_name(prefix + path.name + suffix)
+        if candidate.exists():
+            return candidate, program
+    return None
 
 
 def _check_can_write(path: Path) -> None:
     if not path.is_file():
         raise WriteRefused(f"{path} does not exist or is not a file; nothing was written.")
-    owner = _owner_file(path)
-    if owner is not None:
+    found = _owner_file(path)
+    if found is not None:
+        owner, program = found
+        buttons = (" or use the buttons on the workbook's ribbon tab" if program == "Excel"
+                   else "")
         raise WorkbookLocked(
-            f"{path.name} is open in Excel ({owner.name} is beside it); nothing was written. "
-            f"Close the workbook in Excel and run the command again, or use the buttons on the "
-            f"workbook's ribbon tab. If Excel is not running, {owner.name} is left over from a "
-            f"crash: delete it.")
+            f"{path.name} is open in {program} ({owner.name} is beside it); nothing was "
+            f"written. Close the workbook in {program} and run the command again{buttons}. "
+            f"If {program} is not running, {owner.name} is left over from a crash: delete it.")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise WriteRefused(f"The folder {path.parent} is not writable; nothing was written. "
                            f"Copy the workbook to a folder you can write to.")
