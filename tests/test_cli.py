@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from contract_tracker.cli import REPO_ROOT, main
+from contract_tracker.cli import BUNDLED_WORKBOOK, REPO_ROOT, main
 from contract_tracker.schemadoc import schema_markdown
 
 from .test_reader import rewrite_part, sheet_part
@@ -282,3 +285,27 @@ def test_penalties_table_lists_each_problem_once(
     lines = [line for line in out.splitlines() if "Receipts!E2" in line]
     assert lines, out
     assert len(lines) == len({line.split("Receipts!E2", 1)[1] for line in lines}), lines
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("2026-02-30", "2026-02-30 is not a day: 2026-02 has 28 days"),
+    ("2028-02-30", "2028-02-30 is not a day: 2028-02 has 29 days"),
+    ("30.11.2026", "'30.11.2026' is not a date: use YYYY-MM-DD, e.g. 2026-11-30"),
+])
+def test_a_bad_as_of_date_says_what_is_wrong(text: str, said: str, capsys: Any) -> None:
+    """Found in review: --as-of 2026-02-30 answered 'invalid fromisoformat value'."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["penalties", str(BUNDLED_WORKBOOK), "--as-of", text])
+    assert exit_.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_an_as_of_date_after_today_is_allowed_with_a_warning(
+        tmp_path: Path, capsys: Any) -> None:
+    later = dt.date.today() + dt.timedelta(days=30)
+    code = main(["penalties", str(BUNDLED_WORKBOOK), "--as-of", later.isoformat(), "--json"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1) and json.loads(out)["as_of"] == later.isoformat()  # JSON stays clean
+    assert f"warning: as of {later} is after today ({dt.date.today()})" in err
+    main(["penalties", str(BUNDLED_WORKBOOK), "--as-of", dt.date.today().isoformat(), "--json"])
+    assert "after today" not in capsys.readouterr().err

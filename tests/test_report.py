@@ -36,8 +36,10 @@ from contract_tracker.records import (
     Contract,
     Incident,
     Installment,
+    Problem,
     Receipt,
     Settings,
+    Severity,
     SlaPenaltyRule,
 )
 from contract_tracker.report import (
@@ -1250,3 +1252,42 @@ def test_the_dunning_sheet_shows_what_we_owe_the_client_under_the_sla(tmp_path: 
     assert shown and any(v for v in shown.values())
     for client, value in shown.items():
         assert D(str(value or 0)) == owed.get(client, D(0)), client
+
+
+def test_rows_left_out_for_errors_are_named_in_the_report(tmp_path: Path) -> None:
+    """Found in review: a receipt with a bad date was skipped and the client chased for
+    money already received; the report's Problems sheet did not say a row was missing."""
+    from contract_tracker.sample import sample_book
+
+    bad = Problem("Receipts", "D57", "收款日期 '11/5/2026' is not a date: use yyyy-mm-dd",
+                  Severity.ERROR)
+    job = report_job(sample_book("small"), "2026-W47", tmp_path, now=NOW, read_problems=(bad,))
+    assert not job.failed
+    assert job.problems.count(bad) == 1  # once, not twice
+    assert "1 data error (rows not in the report: check before sending)" in job.summary
+    path = tmp_path / "2026-W47" / "overdue-report_2026-W47.xlsx"
+    header, rows = sheet_rows(path, "问题 Problems")
+    data_rows = [r[header.index("cell")] for r in rows if r[0] == "数据 data"]
+    assert data_rows[0] == "Receipts!D57"  # reading's first, then the engine's
+    summary = openpyxl.load_workbook(path)["概览 Summary"]
+    texts = [str(c.value) for row in summary.iter_rows() for c in row if c.value]
+    assert any(t.startswith("数据有 1 处错误，相关行未计入本报告") for t in texts)
+    html = (tmp_path / "2026-W47" / "summary_2026-W47.html").read_text(encoding="utf-8")
+    assert "数据有 1 处错误" in html
+
+
+@pytest.mark.parametrize(("today", "warned"), [
+    (dt.date(2026, 11, 29), True),  # the Sunday itself: the week is not over
+    (dt.date(2026, 11, 30), False),
+])
+def test_a_week_that_has_not_ended_is_reported_with_a_warning(
+        tmp_path: Path, today: dt.date, warned: bool) -> None:
+    from contract_tracker.sample import sample_book
+
+    job = report_job(sample_book("small"), "2026-W48", tmp_path, today=today, now=NOW)
+    said = [p for p in job.problems if "has not ended" in p.message]
+    assert bool(said) is warned
+    if warned:
+        (p,) = said
+        assert p.severity is Severity.WARNING and "re-run the week once it has ended" in p.message
+        assert "letters are dated 2026-11-30" in p.message

@@ -9,7 +9,9 @@ reported in one line and logged in full beside the workbook.
 from __future__ import annotations
 
 import argparse
+import calendar
 import datetime as dt
+import re
 import shutil
 import sys
 import traceback
@@ -247,7 +249,7 @@ def cmd_penalties(args: argparse.Namespace) -> int:
     book, data_problems = _load_or_report(path)
     if book is None:
         return EXIT_UNREADABLE
-    as_of = args.as_of or dt.date.today()
+    as_of = _as_of(args)
     job, result = penalties_job(book, as_of)
     if args.json:
         payload = penalties_json(result)
@@ -263,7 +265,7 @@ def cmd_penalties(args: argparse.Namespace) -> int:
             return EXIT_UNREADABLE
         if not args.json:
             _out(f"Workings sheet updated in {path}")
-    return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
+    return EXIT_PROBLEMS if count_errors(job.problems) else EXIT_OK
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -273,7 +275,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     book, data_problems = _load_or_report(path)
     if book is None:
         return EXIT_UNREADABLE
-    as_of = args.as_of or dt.date.today()
+    as_of = _as_of(args)
     job = dashboard_job(book, as_of)
     print_problems((*data_problems, *job.problems), None if args.all else 50)
     _out(job.summary)
@@ -290,7 +292,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     book, data_problems = _load_or_report(path)
     if book is None:
         return EXIT_UNREADABLE
-    as_of = args.as_of or dt.date.today()
+    as_of = _as_of(args)
     job = refresh_job(book, data_problems, as_of)
     print_problems(job.problems, None if args.all else 50)
     for line in job.log:
@@ -317,8 +319,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = output_dir(path, book.settings.output_folder, args.out)
     if not args.out:
         out = out / "reports"
-    job = report_job(book, args.week, out)
-    print_problems((*data_problems, *job.problems), None if args.all else 50)
+    job = report_job(book, args.week, out, read_problems=data_problems)
+    print_problems(job.problems, None if args.all else 50)
     _out(job.summary)
     not_logged = ""
     try:
@@ -333,6 +335,30 @@ def cmd_report(args: argparse.Namespace) -> int:
         _out(f"warning: the report was written ({len(job.files)} files under {out}), but the "
              f"Log in the master {path.name} was not updated: {not_logged}")
     return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
+
+
+def _day(text: str) -> dt.date:
+    """``--as-of``: a calendar date, with what is wrong when it is not one."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+        if m and 1 <= int(m[2]) <= 12:
+            last = calendar.monthrange(int(m[1]), int(m[2]))[1]
+            raise argparse.ArgumentTypeError(
+                f"{text} is not a day: {m[1]}-{m[2]} has {last} days") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-30") from None
+
+
+def _as_of(args: argparse.Namespace) -> dt.date:
+    """The as-of date (default today); a later one is allowed, with a warning."""
+    today = dt.date.today()
+    as_of: dt.date = args.as_of or today
+    if as_of > today:
+        _err(f"warning: as of {as_of} is after today ({today}): the figures assume nothing "
+             "more is paid, reported or typed in until then")
+    return as_of
 
 
 def _iso_week(text: str) -> str:
@@ -464,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("penalties", cmd_penalties,
             "late fees (clause 7.2) and SLA penalties (clause 1.2) as of a date")
     _workbook_arg(p)
-    p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                    help="the report date (default: today); figures are as of its end")
     p.add_argument("--json", action="store_true", help="print one JSON object (see "
                    "docs/penalties.md)")
@@ -474,14 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("dashboard", cmd_dashboard,
             "fill the Dashboard sheet: KPIs, ageing, payment / SLA / renewal flags")
     _workbook_arg(p)
-    p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                    help="the report date (default: today); figures are as of its end")
     p.add_argument("--all", action="store_true", help="list every problem, not the first 50")
 
     p = add("refresh", cmd_refresh,
             "the everyday command: validate, penalties and dashboard in one write")
     _workbook_arg(p)
-    p.add_argument("--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+    p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                    help="the report date (default: today); figures are as of its end")
     p.add_argument("--all", action="store_true", help="list every problem, not the first 50")
 

@@ -534,7 +534,7 @@ class WeeklyReport:
     letters: tuple[ClientLetter, ...]
     notes: tuple[str, ...]
     problems: tuple[Problem, ...]  # the report's own (warnings about letters, data changes)
-    data_problems: tuple[Problem, ...]  # the engine's, as compute_penalties found them
+    data_problems: tuple[Problem, ...]  # reading's (when given), then the engine's
     totals: Mapping[str, Decimal | int] = field(default_factory=dict)
     open_items: Mapping[str, SnapshotItem] = field(default_factory=dict)
     sla_keys: frozenset[tuple[str, str]] = frozenset()
@@ -733,12 +733,17 @@ def _workings(f: InstallmentFee, letter: bool = False) -> str:
 
 
 def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
-                 previous_note: str = "", history: Sequence[Snapshot] = ()) -> WeeklyReport:
+                 previous_note: str = "", history: Sequence[Snapshot] = (), *,
+                 read_problems: Sequence[Problem] = (),
+                 today: dt.date | None = None) -> WeeklyReport:
     """The report of ``week`` on ``book``, compared with last week's ``previous`` snapshot
     (None on the first run, ``previous_note`` saying why). ``history`` holds the snapshots
     of the weeks before, newest first and without a gap (``previous`` first): a letter
-    whose items were chased in each of the last N of them is the (N+1)th in a row. Pure:
-    no file is touched."""
+    whose items were chased in each of the last N of them is the (N+1)th in a row.
+    ``read_problems`` are what reading the workbook found (a row with an error is not in
+    the book, so its money is not in the report: the report says so); ``today``, when
+    given, lets a week that has not ended yet be said to be one. Pure: no file is
+    touched."""
     from .docgen.filenames import plan_names
     from .engine import compute_penalties
     from .terms import effective_terms
@@ -1075,6 +1080,23 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             f"setting(s) {', '.join(missing_bank)} are blank: the letters cannot state our bank "
             "account; fill them and re-run the report", Severity.ERROR))
 
+    skipped_rows = sum(1 for p_ in read_problems if p_.severity is Severity.ERROR)
+    if skipped_rows:
+        notes.insert(0, (
+            f"数据有 {skipped_rows} 处错误，相关行未计入本报告（见“问题”页）：一笔未读入的收款会"
+            "让已付的款项显示为逾期，发函前请核对相关客户并改正后重新生成。 "
+            f"{skipped_rows} data error(s): those rows are not in this report (see the Problems "
+            "sheet); a receipt left out shows money already paid as overdue, so check the "
+            "clients concerned, fix the rows and re-run before sending letters."))
+    if today is not None and week.sunday >= today:
+        problems.append(Problem("report", "", (
+            f"{week.label} has not ended (its last day is {week.sunday}, today is {today}): "
+            "receipts and incidents of the days to come are not in it, and its letters are "
+            f"dated {week.sunday + dt.timedelta(days=1)}; re-run the week once it has ended"),
+            Severity.WARNING))
+        notes.insert(0, (
+            f"本周尚未结束（截止日 {week.sunday}）：此后几天的收款和故障未计入，结束后请重新生成。 "
+            f"{week.label} has not ended: re-run it after {week.sunday}."))
     if pending:
         notes.append(f"未签署合同（草稿、已发送）的 {len(pending)} 笔到期款项不催收 "
                      f"past-due installments of unsigned contracts are not chased: {len(pending)}")
@@ -1151,7 +1173,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
         buckets=tuple(bucket_rows), overdue=tuple(overdue), became_overdue=became,
         paid=tuple(paid), sla=tuple(sla_rows), availability=tuple(avail_rows),
         letters=tuple(letters), notes=tuple(notes), problems=tuple(problems),
-        data_problems=tuple(data_problems), totals=totals, open_items=open_items,
+        data_problems=(*read_problems, *data_problems), totals=totals, open_items=open_items,
         sla_keys=frozenset(sla_keys), availability_keys=frozenset(avail_keys),
         settled=tuple(settled),
     )
@@ -2217,12 +2239,14 @@ def _resolve_week(week: str | IsoWeek | None, today: dt.date | None) -> IsoWeek:
 
 
 def report_job(book: Book, week: str | IsoWeek | None, out_dir: Path, *,
-               today: dt.date | None = None, now: dt.datetime | None = None) -> JobResult:
+               today: dt.date | None = None, now: dt.datetime | None = None,
+               read_problems: Sequence[Problem] = ()) -> JobResult:
     """The weekly overdue report of ``week`` (default: the last complete week before
     ``today``) written under ``out_dir`` (see the module docstring for the layout): a
     :class:`~contract_tracker.jobs.JobResult` with the files written, Log lines and a
     summary. A bad week or an output folder that cannot be written gives a failed result
-    (nothing raised)."""
+    (nothing raised). ``read_problems`` (what reading the workbook found) go into the
+    report's Problems sheet and the result's problems, after the report's own."""
     from .jobs import JobResult
     from .toolsheets import log_entry
 
@@ -2235,7 +2259,7 @@ def report_job(book: Book, week: str | IsoWeek | None, out_dir: Path, *,
                          problems=(Problem("report", "", str(exc)),), summary=message,
                          failed=True)
     try:
-        return _run(book, iso, Path(out_dir), now)
+        return _run(book, iso, Path(out_dir), now, read_problems, today or now.date())
     except OSError as exc:
         message = f"report {iso.label} not written: {exc}"
         if isinstance(exc, PermissionError):
@@ -2265,14 +2289,16 @@ def _history(root: Path, week: IsoWeek, previous: Snapshot | None) -> list[Snaps
     return found
 
 
-def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
+def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime,
+         read_problems: Sequence[Problem] = (), today: dt.date | None = None) -> JobResult:
     from .docgen.filenames import path_inside
     from .docgen.generate import write_atomic
     from .jobs import JobResult
     from .toolsheets import log_entry
 
     previous, why = load_snapshot(snapshot_path(root, week.previous), week.previous)
-    report = build_report(book, week, previous, why, _history(root, week, previous))
+    report = build_report(book, week, previous, why, _history(root, week, previous),
+                          read_problems=read_problems, today=today)
     folder = root / week.label
     letters_dir, mail_dir = folder / "letters", folder / "mail"
     for d in (folder, letters_dir, mail_dir, root / "snapshots"):
@@ -2314,7 +2340,10 @@ def _run(book: Book, week: IsoWeek, root: Path, now: dt.datetime) -> JobResult:
         f"{_n(len(report.availability), 'availability miss', 'availability misses')}; "
         f"{_n(len(letters), 'letter')}, {_n(len(mails), 'e-mail draft')}"
         + (f" ({len(skipped)} skipped: no usable e-mail)" if skipped else "")
-        + f" in {folder}" + (f"; {report.previous_note}" if first else ""))
+        + f" in {folder}" + (f"; {report.previous_note}" if first else "")
+        + (f"; {_n(errors, 'data error')} (rows not in the report: check before sending)"
+           if (errors := sum(1 for p_ in read_problems if p_.severity is Severity.ERROR))
+           else ""))
     log.append(log_entry("report", summary, file=str(xlsx), now=now))
     log.append(log_entry("report", f"{week.label}: team summary (HTML)", file=str(html), now=now))
     if letters:

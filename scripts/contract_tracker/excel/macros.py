@@ -350,7 +350,8 @@ def weekly_report(book: XlBook) -> ActionResult:
     data, problems = session.load()
     out = session.output_folder(data.settings, "reports")
     session.status("生成每周逾期报告… writing the report")
-    job: JobResult = report_job(data, None, out, today=session.today, now=session.now)
+    job: JobResult = report_job(data, None, out, today=session.today, now=session.now,
+                                read_problems=problems)
     if job.failed:
         session.write({}, job.log)
         raise UserMessage(f"周报没有生成 The weekly report was not written:\n{job.summary}")
@@ -359,7 +360,7 @@ def weekly_report(book: XlBook) -> ActionResult:
     more = f"\n… 共 {len(job.files)} 个文件 {len(job.files)} files" if len(job.files) > 6 else ""
     done = (f"每周逾期报告已生成 Weekly overdue report written: {job.summary}\n\n{folder}"
             + (f"\n\n{listed}{more}" if listed else ""))
-    return session.finish(job, (*problems, *job.problems), done, folder=folder)
+    return session.finish(job, job.problems, done, folder=folder)  # reading's included
 
 
 def _generate(session: _Session, data: Book, problems: Sequence[Problem],
