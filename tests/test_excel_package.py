@@ -648,3 +648,51 @@ def test_the_macos_command_runs_with_the_configured_interpreter(
                   tmp_path / "xlwings.log")
     check_probe(out, "refresh", book, ["--app=Excel"])
     assert str(scripts_dir) in json.loads(out.read_text(encoding="utf-8"))["path"]
+
+
+def test_a_mac_interpreter_path_with_a_space_runs_through_a_plain_launcher(
+        vba: dict[str, tuple[str, str]], probe: tuple[dict[str, str], Path, Path],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found in review: xlwings' AppleScript pastes INTERPRETER_MAC into a shell line
+    unquoted, so '~/Contract Tracker/.venv/bin/python3' failed on every click with
+    'sh: .../Contract: not found'."""
+    from contract_tracker.cli import main
+
+    env, out, book = probe
+    spaced = tmp_path / "Contract Tracker (o'neil)" / "python3"  # a space, ( and '
+    spaced.parent.mkdir()
+    spaced.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+    spaced.chmod(0o755)
+    home = tmp_path / "home"
+    monkeypatch.setattr(sys, "executable", str(spaced))
+    monkeypatch.setenv("HOME", str(home))
+    assert main(["excel-setup", str(book), "--platform", "mac", "--force"]) == 0
+    conf = dict(vba_write_lines((book.parent / "xlwings.conf").read_bytes(), "\n"))
+    launcher = Path(conf["INTERPRETER_MAC"])
+    assert launcher.parent == home / ".contract-tracker" and " " not in str(launcher)
+    assert f"wrote {launcher}: it starts {spaced}" in capsys.readouterr().out
+    run_mac_shell(conf["INTERPRETER_MAC"], conf["PYTHONPATH"],
+                  runpython_command("refresh", vba), book, "Excel", env,
+                  tmp_path / "xlwings.log")
+    check_probe(out, "refresh", book, ["--app=Excel"])
+    # The path itself, unquoted as the AppleScript pastes it, is split by the shell.
+    split = subprocess.run(["/bin/sh", "-c", f"{spaced} -c 'print(1)'"],
+                           capture_output=True, text=True, check=False)
+    assert split.returncode != 0
+
+
+def test_a_plain_mac_interpreter_path_is_written_as_it_is(tmp_path: Path) -> None:
+    from contract_tracker.excel.package import mac_interpreter
+
+    assert mac_interpreter("/Users/li/ContractTracker/.venv/bin/python3", tmp_path) == (
+        "/Users/li/ContractTracker/.venv/bin/python3", None)
+    assert not (tmp_path / ".contract-tracker").exists()
+
+
+def test_no_plain_launcher_path_is_a_refusal_saying_what_to_do(tmp_path: Path) -> None:
+    from contract_tracker.excel.package import ConfRefused, mac_interpreter
+
+    with pytest.raises(ConfRefused, match=r"move Contract Tracker to a folder with a plain name"):
+        mac_interpreter("/Users/li/Contract Tracker/.venv/bin/python3", tmp_path / "my home")
+    assert not (tmp_path / "my home").exists()

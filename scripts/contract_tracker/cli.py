@@ -97,7 +97,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_excel_setup(args: argparse.Namespace) -> int:
     """Write xlwings.conf beside the workbook: the buttons then start this Python."""
-    from .excel.package import ConfRefused, package_root, write_xlwings_conf
+    from .excel.package import ConfRefused, mac_interpreter, package_root, write_xlwings_conf
 
     target = Path(args.workbook)
     folder = target if target.is_dir() else target.parent
@@ -113,12 +113,18 @@ def cmd_excel_setup(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     platform = args.platform or ("win" if sys.platform == "win32" else "mac")
     interpreter = str(Path(sys.executable).absolute())
+    launcher = None
     try:
+        if platform == "mac":
+            interpreter, launcher = mac_interpreter(interpreter, Path.home())
         path, pairs = write_xlwings_conf(folder, interpreter, str(package_root()), platform,
                                          force=args.force)
     except ConfRefused as refused:
         _err(f"not written: {refused}")
         return EXIT_UNREADABLE
+    if launcher is not None:
+        _out(f"wrote {launcher}: it starts {Path(sys.executable).absolute()}, whose path the "
+             "Mac's shell would split")
     _out(f"wrote {path}:")
     for key, value in pairs:
         _out(f"  {key} = {value}")

@@ -24,6 +24,7 @@ Use from a build with XlsxWriter::
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.resources
 import importlib.util
@@ -355,6 +356,37 @@ def conf_encoding(platform: str) -> str:
     import sys
 
     return locale.getencoding() if platform == "win" and sys.platform == "win32" else "utf-8"
+
+
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_./+@%:,=-]+")
+"""A path the shell takes as one word without quotes."""
+
+
+def mac_interpreter(interpreter: str, home: Path) -> tuple[str, Path | None]:
+    """The INTERPRETER_MAC value for ``interpreter``. xlwings' AppleScript pastes it into a
+    ``do shell script`` line unquoted, so a path with a space (``~/Contract Tracker/``), a
+    quote, ``(`` or ``&`` would be split by the shell and every button would fail. Such a
+    path is reached through a small launcher script under ``home/.contract-tracker/``
+    (one per interpreter), whose own path is plain; returns the value and the launcher
+    written, if any. Refuses when even that path is not plain."""
+    if _SHELL_SAFE.fullmatch(interpreter):
+        return interpreter, None
+    digest = hashlib.sha256(interpreter.encode("utf-8")).hexdigest()[:10]
+    launcher = home / ".contract-tracker" / f"python-{digest}"
+    if not _SHELL_SAFE.fullmatch(str(launcher)):
+        raise ConfRefused(
+            f"the Python path {interpreter} has a space or a sign the Mac's shell splits, "
+            f"and so has {launcher}, where a launcher would go: move Contract Tracker to a "
+            "folder with a plain name, e.g. ~/ContractTracker, and run setup there")
+    quoted = "'" + interpreter.replace("'", "'\\''") + "'"
+    try:
+        launcher.parent.mkdir(parents=True, exist_ok=True)
+        launcher.write_text(f'#!/bin/sh\nexec {quoted} "$@"\n', encoding="utf-8")
+        launcher.chmod(0o755)
+    except OSError as exc:
+        raise ConfRefused(f"cannot write the launcher {launcher} ({exc.strerror or exc})"
+                          ) from None
+    return str(launcher), launcher
 
 
 def write_xlwings_conf(folder: Path, interpreter: str, pythonpath: str, platform: str,
