@@ -696,3 +696,16 @@ def test_no_plain_launcher_path_is_a_refusal_saying_what_to_do(tmp_path: Path) -
     with pytest.raises(ConfRefused, match=r"move Contract Tracker to a folder with a plain name"):
         mac_interpreter("/Users/li/Contract Tracker/.venv/bin/python3", tmp_path / "my home")
     assert not (tmp_path / "my home").exists()
+
+
+def test_a_vba_error_in_runpython_becomes_a_message_not_the_debugger(
+        vba: dict[str, tuple[str, str]]) -> None:
+    """Found in review: an error inside xlwings' VBA (an odd xlwings.conf, a blocked
+    shell) reached the user as 'Run-time error ... [End] [Debug]'."""
+    code = [line.strip() for line in vba["ContractTracker"][1].split("\r\n")]
+    run = next(i for i, line in enumerate(code) if line.startswith("RunPython "))
+    assert "On Error GoTo Failed" in code[:run]
+    assert code[run + 1] == "Exit Sub" and code[run + 2] == "Failed:"
+    message = " ".join(code[run + 3:code.index("End Sub", run)])
+    assert message.startswith("MsgBox ") and "Err.Description" in message
+    assert "excel-setup" in message and "vbCritical" in message

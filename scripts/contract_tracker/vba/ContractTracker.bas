@@ -17,5 +17,16 @@ Public Sub OnRibbonAction(control As IRibbonControl)
                vbExclamation, "Contract Tracker"
         Exit Sub
     End If
+    ' An error in xlwings' VBA (an unreadable xlwings.conf, security software that stops
+    ' Excel starting programs) would otherwise stop in the VBA editor: say what to do.
+    On Error GoTo Failed
     RunPython "import contract_tracker.excel.macros as m; m.run_action('" & control.Tag & "')"
+    Exit Sub
+Failed:
+    MsgBox "Contract Tracker could not start Python (VBA error " & Err.Number & ": " & _
+           Err.Description & ")." & vbCrLf & vbCrLf & _
+           "Run 'contract-tracker excel-setup' for this workbook again (it writes " & _
+           "xlwings.conf beside it), and check that your security software lets Excel " & _
+           "start programs. README.md, 'Using it in Excel', has the details.", _
+           vbCritical, "Contract Tracker"
 End Sub
