@@ -309,3 +309,16 @@ def test_an_as_of_date_after_today_is_allowed_with_a_warning(
     assert f"warning: as of {later} is after today ({dt.date.today()})" in err
     main(["penalties", str(BUNDLED_WORKBOOK), "--as-of", dt.date.today().isoformat(), "--json"])
     assert "after today" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["generate", "report"])
+def test_an_output_folder_that_is_a_file_is_refused_plainly(
+        command: str, tmp_path: Path, capsys: Any) -> None:
+    """Found in review: generate --out FILE crashed with FileExistsError and a traceback."""
+    taken = tmp_path / "outfile"
+    taken.write_text("not a folder")
+    extra = ["--all"] if command == "generate" else ["--week", "2026-W47"]
+    assert main([command, str(BUNDLED_WORKBOOK), *extra, "--out", str(taken / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert f"nothing written: {taken} is a file, not a folder" in err and "Traceback" not in err
+    assert taken.read_text() == "not a folder"

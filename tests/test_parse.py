@@ -12,7 +12,7 @@ from contract_tracker import schema
 from contract_tracker.parse import CellError, conv_date, conv_datetime, conv_month, parse_book
 from contract_tracker.records import Book, Problem, Severity
 
-from .conftest import strip_sources
+from .conftest import grids_of, make_mini_book, strip_sources
 
 Grids = dict[str, list[list[Any]]]
 
@@ -541,3 +541,16 @@ def test_the_settings_rate_is_checked_too(mini_grids: Grids) -> None:
     (p,) = problems
     assert (p.sheet, p.cell, p.severity) == ("Settings", f"C{row + 1}", Severity.WARNING)
     assert "if you meant 0.05%" in p.message
+
+
+def test_full_width_ids_are_the_same_ids(mini_grids: Grids) -> None:
+    """Found in review: ＨＴ－２０２６－００７ typed on Contracts made every row naming
+    HT-2026-007 'not on the Contracts sheet'."""
+    clean, _ = parse_book(grids_of(make_mini_book()))
+    cid = clean.contracts[0].contract_id
+    wide = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in cid)
+    assert wide != cid
+    set_cell(mini_grids, "Contracts", 2, "contract_id", f" {wide} ")
+    book, problems = parse_book(mini_grids)
+    assert problems == ()
+    assert strip_sources(book) == strip_sources(clean)

@@ -235,6 +235,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = output_dir(path, book.settings.output_folder, args.out)
     if not args.out:
         out = out / "contracts"
+    if not _folder_usable(out):
+        return EXIT_UNREADABLE
     job = generate_job(book, selection, out, pdf=args.pdf, force=args.force,
                        progress=sys.stderr.isatty())
     print_problems(job.problems)
@@ -325,6 +327,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = output_dir(path, book.settings.output_folder, args.out)
     if not args.out:
         out = out / "reports"
+    if not _folder_usable(out):
+        return EXIT_UNREADABLE
     job = report_job(book, args.week, out, read_problems=data_problems)
     print_problems(job.problems, None if args.all else 50)
     _out(job.summary)
@@ -341,6 +345,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         _out(f"warning: the report was written ({len(job.files)} files under {out}), but the "
              f"Log in the master {path.name} was not updated: {not_logged}")
     return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
+
+
+def _folder_usable(out: Path) -> bool:
+    """An output folder must be a folder (or not exist yet, nor any file on its way)."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if place.is_dir():
+                return True
+            _err(f"nothing written: {place} is a file, not a folder; name a folder for the "
+                 "output (--out), or move the file")
+            return False
+    return True
 
 
 def _day(text: str) -> dt.date:

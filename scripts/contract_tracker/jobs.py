@@ -154,6 +154,16 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
     return job, result
 
 
+def future_receipts(book: Book, today: dt.date) -> list[Problem]:
+    """A warning for each receipt dated after ``today``: money cannot have come in yet,
+    so the date is most likely a slip (a receipt after the as-of date counts only from
+    its date, and until then the installment shows as unpaid)."""
+    return [Problem.at(r.src, "date", (
+        f"收款日期 {r.date} is after today ({today}): a receipt counts only from its date, so "
+        f"{r.installment_id or r.contract_id} still shows as unpaid; check the date"),
+        Severity.WARNING) for r in book.receipts if r.date > today]
+
+
 def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,
                 now: dt.datetime | None = None) -> JobResult:
     """The everyday run: validate, penalties and the Dashboard as of ``as_of``, merged
@@ -166,7 +176,8 @@ def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,
     now = now or _now()
     with gc_paused():  # hundreds of thousands of rows, no cycles among them
         penalties, result = penalties_job(book, as_of, now=now)
-        checked = validate_job(book, (*problems, *penalties.problems), now=now)
+        checked = validate_job(book, (*problems, *future_receipts(book, now.date()),
+                                      *penalties.problems), now=now)
         return (checked.merged(dataclasses.replace(penalties, problems=()))
                 .merged(dashboard_job(book, as_of, now=now, result=result)))
 

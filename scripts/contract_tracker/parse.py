@@ -15,6 +15,7 @@ import functools
 import itertools
 import operator
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -115,6 +116,11 @@ def _show(value: object) -> str:
     return str(value)
 
 
+def _nfkc(text: str) -> str:
+    """Full-width letters, digits and signs as their ASCII forms, trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
 def conv_id(value: object) -> str:
     if isinstance(value, (bool, dt.date)):
         raise Bad(f"{_show(value)!r} is not an ID or code: type it as text")
@@ -122,7 +128,8 @@ def conv_id(value: object) -> str:
         if not value.is_integer():
             raise Bad(f"{value!r} is not an ID or code: format the cell as text")
         return str(int(value))
-    return str(value).strip()
+    text = str(value)
+    return text.strip() if text.isascii() else _nfkc(text)
 
 
 def conv_text(value: object) -> str:
@@ -542,7 +549,13 @@ def _convert_column(column: Column, conv: Callable[[object], Any],
     amounts and dates met before are taken from ``shared``."""
     kind = column.kind
     shared = shared or Shared()
-    if kind in (Kind.ID, Kind.TEXT):
+    if kind is Kind.ID:
+        # Full-width letters and digits (ＨＴ－２０２６) are the same ID to the user: NFKC
+        # makes them so, as amounts and dates are read (found in review).
+        text = shared.texts.setdefault
+        return [(text(t, t) if (t := v.strip() if v.isascii() else _nfkc(v)) else None)
+                if v.__class__ is _STR else _fast(conv, v) for v in raw]
+    if kind is Kind.TEXT:
         text = shared.texts.setdefault
         return [(text(t, t) if (t := v.strip()) else None) if v.__class__ is _STR
                 else _fast(conv, v) for v in raw]

@@ -1,0 +1,29 @@
+"""jobs: the everyday runs assembled from the engine, the Dashboard and the writers."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from contract_tracker.cli import BUNDLED_WORKBOOK
+from contract_tracker.jobs import future_receipts, refresh_job
+from contract_tracker.reader import load_book
+from contract_tracker.records import Severity
+from contract_tracker.sample import SAMPLE_AS_OF
+
+
+def test_a_receipt_dated_after_today_is_a_warning_at_its_date_cell() -> None:
+    """Found in review: a receipt typed as 2026-12-05 on 2026-11-26 was silently not
+    counted, so its installment stayed overdue on the Dashboard and in the letters."""
+    book, _ = load_book(BUNDLED_WORKBOOK)  # records that know their cells
+    assert book is not None
+    today = max(r.date for r in book.receipts)
+    assert future_receipts(book, today) == []  # dated today: fine
+    late = book.receipts[0]._replace(date=today + dt.timedelta(days=1))
+    book = dataclasses.replace(book, receipts=(late, *book.receipts[1:]))
+    (p,) = future_receipts(book, today)
+    assert (p.sheet, p.cell, p.severity) == ("Receipts", late.src.cell("date"), Severity.WARNING)
+    assert p.message.startswith(f"收款日期 {late.date} is after today ({today})")
+    now = dt.datetime.combine(today, dt.time(9))
+    job = refresh_job(book, (), SAMPLE_AS_OF, now=now)
+    assert p in job.problems
