@@ -1074,3 +1074,65 @@ def test_libreoffice_prints_the_written_workbook(tmp_path: Path, vba_bin: Path) 
     for expected in ("杭州优品 & <Sons>", "¥30,000.00", "2026-03-31", "仪表板 Dashboard",
                      "all good", "2026-05-01 09:00"):
         assert expected in text, expected
+
+
+# --- two runs at once ------------------------------------------------------------------------
+
+
+def _lock_of(master: Path) -> Path:
+    return master.with_name(f".{master.name}.contract-tracker.lock")
+
+
+def test_a_run_waits_for_another_runs_replace_and_then_sees_its_change(master: Path) -> None:
+    """Found in review: two refreshes at once both reported success and one was lost. The
+    check for a change and the replace now happen under one lock, so the later run finds
+    the earlier one's file and refuses."""
+    import threading
+    import time
+
+    lock = _lock_of(master)
+    lock.write_text("1\n")  # another run is in its replace step
+
+    def other_run_finishes() -> None:
+        time.sleep(0.3)
+        os.utime(master, ns=(time.time_ns(), time.time_ns() + 10**9))  # its new file
+        lock.unlink()
+
+    finisher = threading.Thread(target=other_run_finishes)
+    finisher.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkbookLocked, match="was changed while the tool was writing it"):
+            write_tool_sheets(master, {"Problems": sample_content()})
+    finally:
+        finisher.join()
+    assert time.monotonic() - started >= 0.25  # it waited for the lock
+    assert not lock.exists() and leftovers(master.parent) == []
+
+
+def test_a_lock_left_by_a_run_that_died_is_taken_over(master: Path) -> None:
+    lock = _lock_of(master)
+    lock.write_text("1\n")
+    old = time_ns_ago(sw.LOCK_STALE_SECONDS + 5)
+    os.utime(lock, ns=(old, old))
+    write_tool_sheets(master, {"Problems": sample_content()})
+    assert not lock.exists()
+
+
+def test_a_lock_held_too_long_is_a_refusal_saying_what_to_do(
+        master: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sw, "LOCK_WAIT_SECONDS", 0.2)
+    lock = _lock_of(master)
+    lock.write_text("1\n")
+    before = _snapshot(master)
+    with pytest.raises(WorkbookLocked, match=r"another run of Contract Tracker is writing .*"
+                                             r"if none is running, delete"):
+        write_tool_sheets(master, {"Problems": sample_content()})
+    assert _snapshot(master) == before and lock.exists()
+    assert leftovers(master.parent) == []
+
+
+def time_ns_ago(seconds: float) -> int:
+    import time
+
+    return time.time_ns() - int(seconds * 1e9)

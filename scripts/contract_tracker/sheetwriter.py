@@ -2649,24 +2649,30 @@ def _write(path: Path, sheets: Mapping[str, SheetContent], log: Sequence[LogEntr
             pkg.zip.close()
     try:  # the source is closed: Windows cannot replace an open file
         _verify(tmp, pkg, plan)
-        now = path.stat()
-        if (now.st_mtime_ns, now.st_size) != (before.st_mtime_ns, before.st_size):
-            raise WorkbookLocked(f"{path.name} was changed by another program while the tool "
-                                 f"was writing; nothing was written. Run the command again.")
-        backup = _make_backup(path, backups_kept)
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            if backup is not None:
-                with contextlib.suppress(OSError):
-                    backup.unlink()
-            if isinstance(exc, PermissionError):
+        # Check and replace as one step among runs of this tool: two refreshes at once could
+        # otherwise both find the file unchanged and the later replace the earlier (found
+        # in review); with the lock, the later one sees the change and refuses.
+        with _replace_lock(path):
+            now = path.stat()
+            if (now.st_mtime_ns, now.st_size) != (before.st_mtime_ns, before.st_size):
                 raise WorkbookLocked(
-                    f"{path.name} is open in Excel (or another program) and locked; nothing "
-                    f"was written. Close it and run the command again, or use the buttons on "
-                    f"the workbook's ribbon tab.") from None
-            raise WriteRefused(f"Replacing {path.name} failed ({exc.strerror or exc}); "
-                               f"nothing was written.") from None
+                    f"{path.name} was changed while the tool was writing it (by another "
+                    f"program, or another run of this tool); nothing was written. Run the "
+                    f"command again.")
+            backup = _make_backup(path, backups_kept)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                if backup is not None:
+                    with contextlib.suppress(OSError):
+                        backup.unlink()
+                if isinstance(exc, PermissionError):
+                    raise WorkbookLocked(
+                        f"{path.name} is open in Excel (or another program) and locked; "
+                        f"nothing was written. Close it and run the command again, or use the "
+                        f"buttons on the workbook's ribbon tab.") from None
+                raise WriteRefused(f"Replacing {path.name} failed ({exc.strerror or exc}); "
+                                   f"nothing was written.") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -2685,6 +2691,46 @@ def _write(path: Path, sheets: Mapping[str, SheetContent], log: Sequence[LogEntr
         notes=tuple(notes),
         seconds=time.perf_counter() - started,
     )
+
+
+LOCK_WAIT_SECONDS = 15.0
+"""How long a run waits for another run's replace step (a backup and a rename: well under
+a second) before it gives up."""
+LOCK_STALE_SECONDS = 120.0
+"""A lock file older than this was left by a run that died: it is taken over."""
+
+
+@contextlib.contextmanager
+def _replace_lock(path: Path) -> Iterator[None]:
+    """Hold ``.<name>.contract-tracker.lock`` beside ``path`` (created exclusively)."""
+    lock = path.with_name(f".{path.name}.contract-tracker.lock")
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - lock.stat().st_mtime > LOCK_STALE_SECONDS:
+                    lock.unlink()
+                    continue
+            if time.monotonic() > deadline:
+                raise WorkbookLocked(
+                    f"another run of Contract Tracker is writing {path.name} ({lock.name} is "
+                    f"beside it); nothing was written. Run the command again when it is done; "
+                    f"if none is running, delete {lock.name}.") from None
+            time.sleep(0.05)
+            continue
+        except OSError as exc:
+            raise WriteRefused(f"Cannot create {lock} ({exc.strerror or exc}); nothing was "
+                               f"written.") from None
+        break
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
 
 
 def _write_temp(src: IO[bytes], pkg: _Package, plan: _Plan, path: Path) -> Path:
