@@ -885,7 +885,7 @@ def test_report_command_unwritable_output_exits_2(mini_workbook: Path, tmp_path:
     blocker.write_text("x")
     assert main(["report", str(mini_workbook), "--week", "2026-W48",
                  "--out", str(blocker / "sub")]) == 2
-    assert "not written" in capsys.readouterr().out
+    assert f"nothing written: {blocker} is a file, not a folder" in capsys.readouterr().err
 
 
 # --- LibreOffice: look at it ----------------------------------------------------------------
