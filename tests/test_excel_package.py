@@ -709,3 +709,18 @@ def test_a_vba_error_in_runpython_becomes_a_message_not_the_debugger(
     message = " ".join(code[run + 3:code.index("End Sub", run)])
     assert message.startswith("MsgBox ") and "Err.Description" in message
     assert "excel-setup" in message and "vbCritical" in message
+
+
+def test_a_conf_in_another_code_page_is_left_alone_not_garbled(tmp_path: Path) -> None:
+    """Found in review: a Chinese Windows xlwings.conf (cp936) rewritten from a Mac turned
+    C:\\Users\\张三 into C:\\Users\\���� without a word."""
+    from contract_tracker.excel.package import ConfRefused, write_xlwings_conf
+
+    conf = tmp_path / "xlwings.conf"
+    original = '"INTERPRETER_WIN","C:\\Users\\张三\\ct\\.venv\\Scripts\\python.exe"\r\n'.encode(
+        "cp936")
+    conf.write_bytes(original)
+    with pytest.raises(ConfRefused, match="another code page.*was not changed"):
+        write_xlwings_conf(tmp_path, "/Users/li/ct/.venv/bin/python3", "/Users/li/ct/scripts",
+                           "mac", force=True)
+    assert conf.read_bytes() == original

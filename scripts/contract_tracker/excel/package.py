@@ -405,9 +405,20 @@ def write_xlwings_conf(folder: Path, interpreter: str, pythonpath: str, platform
             raise ConfRefused(f"{path} already exists; it was not changed. Use --force to set "
                               f"its {key} and PYTHONPATH (its other lines are kept).")
         try:
-            old = path.read_bytes().decode(encoding, errors="replace")
+            raw = path.read_bytes()
         except OSError as exc:
             raise ConfRefused(f"{path} cannot be read ({exc.strerror or exc})") from None
+        try:
+            old = raw.decode(encoding)
+        except UnicodeDecodeError:
+            # Written on another computer in another code page (a Chinese Windows path read
+            # on a Mac): rewriting it would turn that path into question marks (found in
+            # review), so it is left alone.
+            raise ConfRefused(
+                f"{path} holds text this computer cannot read in {encoding} (it was written "
+                f"on a computer with another code page, e.g. Chinese Windows), so it was not "
+                f"changed: give each computer a copy of the workbook in a folder of its own, "
+                f"or set {key} in the file by hand") from None
         pairs = [(k, v) for k, v in read_xlwings_conf(old)
                  if k.upper() not in (key, "PYTHONPATH")]
     pairs += [(key, interpreter), ("PYTHONPATH", pythonpath)]
