@@ -322,3 +322,23 @@ def test_an_output_folder_that_is_a_file_is_refused_plainly(
     err = capsys.readouterr().err
     assert f"nothing written: {taken} is a file, not a folder" in err and "Traceback" not in err
     assert taken.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("command", ["penalties", "dashboard", "refresh", "report"])
+def test_reading_errors_make_every_command_exit_1(
+        command: str, tmp_path: Path, capsys: Any) -> None:
+    """Found in review: an edit meant for report dropped reading errors from penalties'
+    exit code, so a skipped receipt went unnoticed by scripts checking it."""
+    import openpyxl
+
+    book = tmp_path / "bad.xlsm"
+    wb = openpyxl.load_workbook(BUNDLED_WORKBOOK, keep_vba=True)
+    ws = wb["Receipts"]
+    amount = next(c.column for c in ws[1] if str(c.value).endswith("(amount)"))
+    ws.cell(2, amount).value = "abc"
+    wb.save(book)
+    extra = {"penalties": ["--as-of", "2026-11-22"], "dashboard": ["--as-of", "2026-11-22"],
+             "refresh": ["--as-of", "2026-11-22"],
+             "report": ["--week", "2026-W47", "--out", str(tmp_path / "out")]}[command]
+    assert main([command, str(book), *extra]) == 1
+    assert "Receipts!" in capsys.readouterr().out

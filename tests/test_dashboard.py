@@ -689,6 +689,8 @@ def test_the_penalties_line_and_the_dashboard_agree_on_what_is_owed() -> None:
     assert fees > 0 and overdue > 0
     assert f"overdue ¥{fmt_money_grouped(model.kpis.overdue)};" in job.summary
     assert f"late fees ¥{fmt_money_grouped(model.kpis.late_fees)} owed to us" in job.summary
-    assert (f"not counted, as not owed before signing: overdue ¥{fmt_money_grouped(overdue)} "
-            f"and late fees ¥{fmt_money_grouped(fees)}") in job.summary
+    assert (f"not counted, as nothing is owed before signing: overdue "
+            f"¥{fmt_money_grouped(overdue)}, late fees ¥{fmt_money_grouped(fees)} and SLA ")\
+        in job.summary
+    assert f"SLA ¥{fmt_money_grouped(model.kpis.sla_owed)} owed by us" in job.summary
     assert result.totals.overdue == model.kpis.overdue + overdue  # the engine: as written

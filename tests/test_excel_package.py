@@ -720,7 +720,7 @@ def test_a_conf_in_another_code_page_is_left_alone_not_garbled(tmp_path: Path) -
     original = '"INTERPRETER_WIN","C:\\Users\\张三\\ct\\.venv\\Scripts\\python.exe"\r\n'.encode(
         "cp936")
     conf.write_bytes(original)
-    with pytest.raises(ConfRefused, match="another code page.*was not changed"):
+    with pytest.raises(ConfRefused, match=r"another code page.*was not changed"):
         write_xlwings_conf(tmp_path, "/Users/li/ct/.venv/bin/python3", "/Users/li/ct/scripts",
                            "mac", force=True)
     assert conf.read_bytes() == original

@@ -27,3 +27,25 @@ def test_a_receipt_dated_after_today_is_a_warning_at_its_date_cell() -> None:
     now = dt.datetime.combine(today, dt.time(9))
     job = refresh_job(book, (), SAMPLE_AS_OF, now=now)
     assert p in job.problems
+
+
+def test_validate_names_the_holiday_tables_problems_once() -> None:
+    """Found in review: a day typed both off and working was found by refresh (the engine)
+    but validate said 0 errors."""
+    from contract_tracker.engine.calendar import LAST_YEAR
+    from contract_tracker.jobs import validate_job
+    from contract_tracker.records import HolidayRule, Source
+
+    book, read = load_book(BUNDLED_WORKBOOK)
+    assert book is not None
+    year = LAST_YEAR + 1
+    cols = (("day", "S"), ("until", "T"), ("kind", "U"), ("name", "V"))
+    rules = (HolidayRule(dt.date(year, 2, 8), dt.date(year, 2, 12), "rest", None,
+                         Source("Settings", 2, cols)),
+             HolidayRule(dt.date(year, 2, 10), None, "work", None, Source("Settings", 3, cols)))
+    book = dataclasses.replace(book, settings=dataclasses.replace(book.settings, holidays=rules))
+    job = validate_job(book, read)
+    clash = [p for p in job.problems if p.cell == "U3"]
+    assert len(clash) == 1 and clash[0].severity is Severity.ERROR
+    refreshed = refresh_job(book, read, SAMPLE_AS_OF)
+    assert [p for p in refreshed.problems if p.cell == "U3"] == clash  # listed once

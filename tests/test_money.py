@@ -136,3 +136,20 @@ def test_a_decimal_comma_is_an_error_at_its_cell_saying_what_to_do() -> None:
     assert p.severity is Severity.ERROR and p.cell.endswith("2")
     assert "'90000,00' is not a number: a comma may only group thousands" in p.message
     assert all(i.amount != D("9000000") for i in book.installments)
+
+
+@pytest.mark.parametrize("text", ["5²", "①②③", "Ⅻ", "4⁵"])
+def test_only_full_width_forms_become_ascii_not_every_compatibility_character(
+        text: str) -> None:
+    """Found in review: NFKC read 5² as 52 and ①②③ as 123."""
+    assert to_decimal(text) is None
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ("45,000.00 RMB", "without words or units"), ("45,000元/月", "without words or units"),
+    ("90000,00", "a comma may only group thousands"), ("4.5万", "45000 for 4.5万"),
+])
+def test_the_hint_names_what_is_wrong(text: str, hint: str) -> None:
+    from contract_tracker.money import number_hint
+
+    assert to_decimal(text) is None and hint in number_hint(text)

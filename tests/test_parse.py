@@ -554,3 +554,11 @@ def test_full_width_ids_are_the_same_ids(mini_grids: Grids) -> None:
     book, problems = parse_book(mini_grids)
     assert problems == ()
     assert strip_sources(book) == strip_sources(clean)
+
+
+def test_circled_or_roman_ids_stay_apart_from_plain_ones(mini_grids: Grids) -> None:
+    """Only full-width forms are read as ASCII: HT-① is not HT-1 (found in review)."""
+    from contract_tracker.parse import conv_id
+
+    assert conv_id("ＨＴ－１") == "HT-1"
+    assert conv_id("HT-①") == "HT-①" and conv_id("HT-Ⅱ") == "HT-Ⅱ"

@@ -1110,11 +1110,23 @@ def test_a_run_waits_for_another_runs_replace_and_then_sees_its_change(master: P
     assert not lock.exists() and leftovers(master.parent) == []
 
 
-def test_a_lock_left_by_a_run_that_died_is_taken_over(master: Path) -> None:
+def test_a_lock_left_by_a_run_that_died_is_named_at_once_not_taken_over(master: Path) -> None:
+    """Taking a stale lock over would let two runs that both found it stale go on
+    together (found in review); the user deletes it instead, told so without waiting."""
+    import time
+
     lock = _lock_of(master)
     lock.write_text("1\n")
-    old = time_ns_ago(sw.LOCK_STALE_SECONDS + 5)
+    old = time_ns_ago(sw.LOCK_STALE_SECONDS + 600)
     os.utime(lock, ns=(old, old))
+    before = _snapshot(master)
+    started = time.monotonic()
+    with pytest.raises(WorkbookLocked, match=r"is 12 minutes old: a run of Contract Tracker "
+                                             r"that was stopped left it"):
+        write_tool_sheets(master, {"Problems": sample_content()})
+    assert time.monotonic() - started < sw.LOCK_WAIT_SECONDS / 2
+    assert _snapshot(master) == before and lock.exists()
+    lock.unlink()
     write_tool_sheets(master, {"Problems": sample_content()})
     assert not lock.exists()
 

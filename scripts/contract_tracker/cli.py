@@ -133,12 +133,15 @@ def cmd_excel_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from .jobs import validate_job
     from .reader import load_book
 
     path = Path(args.workbook)
-    book, problems = load_book(path)
+    book, read = load_book(path)
+    job = validate_job(book, read) if book is not None else None
+    problems = job.problems if job is not None else read  # with the holiday table's
     print_problems(problems, None if args.all else 200)
-    if book is None:
+    if book is None or job is None:
         return EXIT_UNREADABLE
     errors = count_errors(problems)
     _out(f"{path.name}: {errors} errors, {len(problems) - errors} warnings; "
@@ -146,9 +149,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
          f"{len(book.installments)} installments, {len(book.receipts)} receipts, "
          f"{len(book.incidents)} incidents, {len(book.availability)} availability months read")
     if args.write:
-        from .jobs import validate_job
-
-        if not _write_job(path, book, validate_job(book, problems)):
+        if not _write_job(path, book, job):
             return EXIT_UNREADABLE
         _out(f"Problems sheet updated in {path}")
     return EXIT_PROBLEMS if errors else EXIT_OK
@@ -273,7 +274,7 @@ def cmd_penalties(args: argparse.Namespace) -> int:
             return EXIT_UNREADABLE
         if not args.json:
             _out(f"Workings sheet updated in {path}")
-    return EXIT_PROBLEMS if count_errors(job.problems) else EXIT_OK
+    return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -344,7 +345,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not_logged:
         _out(f"warning: the report was written ({len(job.files)} files under {out}), but the "
              f"Log in the master {path.name} was not updated: {not_logged}")
-    return EXIT_PROBLEMS if count_errors((*data_problems, *job.problems)) else EXIT_OK
+    return EXIT_PROBLEMS if count_errors(job.problems) else EXIT_OK
 
 
 def _folder_usable(out: Path) -> bool:

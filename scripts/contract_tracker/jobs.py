@@ -62,8 +62,14 @@ def output_dir(workbook: Path, folder: str, override: str | Path | None = None) 
 
 def validate_job(book: Book, problems: Sequence[Problem], *,
                  now: dt.datetime | None = None) -> JobResult:
-    """The Problems sheet for what reading found."""
+    """The Problems sheet for what reading found, and what the holiday table (Settings,
+    节假日安排) means against the installed calendar data (the engine reports the same
+    problems; they are listed once)."""
+    from .engine.calendar import calendar_for
+
     now = now or _now()
+    problems = [*problems, *(p for p in calendar_for(book.settings.holidays)[1]
+                             if p not in problems)]
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     summary = (f"{errors} errors, {len(problems) - errors} warnings; "
                f"{len(book.contracts)} contracts read")
@@ -138,15 +144,19 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
     pending = [f for f in result.late_fees if f.contract_id in unsigned] if unsigned else []
     pending_fees = sum((f.fee for f in pending), ZERO)
     pending_overdue = sum((f.overdue for f in pending), ZERO)
+    pending_sla = sum((m.owed for m in result.sla_months if m.contract_id in unsigned), ZERO)
     summary = (f"as of {as_of}: late fees ¥{fmt_money_grouped(t.late_fees - pending_fees)} "
                f"owed to us, overdue ¥{fmt_money_grouped(t.overdue - pending_overdue)}; SLA "
-               f"¥{fmt_money_grouped(t.sla_owed)} owed by us ({t.breaches} breaches, "
-               f"{t.availability_breaches} availability misses)")
-    if pending_fees or pending_overdue:
-        summary += (f"; not counted, as not owed before signing: overdue "
-                    f"¥{fmt_money_grouped(pending_overdue)} and late fees "
-                    f"¥{fmt_money_grouped(pending_fees)} on "
-                    f"{len({f.contract_id for f in pending if f.fee or f.overdue})} draft or sent "
+               f"¥{fmt_money_grouped(t.sla_owed - pending_sla)} owed by us ({t.breaches} "
+               f"breaches, {t.availability_breaches} availability misses)")
+    if pending_fees or pending_overdue or pending_sla:
+        owing = {f.contract_id for f in pending if f.fee or f.overdue}
+        owing.update(m.contract_id for m in result.sla_months
+                     if m.contract_id in unsigned and m.owed)
+        summary += (f"; not counted, as nothing is owed before signing: overdue "
+                    f"¥{fmt_money_grouped(pending_overdue)}, late fees "
+                    f"¥{fmt_money_grouped(pending_fees)} and SLA "
+                    f"¥{fmt_money_grouped(pending_sla)} on {len(owing)} draft or sent "
                     f"contract(s) (in the JSON and on the Workings sheet as computed)")
     job = JobResult(
         {"Workings": workings_sheet(workings_rows(result), as_of, now)},  # type: ignore[arg-type]
@@ -159,8 +169,9 @@ def future_receipts(book: Book, today: dt.date) -> list[Problem]:
     so the date is most likely a slip (a receipt after the as-of date counts only from
     its date, and until then the installment shows as unpaid)."""
     return [Problem.at(r.src, "date", (
-        f"收款日期 {r.date} is after today ({today}): a receipt counts only from its date, so "
-        f"{r.installment_id or r.contract_id} still shows as unpaid; check the date"),
+        f"收款日期 {r.date} is after today ({today}): money cannot have come in yet, so this "
+        f"is most likely a typing slip; check the date (a receipt counts only from its date "
+        f"on, so as of an earlier date {r.installment_id or r.contract_id} shows unpaid)"),
         Severity.WARNING) for r in book.receipts if r.date > today]
 
 

@@ -13,7 +13,6 @@ context cannot round it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 FEN = Decimal("0.01")
@@ -60,7 +59,7 @@ def to_decimal(value: object) -> Decimal | None:
     if isinstance(value, str):
         text = value.strip()
         if not text.isascii():
-            text = unicodedata.normalize("NFKC", text).strip()  # ４５，０００．００ -> 45,000.00
+            text = ascii_forms(text).strip()  # ４５，０００．００ -> 45,000.00
         text = text.replace("¥", "").lstrip()
         for unit in ("元整", "元"):
             if text.endswith(unit):
@@ -83,15 +82,30 @@ def to_decimal(value: object) -> Decimal | None:
     return None
 
 
+_FULL_WIDTH = {**{cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}, 0x3000: 0x20,
+               0xFFE5: 0xA5}
+"""Full-width ASCII forms (ＡＢ１２，．％) and the ideographic space to ASCII, ￥ to ¥."""
+
+
+def ascii_forms(text: str) -> str:
+    """``text`` with full-width letters, digits and signs as ASCII, and nothing else
+    changed (NFKC would also turn ² into 2 and ① into 1: found in review)."""
+    return text.translate(_FULL_WIDTH)
+
+
+_NUMBER_CHARS = re.compile(r"[\d.,+\-%¥\s]|元整|元")
+
+
 def number_hint(value: object) -> str:
     """What to do about text that is not a number (for the cell's problem)."""
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    if "," in text and "." not in text.split(",")[-1] and len(text.split(",")[-1]) != 3:
-        return ": a comma may only group thousands (90,000.00); decimals take a point"
-    if "," in text:
-        return ": commas group thousands by three digits (1,234,567.89)"
+    text = ascii_forms(str(value)).strip()
     if "万" in text or "千" in text or "亿" in text:
         return ": type the digits, e.g. 45000 for 4.5万"
+    if _NUMBER_CHARS.sub("", text):
+        return ": type only the number (45000 or 45,000.00), without words or units"
+    if "," in text:
+        return (": a comma may only group thousands by three digits (90,000.00); decimals "
+                "take a point")
     return ": type digits, e.g. 45000 or 45,000.00"
 
 

@@ -15,7 +15,6 @@ import functools
 import itertools
 import operator
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -27,6 +26,7 @@ from .creditcode import credit_code_problem
 from .money import (
     MAX_AMOUNT_FLOAT,
     ZERO,
+    ascii_forms,
     fmt_money_grouped,
     implausible,
     number_hint,
@@ -117,8 +117,9 @@ def _show(value: object) -> str:
 
 
 def _nfkc(text: str) -> str:
-    """Full-width letters, digits and signs as their ASCII forms, trimmed."""
-    return unicodedata.normalize("NFKC", text).strip()
+    """Full-width letters, digits and signs as their ASCII forms, trimmed (only those:
+    HT-① stays HT-①, not HT-1)."""
+    return ascii_forms(text).strip()
 
 
 def conv_id(value: object) -> str:
@@ -550,8 +551,8 @@ def _convert_column(column: Column, conv: Callable[[object], Any],
     kind = column.kind
     shared = shared or Shared()
     if kind is Kind.ID:
-        # Full-width letters and digits (ＨＴ－２０２６) are the same ID to the user: NFKC
-        # makes them so, as amounts and dates are read (found in review).
+        # Full-width letters and digits (ＨＴ－２０２６) are the same ID to the user: read as
+        # ASCII, as amounts and dates are (found in review).
         text = shared.texts.setdefault
         return [(text(t, t) if (t := v.strip() if v.isascii() else _nfkc(v)) else None)
                 if v.__class__ is _STR else _fast(conv, v) for v in raw]

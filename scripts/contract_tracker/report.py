@@ -1026,7 +1026,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     sla_owed_of: dict[str, Decimal] = {}
     for sla_month in cur.sla_months:
         c = contracts.get(sla_month.contract_id)
-        if c is not None and sla_month.owed > ZERO:
+        if c is not None and is_signed(c) and sla_month.owed > ZERO:
             sla_owed_of[c.client_id] = sla_owed_of.get(c.client_id, ZERO) + sla_month.owed
     chased_before = {
         cid: [day for day, _ in itertools.takewhile(

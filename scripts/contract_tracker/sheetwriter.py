@@ -2697,7 +2697,8 @@ LOCK_WAIT_SECONDS = 15.0
 """How long a run waits for another run's replace step (a backup and a rename: well under
 a second) before it gives up."""
 LOCK_STALE_SECONDS = 120.0
-"""A lock file older than this was left by a run that died: it is taken over."""
+"""A lock file older than this was left by a run that died: the refusal says so at once.
+It is not taken over: two runs could both find it stale and both go on."""
 
 
 @contextlib.contextmanager
@@ -2709,10 +2710,14 @@ def _replace_lock(path: Path) -> Iterator[None]:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
+            age = 0.0
             with contextlib.suppress(OSError):
-                if time.time() - lock.stat().st_mtime > LOCK_STALE_SECONDS:
-                    lock.unlink()
-                    continue
+                age = time.time() - lock.stat().st_mtime
+            if age > LOCK_STALE_SECONDS:
+                raise WorkbookLocked(
+                    f"{lock.name} beside {path.name} is {age / 60:.0f} minutes old: a run of "
+                    f"Contract Tracker that was stopped left it; nothing was written. Delete "
+                    f"it if no run is going on, and run the command again.") from None
             if time.monotonic() > deadline:
                 raise WorkbookLocked(
                     f"another run of Contract Tracker is writing {path.name} ({lock.name} is "

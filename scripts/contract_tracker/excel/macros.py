@@ -312,9 +312,9 @@ def validate(book: XlBook) -> ActionResult:
     job = validate_job(data, problems, now=session.now)
     done = (f"校验完成 Validation done: {len(data.contracts)} 份合同 contracts, "
             f"{len(data.clients)} 个客户 clients read.")
-    if not problems:
+    if not job.problems:
         done += "\n\n没有发现问题 No problems found."
-    return session.finish(job, problems, done, select_warnings=True, show="Problems")
+    return session.finish(job, job.problems, done, select_warnings=True, show="Problems")
 
 
 def penalties(book: XlBook) -> ActionResult:
