@@ -255,8 +255,13 @@ def holiday(first: str, until: str | None, kind: str = "rest", row: int = 2,
 
 # Test data shaped like a State Council notice; not the real arrangement of any year.
 NEXT = cal.LAST_YEAR + 1
-TYPED = (
+FIXED_ROWS = (  # the fixed-date holidays every notice gives off, and the days around them
     holiday(f"{NEXT}-01-01", None, name="元旦"),
+    holiday(f"{NEXT}-05-01", f"{NEXT}-05-05", row=5, name="劳动节"),
+    holiday(f"{NEXT}-10-01", f"{NEXT}-10-07", row=6, name="国庆节"),
+)
+TYPED = (
+    *FIXED_ROWS,
     holiday(f"{NEXT}-02-08", f"{NEXT}-02-12", row=3, name="春节"),  # Monday to Friday
     holiday(f"{NEXT}-02-20", None, "work", row=4, name="春节"),  # a Saturday
 )
@@ -276,7 +281,7 @@ def test_typed_year_extends_the_calendar_without_provisional_warnings() -> None:
     result, found = compute_penalties(b, day(f"{NEXT}-03-01"))
     (note,) = found
     assert (note.sheet, note.cell, note.severity) == ("Settings", "S2", Severity.WARNING)
-    assert f"working days in {NEXT}" in note.message and "6 days off" in note.message
+    assert f"working days in {NEXT}" in note.message and "18 days off" in note.message
     assert "1 make-up working days" in note.message and "State Council" in note.message
     assert result.late_fees[0].due.date == day(f"{NEXT}-02-15")
 
@@ -334,13 +339,13 @@ def test_typed_years_must_follow_the_package_without_a_gap() -> None:
 
 
 def test_a_day_typed_both_off_and_working_is_an_error_and_the_later_row_is_not_used() -> None:
-    rules = (holiday(f"{NEXT}-02-08", f"{NEXT}-02-12", row=2),
+    rules = (*FIXED_ROWS, holiday(f"{NEXT}-02-08", f"{NEXT}-02-12", row=2),
              holiday(f"{NEXT}-02-10", None, "work", row=3))
     calendar, found = cal.calendar_for(rules)
     (clash, note) = found
     assert (clash.cell, clash.severity) == ("U3", Severity.ERROR)
     assert "S2" not in clash.message and "U2" in clash.message
-    assert note.severity == Severity.WARNING and "5 days off, 0 make-up" in note.message
+    assert note.severity == Severity.WARNING and "18 days off, 0 make-up" in note.message
     with cal.calendar_in_force(calendar):
         assert not cal.is_workday(day(f"{NEXT}-02-10"))
     assert cal.current_calendar() == cal.package_calendar()
@@ -353,3 +358,25 @@ def test_the_calendar_message_names_the_typed_years() -> None:
         with pytest.raises(cal.CalendarYearError):
             cal.nth_workday_after(day(f"{NEXT}-12-30"), 5)
     assert f"covers {cal.FIRST_YEAR}-{cal.LAST_YEAR} ({NEXT} from the 节假日安排" in message
+
+
+def test_rows_without_the_fixed_date_holidays_are_not_a_whole_year() -> None:
+    """Found in review: one row made its whole year "known", 1 May and National Day then
+    working days, and the provisional warning gone."""
+    partial = (holiday(f"{NEXT}-02-08", f"{NEXT}-02-12", row=7, name="春节"),)
+    calendar, found = cal.calendar_for(partial)
+    assert calendar == cal.package_calendar()
+    (p,) = found
+    assert (p.cell, p.severity) == ("S7", Severity.ERROR)
+    assert f"the {NEXT} rows are not used: they do not give {NEXT}-01-01, {NEXT}-05-01" in p.message
+    assert "元旦、劳动节、国庆节" in p.message
+    b = typed_book(inst("I-1", "1000.00", f"{NEXT}-10-01"), rules=partial)
+    assert fees(b, f"{NEXT}-10-31")["I-1"].due.provisional  # still provisional: 10-04
+    assert fees(b, f"{NEXT}-10-31")["I-1"].due.date == day(f"{NEXT}-10-04")
+    # and a later year cannot follow one that is not typed in whole
+    later = (*partial, *(r._replace(day=r.day.replace(year=NEXT + 1),
+                                    until=r.until and r.until.replace(year=NEXT + 1))
+                         for r in FIXED_ROWS))
+    _, found = cal.calendar_for(later)
+    assert any(f"the {NEXT + 1} rows are not used: {NEXT} is not typed in whole" in p.message
+               for p in found)

@@ -211,7 +211,8 @@ def calendar_for(rules: tuple[HolidayRule, ...]) -> tuple[Calendar, tuple[Proble
             problems.append(Problem.at(rule.src, "day", (
                 f"the installed chinesecalendar {PACKAGE_VERSION} has {wrong[0]} as "
                 f"{'a working day' if rule.kind == 'rest' else 'a day off'}; for "
-                f"{wrong[0].year} the package is used and this row is not: check the row"),
+                f"{wrong[0].year} the package's days are used, not this row's: check the "
+                f"row"),
                 Severity.WARNING))
         if years[0] < FIRST_YEAR:
             problems.append(Problem.at(rule.src, "day", (
@@ -222,12 +223,27 @@ def calendar_for(rules: tuple[HolidayRule, ...]) -> tuple[Calendar, tuple[Proble
                 later.setdefault(year, []).append(rule)
     typed: list[int] = []
     for year in sorted(later):
-        if year != (typed[-1] if typed else LAST_YEAR) + 1:
-            gap = (typed[-1] if typed else LAST_YEAR) + 1
+        expected = (typed[-1] if typed else LAST_YEAR) + 1
+        if year != expected:
+            why = (f"{expected} is not typed in whole" if expected in later
+                   else f"{expected} has no rows")
             problems.append(Problem.at(later[year][0].src, "day", (
-                f"the {year} rows are not used: {gap} has no rows, and the years typed must "
-                f"follow on from {LAST_YEAR}, the last one chinesecalendar {PACKAGE_VERSION} "
-                f"covers")))
+                f"the {year} rows are not used: {why}, and the years typed must follow on "
+                f"from {LAST_YEAR}, the last one chinesecalendar {PACKAGE_VERSION} covers")))
+            continue
+        # Every notice gives the fixed-date holidays off: rows without them are not the
+        # whole year's arrangement (one row would otherwise make a year "known", its
+        # other holidays working days; found in review).
+        missing = [dt.date(year, m, d) for m, d, _ in FIXED_HOLIDAYS
+                   if kind_of.get(dt.date(year, m, d), ("", None))[0] != "rest"]
+        if missing:
+            names = "、".join(dict.fromkeys(n for m, d, n in FIXED_HOLIDAYS
+                                           if dt.date(year, m, d) in missing))
+            problems.append(Problem.at(later[year][0].src, "day", (
+                f"the {year} rows are not used: they do not give "
+                f"{', '.join(map(str, missing))} off ({names}), which every State Council "
+                f"notice does, so they are not the whole {year} arrangement: type all of it "
+                f"(dates in {year} stay provisional until then)")))
             continue
         typed.append(year)
     if not typed:
