@@ -116,7 +116,7 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _nfkc(text: str) -> str:
+def _ascii_forms_id(text: str) -> str:
     """Full-width letters, digits and signs as their ASCII forms, trimmed (only those:
     HT-① stays HT-①, not HT-1)."""
     return ascii_forms(text).strip()
@@ -130,7 +130,7 @@ def conv_id(value: object) -> str:
             raise Bad(f"{value!r} is not an ID or code: format the cell as text")
         return str(int(value))
     text = str(value)
-    return text.strip() if text.isascii() else _nfkc(text)
+    return text.strip() if text.isascii() else _ascii_forms_id(text)
 
 
 def conv_text(value: object) -> str:
@@ -554,7 +554,7 @@ def _convert_column(column: Column, conv: Callable[[object], Any],
         # Full-width letters and digits (ＨＴ－２０２６) are the same ID to the user: read as
         # ASCII, as amounts and dates are (found in review).
         text = shared.texts.setdefault
-        return [(text(t, t) if (t := v.strip() if v.isascii() else _nfkc(v)) else None)
+        return [(text(t, t) if (t := v.strip() if v.isascii() else _ascii_forms_id(v)) else None)
                 if v.__class__ is _STR else _fast(conv, v) for v in raw]
     if kind is Kind.TEXT:
         text = shared.texts.setdefault

@@ -2730,8 +2730,10 @@ def _replace_lock(path: Path) -> Iterator[None]:
                                f"written.") from None
         break
     try:
-        os.write(fd, f"{os.getpid()}\n".encode())
-        os.close(fd)
+        try:
+            os.write(fd, f"{os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
         yield
     finally:
         with contextlib.suppress(OSError):
