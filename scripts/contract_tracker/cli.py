@@ -138,11 +138,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     path = Path(args.workbook)
     book, read = load_book(path)
-    job = validate_job(book, read) if book is not None else None
-    problems = job.problems if job is not None else read  # with the holiday table's
-    print_problems(problems, None if args.all else 200)
-    if book is None or job is None:
+    if book is None:
+        print_problems(read, None if args.all else 200)
         return EXIT_UNREADABLE
+    job = validate_job(book, read)
+    problems = job.problems  # reading's, and the holiday table's
+    print_problems(problems, None if args.all else 200)
     errors = count_errors(problems)
     _out(f"{path.name}: {errors} errors, {len(problems) - errors} warnings; "
          f"{len(book.clients)} clients, {len(book.contracts)} contracts, "
