@@ -195,6 +195,19 @@ def test_the_engine_agrees_with_the_receipt_by_receipt_reference(
     assert got == reference_late_fees(b, as_of)
 
 
+@CHECKS
+@given(books(), dates())
+def test_positions_without_the_rows_are_the_rows_money(b: Book, as_of: dt.date) -> None:
+    # The Dashboard reads these (InstallmentFees.positions), never building a row.
+    alone = late_fees(b, as_of)[0].installments.positions()
+    rows = late_fees(b, as_of)[0].installments
+    want = tuple((f.contract_id, f.installment_id, f.due.date, f.grace_days, f.paid,
+                  f.outstanding, f.overdue, f.days_overdue, f.fee) for f in rows)
+    assert alone == want
+    assert rows.positions() == want  # and once the rows exist, from them
+    assert [str(p.fee) for p in alone] == [str(f.fee) for f in rows]  # 0.00, not 0
+
+
 @settings(max_examples=40, deadline=None)
 @given(books(), dates())
 def test_the_same_book_and_date_always_give_the_same_json(b: Book, as_of: dt.date) -> None:
@@ -251,3 +264,17 @@ def test_the_breached_rows_alone_are_the_breached_rows_of_all(b: Book, offset: i
     every = tuple(s for s in run.incidents if any(c.breached for c in s.clocks))
     assert alone == every
     assert run.incidents.breached() == every  # and once all rows exist, from them
+
+
+@CHECKS
+@given(incident_books(), st.integers(0, 45))
+def test_the_notable_rows_alone_are_the_breached_or_running_rows_of_all(
+        b: Book, offset: int) -> None:
+    # The Dashboard builds only these (IncidentSlas.notable): breaches and open clocks.
+    as_of = dt.date(2026, 3, 1) + dt.timedelta(days=offset)
+    alone = incident_slas(b, as_of)[0].incidents.notable()
+    run, _ = incident_slas(b, as_of)
+    every = tuple(s for s in run.incidents
+                  if any(c.breached or c.stop is None for c in s.clocks))
+    assert alone == every
+    assert run.incidents.notable() == every

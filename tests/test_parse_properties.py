@@ -134,7 +134,7 @@ def test_any_damaged_cells_are_reported_at_a_cell_and_the_rest_goes_through(
     for p in found:
         assert CELL.match(p.cell), p
 
-    job = refresh_job(book, problems, SAMPLE_AS_OF, now=NOW)
+    job = refresh_job(book, problems, SAMPLE_AS_OF, now=NOW, workings=True)
     assert {"Dashboard", "Workings", "Problems"} <= set(job.sheets)
     report = build_report(book, parse_week("2026-W47"))
     assert report.overdue_total >= 0

@@ -1045,8 +1045,9 @@ def test_refresh_of_a_master_saved_by_libreoffice(tmp_path: Path) -> None:
     saved = convert_with_libreoffice(built, tmp_path / "lo", "xlsm:Calc MS Excel 2007 VBA XML")
     before, raw_before = parts(saved), raw_records(saved)
     assert {"xl/vbaProject.bin", "customUI/customUI.xml"} <= set(before)  # LibreOffice keeps
-    assert main(["refresh", str(saved), "--as-of", "2026-11-25"]) == 0
-    assert main(["refresh", str(built), "--as-of", "2026-11-25"]) == 0
+    # --workings: every tool sheet is written (refresh alone leaves Workings as it was)
+    assert main(["refresh", str(saved), "--as-of", "2026-11-25", "--workings"]) == 0
+    assert main(["refresh", str(built), "--as-of", "2026-11-25", "--workings"]) == 0
     after, raw_after = parts(saved), raw_records(saved)
     tool_parts = {sheet_part(saved, n) for n in ("Problems", "Dashboard", "Workings", "Log")}
     changed = {n for n in before if before.get(n) != after.get(n)}

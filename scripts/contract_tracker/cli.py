@@ -303,13 +303,18 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     if book is None:
         return EXIT_UNREADABLE
     as_of = _as_of(args)
-    job = refresh_job(book, data_problems, as_of)
+    workings = getattr(args, "workings", False)
+    job = refresh_job(book, data_problems, as_of, workings=workings)
     print_problems(job.problems, None if args.all else 50)
     for line in job.log:
         _out(f"{line.command}: {line.message}")
     if not _write_job(path, book, job):
         return EXIT_UNREADABLE
-    _out(f"Problems, Workings and Dashboard updated in {path} (as of {as_of})")
+    if workings:
+        _out(f"Problems, Workings and Dashboard updated in {path} (as of {as_of})")
+    else:
+        _out(f"Problems and Dashboard updated in {path} (as of {as_of}); the Workings sheet "
+             f"is left as it was: add --workings, or run penalties --write, to update it")
     return EXIT_PROBLEMS if job.errors else EXIT_OK
 
 
@@ -431,7 +436,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out(f"copied {source} -> {target}")
     year, week, _ = (SAMPLE_AS_OF - dt.timedelta(days=7)).isocalendar()
     codes = [
-        cmd_refresh(argparse.Namespace(workbook=str(target), as_of=SAMPLE_AS_OF, all=False)),
+        cmd_refresh(argparse.Namespace(workbook=str(target), as_of=SAMPLE_AS_OF, all=False,
+                                       workings=True)),
         cmd_generate(argparse.Namespace(
             workbook=str(target), contract=None, pending=False, all=True, pdf=False,
             force=False, out=str(out / "contracts"))),
@@ -533,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     _workbook_arg(p)
     p.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                    help="the report date (default: today); figures are as of its end")
+    p.add_argument("--workings", action="store_true",
+                   help="write the Workings sheet too (as penalties --write does)")
     p.add_argument("--all", action="store_true", help="list every problem, not the first 50")
 
     p = add("report", cmd_report,

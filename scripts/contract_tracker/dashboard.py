@@ -265,7 +265,7 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
     first = {c.contract_id: c for c in reversed(book.contracts)}  # the first of an ID wins
     unsigned = {cid for cid, c in first.items() if not is_signed(c)}
     unsigned_owing: dict[str, Decimal] = {}
-    for f in result.late_fees:
+    for f in result.late_fees.positions():  # the money alone: no workings needed
         if f.contract_id in unsigned:  # nothing is owed before signing
             owing = unsigned_owing.get(f.contract_id, ZERO)
             unsigned_owing[f.contract_id] = owing + f.outstanding
@@ -281,7 +281,7 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
             days = f.days_overdue
             if days > m.days:
                 m.days = days
-            due = f.due.date
+            due = f.due_date
             if m.oldest is None or due < m.oldest:
                 m.oldest = due
             if days > f.grace_days:
@@ -296,17 +296,17 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
             else:
                 other_amount += f.overdue
                 other_items += 1
-        elif f.outstanding > ZERO and as_of <= f.due.date <= as_of + soon:
+        elif f.outstanding > ZERO and as_of <= f.due_date <= as_of + soon:
             m.due_soon += f.outstanding
-            if m.next_due is None or f.due.date < m.next_due:
-                m.next_due = f.due.date
+            if m.next_due is None or f.due_date < m.next_due:
+                m.next_due = f.due_date
 
     this_month = _month_start(as_of)
     last_month = _previous_month(this_month)
     breaches: dict[str, int] = {}
     last_breaches: dict[str, int] = {}
     running: dict[str, int] = {}
-    for s in result.sla:
+    for s in result.sla.notable():  # the others add nothing below
         if s.month == this_month:
             n = sum(1 for c in s.clocks if c.breached)
             if n:
@@ -567,7 +567,10 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
                  "below target；黄 = 计时中或上月违约 running or breached last month。"])
     rows.append(["续约 renew：黄 = 在续约通知期内 in the notice period before the end；"
                  "红 = 已到期未续约 ended without renewal；绿 = 已续约或未到通知期 renewed or "
-                 "not yet due；- = 不适用 n/a。"])
+                 "not yet due；- = 不适用 n/a。每个金额的计算过程见 Workings 表，由“计算违约金”"
+                 "更新，刷新看板不更新它，以其标题的日期为准 the workings of every figure: the "
+                 "Workings sheet, updated by 计算违约金 (not by refresh); its title gives its "
+                 "date."])
     if k.late_fees_unlisted or k.sla_owed_unlisted:
         # So the columns reconcile with the KPIs: fees on installments settled late, and
         # SLA sums, of contracts no longer listed (ended, nothing outstanding).

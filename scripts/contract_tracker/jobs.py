@@ -9,6 +9,7 @@ into the open workbook through xlwings. Neither shell computes anything itself.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,16 +133,24 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
                   ) -> tuple[JobResult, PenaltyResult]:
     """Late fees and SLA penalties as of ``as_of``: the Workings sheet, and the engine's
     result for the caller to print."""
-    from .engine import compute_penalties, workings_rows
-    from .money import ZERO, fmt_money_grouped
+    from .engine import compute_penalties
 
     now = now or _now()
     result, problems = compute_penalties(book, as_of)
-    t = result.totals
+    return _with_workings(penalties_line(book, result, problems, now), result, now), result
+
+
+def penalties_line(book: Book, result: PenaltyResult, problems: Sequence[Problem],
+                   now: dt.datetime) -> JobResult:
+    """The engine's totals as one line (Log and summary), without the Workings sheet."""
+    from .money import ZERO, fmt_money_grouped
+
+    t, as_of = result.totals, result.as_of
     # The engine computes every contract as written; nothing is owed before signing, so
     # the line states what is owed as the Dashboard and the report do (one rule).
     unsigned = set(pending_contracts(book))
-    pending = [f for f in result.late_fees if f.contract_id in unsigned] if unsigned else []
+    pending = ([f for f in result.late_fees.positions() if f.contract_id in unsigned]
+               if unsigned else [])
     pending_fees = sum((f.fee for f in pending), ZERO)
     pending_overdue = sum((f.overdue for f in pending), ZERO)
     pending_sla = sum((m.owed for m in result.sla_months if m.contract_id in unsigned), ZERO)
@@ -158,10 +167,15 @@ def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
                     f"¥{fmt_money_grouped(pending_fees)} and SLA "
                     f"¥{fmt_money_grouped(pending_sla)} on {len(owing)} draft or sent "
                     f"contract(s) (in the JSON and on the Workings sheet as computed)")
-    job = JobResult(
-        {"Workings": workings_sheet(workings_rows(result), as_of, now)},  # type: ignore[arg-type]
-        (log_entry("penalties", summary, now=now),), problems=problems, summary=summary)
-    return job, result
+    return JobResult({}, (log_entry("penalties", summary, now=now),),
+                     problems=tuple(problems), summary=summary)
+
+
+def _with_workings(job: JobResult, result: PenaltyResult, now: dt.datetime) -> JobResult:
+    from .engine import workings_rows
+
+    sheet = workings_sheet(workings_rows(result), result.as_of, now)  # type: ignore[arg-type]
+    return dataclasses.replace(job, sheets={**job.sheets, "Workings": sheet})
 
 
 def future_receipts(book: Book, today: dt.date) -> list[Problem]:
@@ -176,21 +190,28 @@ def future_receipts(book: Book, today: dt.date) -> list[Problem]:
 
 
 def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,
-                now: dt.datetime | None = None) -> JobResult:
+                now: dt.datetime | None = None, workings: bool = False) -> JobResult:
     """The everyday run: validate, penalties and the Dashboard as of ``as_of``, merged
     into one result to write in one step. The Problems sheet lists what reading found
-    and what the engine found (a receipt naming an unknown installment, say)."""
-    import dataclasses
+    and what the engine found (a receipt naming an unknown installment, say).
 
+    The Workings sheet is written only when ``workings`` is set (``refresh --workings``)
+    or by the penalties job (the 计算违约金 button): on a large book its rows are most of
+    a refresh's time and of the master's size, and the Dashboard does not need them.
+    Its title states the date it is as of, and the Dashboard says where it comes from."""
     from .dashboard import dashboard_job
+    from .engine import compute_penalties
 
     now = now or _now()
     with gc_paused():  # hundreds of thousands of rows, no cycles among them
-        penalties, result = penalties_job(book, as_of, now=now)
-        checked = validate_job(book, (*problems, *future_receipts(book, now.date()),
-                                      *penalties.problems), now=now)
-        return (checked.merged(dataclasses.replace(penalties, problems=()))
-                .merged(dashboard_job(book, as_of, now=now, result=result)))
+        result, found = compute_penalties(book, as_of)
+        penalties = penalties_line(book, result, (), now)
+        if workings:
+            penalties = _with_workings(penalties, result, now)
+        checked = validate_job(book, (*problems, *future_receipts(book, now.date()), *found),
+                               now=now)
+        return checked.merged(penalties).merged(
+            dashboard_job(book, as_of, now=now, result=result))
 
 
 def generate_job(book: Book, selection: Sequence[str] | str, out_dir: Path, *,

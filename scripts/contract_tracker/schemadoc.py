@@ -70,7 +70,7 @@ def schema_markdown() -> str:
         "Sheets you own (the tool reads them and never writes them): "
         + ", ".join(f"`{s}` ({schema.SHEET_ZH[s]})" for s in schema.USER_SHEETS) + ".",
         "",
-        "Sheets the tool owns (rewritten on every run; do not type into them): "
+        "Sheets the tool owns (rewritten by the runs that write them; do not type into them): "
         + ", ".join(f"`{t.name}` ({t.zh}: {t.doc})" for t in schema.TOOL_SHEETS),
         "",
         "## Settings",

@@ -44,6 +44,7 @@ import datetime as dt
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import partial
 from itertools import compress, count, repeat
 from operator import (
     and_,
@@ -54,6 +55,7 @@ from operator import (
     mul,
     ne,
     not_,
+    sub,
 )
 from typing import NamedTuple, TypeAlias, overload
 
@@ -182,6 +184,24 @@ class InstallmentFee(NamedTuple):
     @property
     def rate_ref(self) -> str:
         return ref(self.rate_src, self.rate_key)
+
+
+class Position(NamedTuple):
+    """An installment's money as of a date without its workings: what the Dashboard and
+    the report's scan need, built from the run's state without a segment or a rule."""
+
+    contract_id: str
+    installment_id: str
+    due_date: dt.date
+    grace_days: int
+    paid: Decimal
+    outstanding: Decimal
+    overdue: Decimal  # outstanding once the due date has passed
+    days_overdue: int  # as-of date - due date, when overdue
+    fee: Decimal  # as InstallmentFee.fee
+
+
+_POSITION = partial(tuple.__new__, Position)
 
 
 class RiskFlag(NamedTuple):
@@ -800,6 +820,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
         self._ledger = ledger
         self._len = ledger.count()
         self._rows: tuple[InstallmentFee, ...] | None = None
+        self._positions: tuple[Position, ...] | None = None
 
     def _build(self) -> tuple[InstallmentFee, ...]:
         if self._rows is None:
@@ -860,6 +881,35 @@ class InstallmentFees(Sequence[InstallmentFee]):
                 fee.get(p, _ZERO_FEN), tuple(segments), inst.src, rate_src, rate_key,
             ))
         return tuple(rows)
+
+    def positions(self) -> tuple[Position, ...]:
+        """Every usable installment's :class:`Position`, in sheet order: the rows' money
+        without building them (their segments and due-date rules cost the most)."""
+        if self._positions is None:
+            self._positions = self._positions_now()
+        return self._positions
+
+    def _positions_now(self) -> tuple[Position, ...]:
+        if self._rows is not None:
+            return tuple(Position(f.contract_id, f.installment_id, f.due.date, f.grace_days,
+                                  f.paid, f.outstanding, f.overdue, f.days_overdue, f.fee)
+                         for f in self._rows)
+        ledger = self._ledger
+        _, fee = ledger.fee_of()
+        grace = {c: t.grace_days or 0 for c, t in ledger.index.terms.items()}
+        due, as_of = ledger.due, ledger.as_of
+        ps = ledger.positions()
+        cids = list(map(ledger.cids.__getitem__, ps))
+        amounts = list(map(ledger.amounts.__getitem__, ps))
+        outstanding = list(map(sub, amounts, map(ledger.paid.__getitem__, ps)))
+        overdue = list(map(ledger.open.get, ps, repeat(ZERO)))
+        days = list(map(due.__getitem__, ps))
+        late = [(as_of - d).days if o else 0 for d, o in zip(days, overdue, strict=True)]
+        # column by column, as the rows would have it (paid = amount - outstanding)
+        return tuple(map(_POSITION, zip(
+            cids, map(_IID, map(ledger.insts.__getitem__, ps)), days,
+            map(grace.__getitem__, cids), map(sub, amounts, outstanding), outstanding,
+            overdue, late, map(fee.get, ps, repeat(_ZERO_FEN)), strict=True)))
 
     def __len__(self) -> int:
         return self._len

@@ -50,7 +50,7 @@ from ..records import Book, Contract, Problem, Source
 from .availability import MonthAvailability, availability_months
 from .calendar import calendar_for, calendar_in_force
 from .context import ContractIndex, index_contracts, ref, refs
-from .latefees import InstallmentFee, RiskFlag, late_fees
+from .latefees import InstallmentFee, InstallmentFees, RiskFlag, late_fees
 from .sla import IncidentSla, IncidentSlas, SlaContext, incident_slas, monthly_fee_basis
 
 
@@ -92,7 +92,7 @@ class Totals(NamedTuple):
 
 class PenaltyResult(NamedTuple):
     as_of: dt.date
-    late_fees: Sequence[InstallmentFee]  # rows built on first read
+    late_fees: InstallmentFees  # rows built on first read; .positions() the money alone
     sla: IncidentSlas  # rows built on first read; .breached() builds only the breached
     availability: tuple[MonthAvailability, ...]
     sla_months: tuple[SlaMonth, ...]

@@ -263,6 +263,20 @@ class IncidentSlas(Sequence[IncidentSla]):
                     for inc in self._breached]
         return tuple(s for s in rows if any(c.breached for c in s.clocks))
 
+    def notable(self) -> tuple[IncidentSla, ...]:
+        """The rows with a breached clock or a clock still running at the as-of date, in
+        sheet order, without building the others (the Dashboard needs only these)."""
+        if self._rows is not None or self._breached is None:
+            rows: Iterable[IncidentSla] = self._build()
+        else:
+            end = self._end
+            hit = set(map(id, self._breached))
+            ignored: list[Problem] = []
+            with calendar_in_force(self._calendar):
+                rows = [judge(inc, self._terms_of[inc.contract_id], end, self._ctx, ignored)
+                        for inc in self._kept if id(inc) in hit or _may_run(inc, end)]
+        return tuple(s for s in rows if any(c.breached or c.stop is None for c in s.clocks))
+
     def _build(self) -> tuple[IncidentSla, ...]:
         if self._rows is None:
             ignored: list[Problem] = []  # reported by the pass that kept the incident
@@ -658,6 +672,14 @@ class _SlaPass:
             before = sums.get(key)
             sums[key] = (ZERO if before is None else before) + total
         return sums
+
+
+def _may_run(inc: Incident, end: dt.datetime) -> bool:
+    """Whether a clock of the incident may still be running at ``end`` (not stopped by
+    then); a superset: :func:`judge` says."""
+    return (inc.responded_at is None or inc.responded_at > end
+            or inc.solution_at is None or inc.solution_at > end
+            or (inc.severity == "major" and (inc.resolved_at is None or inc.resolved_at > end)))
 
 
 def _reads_past(inc: Incident, end: dt.datetime, moment: dt.datetime) -> bool:

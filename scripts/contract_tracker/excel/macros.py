@@ -338,7 +338,9 @@ def refresh(book: XlBook) -> ActionResult:
     data, problems = session.load()
     session.status("刷新看板… computing")
     job = refresh_job(data, problems, session.today, now=session.now)
-    done = f"看板已刷新 Dashboard refreshed: {job.summary}."
+    done = (f"看板已刷新 Dashboard refreshed: {job.summary}.\n\n计算过程 Workings 表未更新，"
+            f"需要时点“计算违约金”。The Workings sheet is left as it was; click 计算违约金 "
+            f"to update it.")
     return session.finish(job, job.problems, done, show="Dashboard")
 
 
