@@ -583,6 +583,8 @@ def test_refresh_fills_its_sheets_and_leaves_user_sheets_byte_identical(
             assert raw_after[name] == data, name
     wb = openpyxl.load_workbook(sample_copy, keep_vba=True)
     assert wb["Workings"].max_row < 5
+    # ... and the Dashboard says where the workings come from, so a stale sheet misleads no one
+    assert "计算过程见 Workings 表（由“计算违约金”更新，刷新不更新）" in wb["Dashboard"]["A4"].value
     assert wb["Problems"]["A1"].value.startswith("数据问题 Problems")
     assert wb["Dashboard"]["A1"].value.startswith("仪表板 Dashboard")
     log = [r for r in wb["Log"].iter_rows(values_only=True)]

@@ -201,11 +201,24 @@ def test_positions_without_the_rows_are_the_rows_money(b: Book, as_of: dt.date) 
     # The Dashboard reads these (InstallmentFees.positions), never building a row.
     alone = late_fees(b, as_of)[0].installments.positions()
     rows = late_fees(b, as_of)[0].installments
-    want = tuple((f.contract_id, f.installment_id, f.due.date, f.grace_days, f.paid,
-                  f.outstanding, f.overdue, f.days_overdue, f.fee) for f in rows)
+    want = tuple((f.contract_id, f.installment_id, f.due.date, f.grace_days, f.amount, f.paid,
+                  f.outstanding, f.overdue, f.days_overdue, f.fee, f.src) for f in rows)
     assert alone == want
     assert rows.positions() == want  # and once the rows exist, from them
     assert [str(p.fee) for p in alone] == [str(f.fee) for f in rows]  # 0.00, not 0
+
+
+@CHECKS
+@given(books(), dates(), st.data())
+def test_selected_rows_alone_are_those_rows_of_all(
+        b: Book, as_of: dt.date, data: st.DataObject) -> None:
+    # The weekly report builds only the rows it lists (InstallmentFees.select).
+    fees = late_fees(b, as_of)[0].installments
+    indices = data.draw(st.lists(st.integers(0, len(fees) - 1), unique=True)) if fees else []
+    alone = fees.select(sorted(indices))
+    every = late_fees(b, as_of)[0].installments
+    assert alone == tuple(every[i] for i in sorted(indices))
+    assert every.select(sorted(indices)) == alone  # and once all rows exist, from them
 
 
 @settings(max_examples=40, deadline=None)

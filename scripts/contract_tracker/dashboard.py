@@ -567,10 +567,9 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
                  "below target；黄 = 计时中或上月违约 running or breached last month。"])
     rows.append(["续约 renew：黄 = 在续约通知期内 in the notice period before the end；"
                  "红 = 已到期未续约 ended without renewal；绿 = 已续约或未到通知期 renewed or "
-                 "not yet due；- = 不适用 n/a。每个金额的计算过程见 Workings 表，由“计算违约金”"
-                 "更新，刷新看板不更新它，以其标题的日期为准 the workings of every figure: the "
-                 "Workings sheet, updated by 计算违约金 (not by refresh); its title gives its "
-                 "date."])
+                 "not yet due；- = 不适用 n/a。计算过程见 Workings 表（由“计算违约金”更新，"
+                 "刷新不更新） workings: Workings sheet (updated by 计算违约金, not by "
+                 "refresh)。"])
     if k.late_fees_unlisted or k.sla_owed_unlisted:
         # So the columns reconcile with the KPIs: fees on installments settled late, and
         # SLA sums, of contracts no longer listed (ended, nothing outstanding).

@@ -134,6 +134,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote as url_quote
 
+from .gcpause import gc_paused
 from .money import ZERO, fmt_money, fmt_money_grouped, round_fen
 from .records import (
     AgeingBucket,
@@ -744,6 +745,14 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     the book, so its money is not in the report: the report says so); ``today``, when
     given, lets a week that has not ended yet be said to be one. Pure: no file is
     touched."""
+    with gc_paused():  # tens of thousands of rows, no cycles among them
+        return _build_report(book, week, previous, previous_note, history,
+                             read_problems=read_problems, today=today)
+
+
+def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
+                  previous_note: str, history: Sequence[Snapshot], *,
+                  read_problems: Sequence[Problem], today: dt.date | None) -> WeeklyReport:
     from .docgen.filenames import plan_names
     from .engine import compute_penalties
     from .terms import effective_terms
@@ -753,7 +762,9 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     cur, data_problems = compute_penalties(book, as_of)
     contracts: dict[str, Contract] = _first_wins(book.contracts, lambda c: c.contract_id)
     clients: dict[str, Client] = _first_wins(book.clients, lambda c: c.client_id)
-    fees = list(cur.late_fees)
+    # The money of every installment; the rows, with their workings, only of those listed
+    # (overdue, or settled with a fee): on a large book they are a quarter of all.
+    fees = cur.late_fees.positions()
     problems: list[Problem] = []
     notes: list[str] = []
 
@@ -776,7 +787,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     # The previous Sunday, on today's data: only what can differ from now is recomputed.
     week_receipts = {r.contract_id for r in book.receipts if prev_as_of < r.date <= as_of}
     owing_before = {f.contract_id for f in fees
-                    if f.outstanding > ZERO and f.due.date < prev_as_of}
+                    if f.outstanding > ZERO and f.due_date < prev_as_of}
     breached_now = cur.sla.breached()
     again = week_receipts | owing_before
     incident_ids = {s.incident_id for s in breached_now}
@@ -790,7 +801,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
         schema_version=book.schema_version,
     )
     prev, _ = compute_penalties(sub, prev_as_of)
-    prev_fees = {f.installment_id: f for f in prev.late_fees}
+    prev_fees = {f.installment_id: f for f in prev.late_fees.positions()}
     prev_breached = {(s.incident_id, c.breach_type) for s in prev.sla for c in s.clocks
                      if c.breached}
 
@@ -810,7 +821,10 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
     outstanding_now = ZERO
     outstanding_prev = ZERO
     seen_now: set[str] = set()
-    for f in fees:
+    listed = [i for i, f in enumerate(fees)
+              if f.overdue > ZERO or (f.outstanding == ZERO and f.fee > ZERO)]
+    row_of = dict(zip(listed, cur.late_fees.select(listed), strict=True))
+    for i, f in enumerate(fees):
         c = contracts.get(f.contract_id)
         if c is None:
             continue
@@ -839,35 +853,38 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
         elif f.outstanding == ZERO:
             prev_settled += f.fee
         if f.outstanding == ZERO and f.fee > ZERO:
+            row = row_of[i]
             settled.append(SettledFeeRow(
-                w.manager, w.client_id, w.client_name, f.contract_id, iid, f.kind, f.due.date,
-                f.amount, tuple(LatePart(seg.last_day, seg.amount, seg.days)
-                                for seg in f.segments if seg.receipt_id is not None),
-                f.fee, f.rate, _capped(f), "", False))
-            settled_fees[iid] = f
+                w.manager, w.client_id, w.client_name, f.contract_id, iid, row.kind,
+                f.due_date, f.amount, tuple(LatePart(seg.last_day, seg.amount, seg.days)
+                                            for seg in row.segments
+                                            if seg.receipt_id is not None),
+                f.fee, row.rate, _capped(row), "", False))
+            settled_fees[iid] = row
         if f.overdue > ZERO:
+            row = row_of[i]
             bucket = _bucket_of(f.days_overdue, buckets)
             if bucket is None:
                 unbucketed += 1
                 bucket = "其他 other"
-            rate = f.rate
-            if f.exempt:
+            rate = row.rate
+            if row.exempt:
                 rate = nominal.get(f.contract_id) or effective_terms(c, book.settings).late_fee_rate
                 nominal[f.contract_id] = rate
             note = ""
-            if f.due.date >= prev_as_of:
+            if f.due_date >= prev_as_of:
                 note = "本周到期未付 due in the week"
             elif previous is not None and iid not in previous.open_items:
                 note = ("上周报告未列出：其后补录或更改 not in last week's report: recorded or "
                         "changed after it")
             overdue.append(OverdueRow(
-                w.manager, w.client_id, w.client_name, f.contract_id, iid, f.kind,
-                f.due.date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee, rate,
-                f.exempt, note, _capped(f), _workings(f) if f.fee > ZERO else "",
-                _workings(f, letter=True) if f.fee > ZERO else ""))
+                w.manager, w.client_id, w.client_name, f.contract_id, iid, row.kind,
+                f.due_date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee, rate,
+                row.exempt, note, _capped(row), _workings(row) if f.fee > ZERO else "",
+                _workings(row, letter=True) if f.fee > ZERO else ""))
         if paid_week > ZERO:
             paid.append(PaidRow(
-                w.manager, w.client_id, w.client_name, f.contract_id, iid, f.due.date, f.amount,
+                w.manager, w.client_id, w.client_name, f.contract_id, iid, f.due_date, f.amount,
                 paid_week, f.outstanding, was_overdue, f.outstanding == ZERO,
                 "本周收款 received in the week"))
         if previous is not None and iid in previous.open_items:
@@ -875,7 +892,7 @@ def build_report(book: Book, week: IsoWeek, previous: Snapshot | None = None,
             extra = reported - out_prev
             if extra > ZERO:
                 paid.append(PaidRow(
-                    w.manager, w.client_id, w.client_name, f.contract_id, iid, f.due.date,
+                    w.manager, w.client_id, w.client_name, f.contract_id, iid, f.due_date,
                     f.amount, extra, f.outstanding, True, f.outstanding == ZERO,
                     "收款日期早于本周，上周报告后录入（或数据更改） paid before the week, entered "
                     "after last week's report (or data changed)"))

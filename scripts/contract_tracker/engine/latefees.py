@@ -52,6 +52,7 @@ from operator import (
     eq,
     is_,
     is_not,
+    itemgetter,
     mul,
     ne,
     not_,
@@ -194,11 +195,13 @@ class Position(NamedTuple):
     installment_id: str
     due_date: dt.date
     grace_days: int
+    amount: Decimal
     paid: Decimal
     outstanding: Decimal
     overdue: Decimal  # outstanding once the due date has passed
     days_overdue: int  # as-of date - due date, when overdue
     fee: Decimal  # as InstallmentFee.fee
+    src: Source
 
 
 _POSITION = partial(tuple.__new__, Position)
@@ -310,6 +313,8 @@ _AMOUNT = attrgetter("amount")
 _DUE = attrgetter("due_date")
 _DATE = attrgetter("date")
 _KIND = attrgetter("kind")
+_SRC = attrgetter("src")
+_POSITION_DAY = itemgetter(0, 1)
 _RULE_FIELDS = {kind: attrgetter(r.basis, r.days, r.day_type) for kind, r in DUE_RULES.items()}
 _RULE_TYPES = frozenset({None, CALENDAR_DAYS, WORKING_DAYS})  # None: calendar
 _RULE_TYPES_WORKING = frozenset({WORKING_DAYS})
@@ -351,10 +356,10 @@ class _Ledger:
         self.paid: list[Decimal] = [ZERO] * (len(self.insts) + 1)
         # position -> Σ part × days late over the parts paid late (then the open part).
         self.weighted: dict[int, Decimal] = {}
-        # Parts paid late, (position, receipt, part): added simply (those of positions in
-        # ``redo`` do not count), and applied in date order.
-        self.late: list[tuple[int, Receipt, Decimal]] = []
-        self.late_ordered: list[tuple[int, Receipt, Decimal]] = []
+        # Parts paid late, (position, payment day, receipt, part): added simply (those of
+        # positions in ``redo`` do not count), and applied in date order.
+        self.late: list[tuple[int, dt.date, Receipt, Decimal]] = []
+        self.late_ordered: list[tuple[int, dt.date, Receipt, Decimal]] = []
         self.redo: set[int] = set()  # positions of the contracts redone in date order
         self.open: dict[int, Decimal] = {}  # position -> outstanding, once past due
         self._allocate()
@@ -579,7 +584,7 @@ class _Ledger:
                 w = x * (day - ok).days
                 had = weighted_get(p)
                 weighted[p] = w if had is None else had + w
-                add_late((p, r, x))
+                add_late((p, day, r, x))
         # Receipts dated after the as-of date do not exist yet; the others not applied
         # are, in this order, those of no positive amount and those naming an installment
         # that is unknown, unusable or of another contract.
@@ -683,7 +688,7 @@ class _Ledger:
         def apply(p: int, r: Receipt, take: Decimal) -> None:
             paid[p] = applied(p) + take
             if r.date > last_ok[p]:
-                self.late_ordered.append((p, r, take))
+                self.late_ordered.append((p, r.date, r, take))
                 w = take * (r.date - last_ok[p]).days
                 before = self.weighted.get(p)
                 self.weighted[p] = w if before is None else before + w
@@ -787,12 +792,19 @@ class _Ledger:
         return (self.total_overdue() + sum(map(self.amounts.__getitem__, later), ZERO)
                 - sum(map(self.paid.__getitem__, later), ZERO))
 
-    def late_parts(self) -> dict[int, list[tuple[Receipt, Decimal]]]:
-        """Position -> its parts paid late (receipt, amount applied), in date order."""
+    def late_parts(self, only: Sequence[int] | None = None
+                   ) -> dict[int, list[tuple[Receipt, Decimal]]]:
+        """Position -> its parts paid late (receipt, amount applied), in date order; of
+        the positions ``only`` when given."""
         parts: dict[int, list[tuple[Receipt, Decimal]]] = {}
         redo = self.redo
-        late = [t for t in self.late if t[0] not in redo] + self.late_ordered
-        for p, r, amount in sorted(late, key=lambda x: (x[0], x[1].date)):
+        late = [t for t in self.late if t[0] not in redo] if redo else self.late.copy()
+        late += self.late_ordered
+        if only is not None and len(only) < len(self.valid):
+            wanted = set(only)
+            late = [t for t in late if t[0] in wanted]
+        late.sort(key=_POSITION_DAY)  # stable: a day's parts keep the order applied
+        for p, _, r, amount in late:
             parts.setdefault(p, []).append((r, amount))
         return parts
 
@@ -824,15 +836,25 @@ class InstallmentFees(Sequence[InstallmentFee]):
 
     def _build(self) -> tuple[InstallmentFee, ...]:
         if self._rows is None:
-            with localcontext(EXACT), calendar_in_force(self._ledger.calendar):
-                self._rows = self._rows_now()  # segment fees exact however large
+            self._rows = self._rows_now(self._ledger.positions())
         return self._rows
 
-    def _rows_now(self) -> tuple[InstallmentFee, ...]:
-        """One row per usable installment, in sheet order. A hot loop (60,000 rows on a
-        large book): what depends only on the contract is looked up once per contract."""
+    def select(self, indices: Sequence[int]) -> tuple[InstallmentFee, ...]:
+        """The rows at ``indices`` (positions in this sequence, as in :meth:`positions`),
+        building only those: the weekly report needs the workings of a few."""
+        if self._rows is not None:
+            return tuple(map(self._rows.__getitem__, indices))
+        return self._rows_now(list(map(self._ledger.positions().__getitem__, indices)))
+
+    def _rows_now(self, ps: Sequence[int]) -> tuple[InstallmentFee, ...]:
+        with localcontext(EXACT), calendar_in_force(self._ledger.calendar):
+            return self._rows_of(ps)  # segment fees exact however large
+
+    def _rows_of(self, ps: Sequence[int]) -> tuple[InstallmentFee, ...]:
+        """One row per ledger position of ``ps``. A hot loop (60,000 rows on a large
+        book): what depends only on the contract is looked up once per contract."""
         ledger = self._ledger
-        parts_of = ledger.late_parts()
+        parts_of = ledger.late_parts(ps)
         fee_exact, fee = ledger.fee_of()
         settings_rate = (ledger.book.settings.source_of("late_fee_rate"), "value")
         contracts, terms_of = ledger.index.contracts, ledger.index.terms
@@ -842,7 +864,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
         per_contract: dict[str, tuple[Contract, Terms, int, bool, Decimal, Decimal | None,
                                       Source, str]] = {}
         rows = []
-        for p in ledger.positions():
+        for p in ps:
             cid = cids[p]
             known = per_contract.get(cid)
             if known is None:
@@ -892,7 +914,8 @@ class InstallmentFees(Sequence[InstallmentFee]):
     def _positions_now(self) -> tuple[Position, ...]:
         if self._rows is not None:
             return tuple(Position(f.contract_id, f.installment_id, f.due.date, f.grace_days,
-                                  f.paid, f.outstanding, f.overdue, f.days_overdue, f.fee)
+                                  f.amount, f.paid, f.outstanding, f.overdue, f.days_overdue,
+                                  f.fee, f.src)
                          for f in self._rows)
         ledger = self._ledger
         _, fee = ledger.fee_of()
@@ -906,10 +929,11 @@ class InstallmentFees(Sequence[InstallmentFee]):
         days = list(map(due.__getitem__, ps))
         late = [(as_of - d).days if o else 0 for d, o in zip(days, overdue, strict=True)]
         # column by column, as the rows would have it (paid = amount - outstanding)
+        insts = list(map(ledger.insts.__getitem__, ps))
         return tuple(map(_POSITION, zip(
-            cids, map(_IID, map(ledger.insts.__getitem__, ps)), days,
-            map(grace.__getitem__, cids), map(sub, amounts, outstanding), outstanding,
-            overdue, late, map(fee.get, ps, repeat(_ZERO_FEN)), strict=True)))
+            cids, map(_IID, insts), days, map(grace.__getitem__, cids), amounts,
+            map(sub, amounts, outstanding), outstanding, overdue, late,
+            map(fee.get, ps, repeat(_ZERO_FEN)), map(_SRC, insts), strict=True)))
 
     def __len__(self) -> int:
         return self._len
