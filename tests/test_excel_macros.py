@@ -431,6 +431,46 @@ def test_generate_selected_generates_the_selected_rows(small: Path) -> None:
     assert book.app.status_history[-1] is False
 
 
+def test_generate_selected_leaves_out_rows_a_filter_hides(small: Path) -> None:
+    # A selection dragged over a filtered table holds the rows filtered away too; the user
+    # sees, and means, only the others.
+    book = opened(small)
+    book.sheet("Contracts").hidden_rows.update({4, 5, 9})
+    book.select("Contracts", "A3:A10")
+    grid = read_grid(book.sheets["Contracts"])
+    wanted = [grid[r - 1][0] for r in (3, 6, 7, 8, 10)]
+    result = run(book, "generate_selected")
+    assert result is not None, book.app.alerts[-1].prompt
+    names = sorted(p.name for p in result.folder.glob("*.docx"))
+    assert [n.split("_")[0] for n in names] == sorted(wanted)
+    assert "3 hidden (filtered-out) row(s) of the selection were left out" in \
+        book.app.alerts[-1].prompt
+
+
+def test_generate_selected_of_hidden_rows_only_says_so(small: Path) -> None:
+    book = opened(small)
+    book.sheet("Contracts").hidden_rows.update({3, 4})
+    book.select("Contracts", "A3:A4")
+    assert run(book, "generate_selected") is None
+    prompt = book.app.alerts[-1].prompt
+    assert "The selected rows hold no contracts" in prompt
+    assert "2 hidden (filtered-out) row(s)" in prompt
+
+
+def test_visible_rows_asks_each_run_once_when_nothing_is_hidden(small: Path) -> None:
+    book = opened(small)
+    sheet = book.sheets["Contracts"]
+    book.calls.clear()
+    assert macros.visible_rows(sheet, [2, 3, 4, 5, 9, 10, 30]) == [2, 3, 4, 5, 9, 10, 30]
+    # one call per run of adjacent rows, not one per row
+    assert book.calls.of("Contracts").count(("get", "range.row_height")) == 3
+    book.calls.clear()
+    assert macros.visible_rows(sheet, list(range(2, 500))) == list(range(2, 500))
+    assert book.calls.of("Contracts").count(("get", "range.row_height")) == 1
+    book.sheet("Contracts").hidden_rows.update({4, 10})
+    assert macros.visible_rows(sheet, [2, 3, 4, 5, 9, 10, 30]) == [2, 3, 5, 9, 30]
+
+
 def test_generate_selected_outside_contracts_is_refused_readably(small: Path) -> None:
     book = opened(small)
     book.select("Clients", "A2:A5")
@@ -502,7 +542,8 @@ def test_user_sheets_are_never_written(small: Path) -> None:
                              ("get", "sheet.used_range"), ("get", "range.last_cell"),
                              ("get", "range.row"), ("get", "range.column"),
                              ("call", "sheet.range"), ("get", "range.value"),
-                             ("get", "range.sheet"), ("get", "range.address")}, (tag, name)
+                             ("get", "range.sheet"), ("get", "range.address"),
+                             ("get", "range.row_height")}, (tag, name)
     assert user_snapshots(book) == before
 
 
@@ -531,7 +572,9 @@ def test_reads_and_writes_are_bulk_whatever_the_row_count(tag: str, small: Path,
                          if few.get(k) != many.get(k)}
     assert abs(many_app - few_app) <= 2 * macros._PROGRESS_STEPS
     for name in schema.USER_SHEETS:
-        assert few[name] <= 12, name  # 9, and the selection's sheet and address
+        # 9, and the selection's sheet and address, and its rows' height (a range and
+        # its height, to leave out the rows a filter hides)
+        assert few[name] <= 14, name
 
 
 @pytest.mark.parametrize("tag", ["refresh", "generate_selected"])

@@ -418,6 +418,7 @@ class DoubleSheet:
         self.conditional: list[dict[str, object]] = []
         self.frozen: str | None = None
         self.charts_: list[Chart] = []
+        self.hidden_rows: set[int] = set()  # hidden by a filter or by hand: height 0
         for r, row in enumerate(grid, start=1):
             for c, value in enumerate(row, start=1):
                 if value is not None and value != "":
@@ -892,6 +893,16 @@ class DoubleRange:
         self._hit("set", "range.number_format")
         for cell in self._cells(create=True):
             cell.number_format = value
+
+    @property
+    def row_height(self) -> float | None:
+        """As Excel's ``Range.RowHeight``: the rows' height when all are the same, 0 for
+        hidden rows, None when they differ (read-only here)."""
+        self._hit("get", "range.row_height")
+        r1, _, r2, _ = self._box
+        hidden = self._sheet.hidden_rows
+        values = {0.0 if r in hidden else 15.0 for r in range(r1, r2 + 1)}
+        return values.pop() if len(values) == 1 else None
 
     @property
     def column_width(self) -> float | None:

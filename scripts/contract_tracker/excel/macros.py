@@ -39,10 +39,10 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from contract_tracker.excel.package import ribbon_buttons
 
@@ -366,7 +366,8 @@ def weekly_report(book: XlBook) -> ActionResult:
 
 
 def _generate(session: _Session, data: Book, problems: Sequence[Problem],
-              ids: Sequence[str], extra: Sequence[Problem] = ()) -> ActionResult:
+              ids: Sequence[str], extra: Sequence[Problem] = (), note: str = ""
+              ) -> ActionResult:
     """Generate the contracts ``ids`` in chunks, with progress on the status bar."""
     from contract_tracker.jobs import JobResult, generate_job
 
@@ -382,7 +383,7 @@ def _generate(session: _Session, data: Book, problems: Sequence[Problem],
     listed = "\n".join(Path(f).name for f in made[:8])
     more = f"\n… 共 {len(made)} 个文件 {len(made)} files" if len(made) > 8 else ""
     done = (f"已生成 {len(made)} 份合同 {len(made)} contract(s) generated in:\n{out}"
-            + (f"\n\n{listed}{more}" if listed else ""))
+            + (f"\n\n{listed}{more}" if listed else "") + (f"\n\n{note}" if note else ""))
     return session.finish(job, (*problems, *extra, *job.problems), done, folder=out)
 
 
@@ -409,13 +410,48 @@ def selected_rows(address: str, last_row: int) -> list[int]:
     return sorted(rows)
 
 
+def visible_rows(sheet: Any, rows: Sequence[int]) -> list[int]:
+    """The rows of ``rows`` not hidden (by a filter, or by hand): a hidden row's height is
+    0. Each run of adjacent rows is asked at once and halved only where its rows differ,
+    so a long selection costs a few calls, not one per row."""
+    visible: list[int] = []
+
+    def keep(first: int, last: int) -> None:
+        height = sheet.range((first, 1), (last, 1)).row_height
+        if height is None and first < last:  # rows of different heights: look closer
+            middle = (first + last) // 2
+            keep(first, middle)
+            keep(middle + 1, last)
+        elif height is None or height > 0:
+            visible.extend(range(first, last + 1))
+
+    for first, last in _runs_of(sorted(set(rows))):
+        keep(first, last)
+    return visible
+
+
+def _runs_of(rows: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """(first, last) of each run of consecutive numbers in sorted ``rows``."""
+    start = prev = None
+    for row in rows:
+        if prev is not None and row == prev + 1:
+            prev = row
+            continue
+        if start is not None and prev is not None:
+            yield start, prev
+        start = prev = row
+    if start is not None and prev is not None:
+        yield start, prev
+
+
 def generate_selected(book: XlBook) -> ActionResult:
     """生成选中合同: the contracts on the rows selected on the Contracts sheet."""
     from contract_tracker.records import Problem
 
     session = _Session(book)
     selection = book.selection
-    sheet = selection.sheet.name if selection is not None else None
+    selected_sheet = selection.sheet if selection is not None else None
+    sheet = selected_sheet.name if selected_sheet is not None else None
     if selection is None or sheet != "Contracts":
         raise UserMessage(
             "请先在 Contracts（合同）工作表中选中要生成的合同所在的行（可多选），"
@@ -428,7 +464,13 @@ def generate_selected(book: XlBook) -> ActionResult:
     by_row = {c.src.row: c.contract_id for c in data.contracts}
     ids: list[str] = []
     skipped: list[Problem] = []
-    for row in selected_rows(address, len(grid)):
+    chosen = selected_rows(address, len(grid))
+    try:  # a selection across a filtered table takes in the rows filtered away
+        shown = visible_rows(selected_sheet, chosen)
+    except Exception:  # an engine that cannot tell row heights: every row, as before
+        shown = chosen
+    hidden = len(chosen) - len(shown)
+    for row in shown:
         if row == 1:
             continue
         if row in by_row:
@@ -438,11 +480,14 @@ def generate_selected(book: XlBook) -> ActionResult:
             skipped.append(Problem("Contracts", f"A{row}", (
                 "selected row holds no valid contract (see its other problems): fix it, "
                 "then generate again")))
+    note = (f"已跳过选区中 {hidden} 个隐藏（被筛选掉）的行。{hidden} hidden (filtered-out) "
+            f"row(s) of the selection were left out." if hidden else "")
     if not ids and not skipped:
         raise UserMessage(
             "选中的行里没有合同。The selected rows hold no contracts: select rows of the "
-            "Contracts table (not the header), then click the button again.")
-    return _generate(session, data, problems, ids, skipped)
+            "Contracts table (not the header), then click the button again."
+            + (f"\n\n{note}" if note else ""))
+    return _generate(session, data, problems, ids, skipped, note)
 
 
 def generate_pending(book: XlBook) -> ActionResult:
