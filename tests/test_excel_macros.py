@@ -471,6 +471,38 @@ def test_visible_rows_asks_each_run_once_when_nothing_is_hidden(small: Path) -> 
     assert macros.visible_rows(sheet, [2, 3, 4, 5, 9, 10, 30]) == [2, 3, 5, 9, 30]
 
 
+ONEDRIVE_URL = "https://contoso-my.sharepoint.com/personal/li_contoso_com/Documents/合同/{}"
+
+
+def test_a_master_on_onedrive_for_business_works_on_its_synced_copy(
+        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Excel gives the web address; xlwings finds the synced folder (here from the
+    # OneDriveCommercial variable the OneDrive client sets) and the outputs go beside it.
+    synced = tmp_path / "OneDrive - Contoso"
+    local = copy_of(small, synced / "合同")
+    monkeypatch.setenv("OneDriveCommercial", str(synced))
+    book = opened(local)
+    book._fullname = ONEDRIVE_URL.format(local.name)
+    assert run(book, "refresh") is not None, book.app.alerts[-1].prompt
+    book.select("Contracts", "A2")
+    result = run(book, "generate_selected")
+    assert result is not None and result.folder == local.parent / "output" / "contracts"
+
+
+def test_a_master_on_onedrive_xlwings_cannot_map_is_refused_with_what_to_do(
+        small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OneDriveCommercial", "OneDriveConsumer", "OneDrive"):
+        monkeypatch.delenv(var, raising=False)
+    book = opened(small)
+    book._fullname = ONEDRIVE_URL.format(small.name)
+    assert run(book, "refresh") is None
+    prompt = book.app.alerts[-1].prompt
+    assert "cannot find its synced local copy" in prompt and "ONEDRIVE_COMMERCIAL_WIN" in prompt
+    assert "A master on OneDrive or SharePoint" in prompt
+    assert values_of(book.sheet("Log"))[0] != list(LOG_HEADERS)  # nothing written
+    assert not (small.parent / macros.ERROR_LOG_NAME).exists()  # a refusal, not a crash
+
+
 def test_generate_selected_outside_contracts_is_refused_readably(small: Path) -> None:
     book = opened(small)
     book.select("Clients", "A2:A5")

@@ -379,11 +379,19 @@ class DoubleBook:
     @property
     def name(self) -> str:
         self.calls.hit("", "get", "book.name")
-        return Path(self._fullname).name
+        return self._fullname.replace("\\", "/").rsplit("/", 1)[-1]
 
     @property
     def fullname(self) -> str:
+        """As xlwings: Excel gives a web address for a workbook in a OneDrive or SharePoint
+        folder, and xlwings maps it to the synced local copy (its own function, run here;
+        on Windows it also reads the OneDrive registry keys) or raises XlwingsError."""
         self.calls.hit("", "get", "book.fullname")
+        if "://" in self._fullname:
+            from xlwings.utils import fullname_url_to_local_path
+
+            fullname_url_to_local_path.cache_clear()
+            return str(fullname_url_to_local_path(self._fullname))
         return self._fullname
 
     @property

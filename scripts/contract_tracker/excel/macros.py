@@ -125,7 +125,7 @@ class _Session:
         self.app = book.app
         self.now = now()
         self.today = self.now.date()
-        self.path = _local_path(book.fullname)
+        self.path = _local_path(_fullname(book))
         self.sheet_names = [sheet.name for sheet in book.sheets]
         self.grids: dict[str, list[list[object]]] = {}
 
@@ -290,6 +290,29 @@ class _Session:
         lines.append(_SAVE_HINT)
         return ActionResult("\n\n".join(lines), tuple(sheets) + (("Log",) if job.log else ()),
                             job.files, len(problems), errors, selected, folder)
+
+
+def _fullname(book: XlBook) -> str:
+    """The workbook's path. For a workbook in a OneDrive or SharePoint folder Excel gives a
+    web address, which xlwings maps to the synced local copy; when it cannot, the user is
+    told how to let it (README, "A master on OneDrive or SharePoint")."""
+    try:
+        return str(book.fullname)
+    except Exception as exc:
+        text = str(exc)
+        if "OneDrive" not in text and "SharePoint" not in text:
+            raise
+        raise UserMessage(
+            "工作簿在 OneDrive / SharePoint 上，xlwings 找不到它在本机同步的位置。请在本机的 "
+            "xlwings 用户配置（Windows: %USERPROFILE%\\.xlwings\\xlwings.conf；Mac: "
+            "~/Library/Containers/com.microsoft.Excel/Data/xlwings.conf）中写上同步文件夹，"
+            "或把工作簿另存到本机文件夹。"
+            "The workbook is in a OneDrive or SharePoint folder and xlwings cannot find its "
+            "synced local copy: set the synced folder in your xlwings user config "
+            "(ONEDRIVE_COMMERCIAL_WIN, ONEDRIVE_CONSUMER_WIN or SHAREPOINT_WIN; on a Mac "
+            "the same names ending in _MAC), or save the workbook to a local folder. See "
+            f"README.md, 'A master on OneDrive or SharePoint'.\n\nxlwings: {text[:300]}"
+        ) from exc
 
 
 def _local_path(fullname: str) -> Path | None:
