@@ -1292,3 +1292,33 @@ def test_a_week_that_has_not_ended_is_reported_with_a_warning(
         (p,) = said
         assert p.severity is Severity.WARNING and "re-run the week once it has ended" in p.message
         assert "letters are dated 2026-11-30" in p.message
+
+
+@pytest.mark.parametrize("day", [dt.date(1900, 2, 28), dt.date(1900, 3, 1), dt.date(1990, 1, 1),
+                                 dt.date(2026, 2, 28), dt.date(2028, 2, 29),
+                                 dt.date(2099, 12, 31)])
+def test_a_date_cell_is_the_cell_xlsxwriters_write_datetime_makes(day: dt.date) -> None:
+    # Dates are written as their serial numbers (xlsxwriter's own conversion cost a fifth
+    # of the report workbook's time): the sheet XML must not change by a byte.
+    import io
+    import zipfile
+
+    import xlsxwriter
+
+    from contract_tracker.report import _write_cell
+
+    def sheet_xml(write: Any) -> bytes:
+        buffer = io.BytesIO()
+        wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+        ws = wb.add_worksheet()
+        fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+        write(ws, fmt)
+        wb.close()
+        with zipfile.ZipFile(buffer) as z:
+            return z.read("xl/worksheets/sheet1.xml")
+
+    ours = sheet_xml(lambda ws, fmt: _write_cell(ws, 0, 0, day, "date", fmt))
+    theirs = sheet_xml(lambda ws, fmt: ws.write_datetime(
+        0, 0, dt.datetime(day.year, day.month, day.day), fmt))
+    assert ours == theirs
+    assert b"<v>" in ours

@@ -166,7 +166,7 @@ def penalties_line(book: Book, result: PenaltyResult, problems: Sequence[Problem
                     f"¥{fmt_money_grouped(pending_overdue)}, late fees "
                     f"¥{fmt_money_grouped(pending_fees)} and SLA "
                     f"¥{fmt_money_grouped(pending_sla)} on {len(owing)} draft or sent "
-                    f"contract(s) (in the JSON and on the Workings sheet as computed)")
+                    f"contract(s) (in penalties --json and --write, as computed)")
     return JobResult({}, (log_entry("penalties", summary, now=now),),
                      problems=tuple(problems), summary=summary)
 

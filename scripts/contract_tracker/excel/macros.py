@@ -294,24 +294,24 @@ class _Session:
 
 def _fullname(book: XlBook) -> str:
     """The workbook's path. For a workbook in a OneDrive or SharePoint folder Excel gives a
-    web address, which xlwings maps to the synced local copy; when it cannot, the user is
-    told how to let it (README, "A master on OneDrive or SharePoint")."""
+    web address, which xlwings maps to the synced local copy; when it cannot (its error,
+    or a crash of its own mapping code for a SharePoint address), the user is told how to
+    let it (README, "A master on OneDrive or SharePoint")."""
     try:
         return str(book.fullname)
-    except Exception as exc:
-        text = str(exc)
-        if "OneDrive" not in text and "SharePoint" not in text:
-            raise
+    except Exception as exc:  # for a local file xlwings just returns Excel's FullName
+        text = f"{type(exc).__name__}: {exc}"
         raise UserMessage(
-            "工作簿在 OneDrive / SharePoint 上，xlwings 找不到它在本机同步的位置。请在本机的 "
-            "xlwings 用户配置（Windows: %USERPROFILE%\\.xlwings\\xlwings.conf；Mac: "
+            "xlwings 找不到工作簿在本机磁盘上的位置。"
+            "工作簿在 OneDrive / SharePoint 同步文件夹中时，请在本机的 xlwings 用户配置"
+            "（Windows: %USERPROFILE%\\.xlwings\\xlwings.conf；Mac: "
             "~/Library/Containers/com.microsoft.Excel/Data/xlwings.conf）中写上同步文件夹，"
             "或把工作簿另存到本机文件夹。"
-            "The workbook is in a OneDrive or SharePoint folder and xlwings cannot find its "
-            "synced local copy: set the synced folder in your xlwings user config "
+            "xlwings cannot find where the workbook is on disk. For a workbook in a OneDrive "
+            "or SharePoint folder, set its synced local folder in your xlwings user config "
             "(ONEDRIVE_COMMERCIAL_WIN, ONEDRIVE_CONSUMER_WIN or SHAREPOINT_WIN; on a Mac "
             "the same names ending in _MAC), or save the workbook to a local folder. See "
-            f"README.md, 'A master on OneDrive or SharePoint'.\n\nxlwings: {text[:300]}"
+            f"README.md, 'A master on OneDrive or SharePoint'.\n\n(xlwings: {text[:300]})"
         ) from exc
 
 
@@ -433,23 +433,31 @@ def selected_rows(address: str, last_row: int) -> list[int]:
     return sorted(rows)
 
 
-def visible_rows(sheet: Any, rows: Sequence[int]) -> list[int]:
-    """The rows of ``rows`` not hidden (by a filter, or by hand): a hidden row's height is
-    0. Each run of adjacent rows is asked at once and halved only where its rows differ,
-    so a long selection costs a few calls, not one per row."""
-    visible: list[int] = []
+ROW_HEIGHT_CALLS: Final = 200
+"""The most Excel calls spent finding the hidden rows of a selection (each one a COM or
+AppleScript round trip)."""
 
-    def keep(first: int, last: int) -> None:
+
+def visible_rows(sheet: Any, rows: Sequence[int]) -> list[int] | None:
+    """The rows of ``rows`` not hidden (by a filter, or by hand): a hidden row's height is
+    0. Each run of adjacent rows is asked at once and halved where its rows' heights
+    differ, so a run of rows of one height costs one call; None when finding them would
+    take more than :data:`ROW_HEIGHT_CALLS` calls (a long selection over a scattered
+    filter), for the caller to take every row and say so."""
+    visible: list[int] = []
+    todo = list(reversed(list(_runs_of(sorted(set(rows))))))
+    calls = 0
+    while todo:
+        first, last = todo.pop()
+        calls += 1
+        if calls > ROW_HEIGHT_CALLS:
+            return None
         height = sheet.range((first, 1), (last, 1)).row_height
         if height is None and first < last:  # rows of different heights: look closer
             middle = (first + last) // 2
-            keep(first, middle)
-            keep(middle + 1, last)
+            todo += [(middle + 1, last), (first, middle)]
         elif height is None or height > 0:
             visible.extend(range(first, last + 1))
-
-    for first, last in _runs_of(sorted(set(rows))):
-        keep(first, last)
     return visible
 
 
@@ -492,6 +500,8 @@ def generate_selected(book: XlBook) -> ActionResult:
         shown = visible_rows(selected_sheet, chosen)
     except Exception:  # an engine that cannot tell row heights: every row, as before
         shown = chosen
+    unchecked = shown is None
+    shown = chosen if shown is None else shown
     hidden = len(chosen) - len(shown)
     for row in shown:
         if row == 1:
@@ -505,6 +515,11 @@ def generate_selected(book: XlBook) -> ActionResult:
                 "then generate again")))
     note = (f"已跳过选区中 {hidden} 个隐藏（被筛选掉）的行。{hidden} hidden (filtered-out) "
             f"row(s) of the selection were left out." if hidden else "")
+    if unchecked:
+        note = (f"选区太长且筛选分散，未检查隐藏行：选中的 {len(chosen)} 行都已生成；只要可见行时请"
+                f"少选一些。The selection is too long over too scattered a filter to check "
+                f"for hidden rows: all {len(chosen)} selected rows were taken; select fewer "
+                f"rows to leave out the hidden ones.")
     if not ids and not skipped:
         raise UserMessage(
             "选中的行里没有合同。The selected rows hold no contracts: select rows of the "
