@@ -961,10 +961,13 @@ def _check_references(ctx: _Context) -> None:
 
 def _check_sums(ctx: _Context) -> None:
     contracts = {row.contract_id: row for row in ctx.rows("Contracts")}
+    scheduled: dict[str, Decimal] = {}
     for sheet, label in (("FeeItems", "费用组成"), ("Installments", "付款计划")):
         totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for row in ctx.rows(sheet):
             totals[row.contract_id] += row.amount
+        if sheet == "Installments":
+            scheduled = totals
         for cid, contract in contracts.items():
             total = contract.total_fee
             if cid not in totals:
@@ -977,20 +980,27 @@ def _check_sums(ctx: _Context) -> None:
                 ctx.report(contract, "total_fee", (
                     f"{label} of {cid} add up to {fmt_money_grouped(totals[cid])}, not the "
                     f"total fee {fmt_money_grouped(total)}: check the {sheet} rows"), W)
-    scheduled: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for row in ctx.rows("Installments"):
-        scheduled[row.contract_id] += row.amount
+    # Receipts in date order, of the contracts whose receipts pass their schedule: amounts
+    # are never negative (the converter refuses them), so the running sum rises to the
+    # total and only a total above the schedule passes it (the others need no sort).
+    receipts = ctx.rows("Receipts")
+    totals = defaultdict(lambda: ZERO)
+    for row in receipts:
+        totals[row.contract_id] += row.amount
+    over = {cid for cid, total in totals.items() if total > scheduled.get(cid, ZERO)}
     received: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for row in sorted(ctx.rows("Receipts"), key=lambda r: (r.date, r.src.row)):
+    for row in sorted((r for r in receipts if r.contract_id in over),
+                      key=lambda r: (r.date, r.src.row)):
         cid = row.contract_id
         before = received[cid]
         received[cid] += row.amount
-        if before <= scheduled[cid] < received[cid]:
+        plan = scheduled.get(cid, ZERO)
+        if before <= plan < received[cid]:
             ctx.report(row, "amount", (
                 f"with this receipt, {cid} has received "
                 f"{fmt_money_grouped(received[cid])}, "
-                f"{fmt_money_grouped(received[cid] - scheduled[cid])} more than its schedule "
-                f"({fmt_money_grouped(scheduled[cid])}): check the amount or add the "
+                f"{fmt_money_grouped(received[cid] - plan)} more than its schedule "
+                f"({fmt_money_grouped(plan)}): check the amount or add the "
                 "installment"), W)
 
 
