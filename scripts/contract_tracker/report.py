@@ -80,8 +80,8 @@ Decisions
   invoice or waive them is an account manager's call. They are listed on the Fees only
   sheet (one row per client: its installments settled late, contracts, dates and fee;
   each installment's workings are on the master's Workings sheet, which 计算违约金 or
-  ``penalties --write`` writes) and counted in a note
-  on the summary, so nothing owed is hidden. One row per client rather than per
+  ``penalties --write`` writes) and counted in a note on the summary, so nothing owed
+  is hidden. One row per client rather than per
   installment keeps the weekly workbook small: on the large sample 3,572 such clients
   hold 12,943 installments settled late, every one of them listed again each week.
 * **Determinism.** Rows are sorted; the workbook has a fixed creation date and zip times;
