@@ -16,6 +16,7 @@ from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from contract_tracker.engine import compute_penalties, penalties_json
 from contract_tracker.engine.latefees import effective_due_date, late_fees
 from contract_tracker.engine.sla import incident_slas
 from contract_tracker.records import Book, Contract, Incident, Installment, Receipt
+from contract_tracker.sample import sample_book
 from contract_tracker.terms import effective_terms
 
 from .test_engine_latefees import book, contract, inst, receipt
@@ -206,6 +208,26 @@ def test_positions_without_the_rows_are_the_rows_money(b: Book, as_of: dt.date) 
     assert alone == want
     assert rows.positions() == want  # and once the rows exist, from them
     assert [str(p.fee) for p in alone] == [str(f.fee) for f in rows]  # 0.00, not 0
+
+
+@pytest.mark.parametrize("as_of", [dt.date(2026, 2, 1), dt.date(2026, 11, 25),
+                                   dt.date(2027, 3, 3)])
+def test_positions_and_notable_rows_agree_with_all_rows_on_the_sample(as_of: dt.date) -> None:
+    # The sample has what the strategies above lack: prepayment and final payments due by
+    # rule (calendar and working days), dates moved off rest days, provisional dates in
+    # years past the holiday data, exempt and capped contracts, unnamed receipts redone in
+    # date order, working-hours SLA clocks and unsigned contracts.
+    b = sample_book("small")
+    alone = compute_penalties(b, as_of)[0]
+    every = compute_penalties(b, as_of)[0]
+    rows = list(every.late_fees)
+    assert alone.late_fees.positions() == tuple(
+        (f.contract_id, f.installment_id, f.due.date, f.grace_days, f.amount, f.paid,
+         f.outstanding, f.overdue, f.days_overdue, f.fee, f.src) for f in rows)
+    assert any(f.due.basis != "fixed" for f in rows) and any(f.due.provisional for f in rows)
+    assert alone.sla.notable() == tuple(
+        s for s in every.sla if any(c.breached or c.stop is None for c in s.clocks))
+    assert alone.sla.notable()
 
 
 @CHECKS

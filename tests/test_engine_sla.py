@@ -391,3 +391,23 @@ def test_an_open_working_hours_clock_judged_on_the_last_day_of_the_data_is_judge
                              resolved_at=None), contracts=(b_contract,), as_of="2026-12-31")
     assert row.clock_of("response").elapsed_us == 17 * 3600 * 10**6  # type: ignore[union-attr]
     assert breaches(row) == (True, True, False)
+
+
+def test_notable_rows_hold_each_clock_still_running_within_its_limit() -> None:
+    # The Dashboard counts clocks running at the as-of date ("SLA计时中") from these rows
+    # alone: each clock that runs past the end of the day must bring its incident in,
+    # even when the others stopped in time and nothing is breached.
+    late = at("2026-03-10 22:00:00")  # judged at 2026-03-11 00:00: 2 h later
+    running = {
+        "response": incident(late, "GZ-1", 2, responded_at=late + 3 * H),
+        "solution": incident(late, "GZ-2", 3, solution_at=late + 3 * H),
+        "major": incident(late, "GZ-3", 4, severity="major", resolved_at=late + 3 * H),
+    }
+    done = incident(late, "GZ-4", 5)  # every clock stopped within its limit by midnight
+    b = book(*running.values(), done)
+    notable = incident_slas(b, day("2026-03-10"))[0].incidents.notable()
+    assert [s.incident_id for s in notable] == ["GZ-1", "GZ-2", "GZ-3"]
+    for s, (clock, _) in zip(notable, running.items(), strict=True):
+        c = s.clock_of(clock)
+        assert c is not None and c.stop is None and not c.breached
+        assert not any(x.breached for x in s.clocks)
