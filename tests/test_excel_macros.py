@@ -484,6 +484,16 @@ def test_visible_rows_gives_up_rather_than_make_thousands_of_calls(small: Path) 
     assert macros.visible_rows(sheet, list(range(2, 40))) == list(range(2, 40, 2))
 
 
+def test_visible_rows_tells_taller_rows_from_hidden_ones(small: Path) -> None:
+    # Rows of wrapped text are taller: different heights, none of them hidden.
+    book = opened(small)
+    sheet = book.sheets["Contracts"]
+    book.sheet("Contracts").row_heights.update({5: 30.0, 9: 45.0})
+    assert macros.visible_rows(sheet, list(range(2, 20))) == list(range(2, 20))
+    book.sheet("Contracts").hidden_rows.add(7)
+    assert macros.visible_rows(sheet, list(range(2, 20))) == [r for r in range(2, 20) if r != 7]
+
+
 def test_generate_selected_past_the_budget_takes_every_row_and_says_so(
         small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(macros, "ROW_HEIGHT_CALLS", 2)
@@ -493,7 +503,7 @@ def test_generate_selected_past_the_budget_takes_every_row_and_says_so(
     result = run(book, "generate_selected")
     assert result is not None
     assert len(list(result.folder.glob("*.docx"))) == 5  # rows 3..7, hidden ones too
-    assert "all 5 selected rows were taken" in book.app.alerts[-1].prompt
+    assert "would take too long: all 5 selected rows were taken" in book.app.alerts[-1].prompt
 
 
 ONEDRIVE_URL = "https://contoso-my.sharepoint.com/personal/li_contoso_com/Documents/合同/{}"

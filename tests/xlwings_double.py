@@ -427,6 +427,7 @@ class DoubleSheet:
         self.frozen: str | None = None
         self.charts_: list[Chart] = []
         self.hidden_rows: set[int] = set()  # hidden by a filter or by hand: height 0
+        self.row_heights: dict[int, float] = {}  # rows not of the default 15 pt
         for r, row in enumerate(grid, start=1):
             for c, value in enumerate(row, start=1):
                 if value is not None and value != "":
@@ -908,8 +909,8 @@ class DoubleRange:
         hidden rows, None when they differ (read-only here)."""
         self._hit("get", "range.row_height")
         r1, _, r2, _ = self._box
-        hidden = self._sheet.hidden_rows
-        values = {0.0 if r in hidden else 15.0 for r in range(r1, r2 + 1)}
+        hidden, heights = self._sheet.hidden_rows, self._sheet.row_heights
+        values = {0.0 if r in hidden else heights.get(r, 15.0) for r in range(r1, r2 + 1)}
         return values.pop() if len(values) == 1 else None
 
     @property

@@ -516,10 +516,10 @@ def generate_selected(book: XlBook) -> ActionResult:
     note = (f"已跳过选区中 {hidden} 个隐藏（被筛选掉）的行。{hidden} hidden (filtered-out) "
             f"row(s) of the selection were left out." if hidden else "")
     if unchecked:
-        note = (f"选区太长且筛选分散，未检查隐藏行：选中的 {len(chosen)} 行都已生成；只要可见行时请"
-                f"少选一些。The selection is too long over too scattered a filter to check "
-                f"for hidden rows: all {len(chosen)} selected rows were taken; select fewer "
-                f"rows to leave out the hidden ones.")
+        note = (f"选区太长，未检查其中是否有被筛选隐藏的行：选中的 {len(chosen)} 行都已生成；"
+                f"只要可见行时请少选一些。Checking so long a selection for rows a filter hides "
+                f"would take too long: all {len(chosen)} selected rows were taken; select "
+                f"fewer rows to leave out hidden ones.")
     if not ids and not skipped:
         raise UserMessage(
             "选中的行里没有合同。The selected rows hold no contracts: select rows of the "
