@@ -84,6 +84,8 @@ def test_a_due_date_past_the_data_in_the_as_of_year_is_kept_provisionally_with_a
     assert (p.sheet, p.cell, p.severity) == ("Installments", "E6", Severity.WARNING)
     assert "2027" in p.message and "pip install -U chinesecalendar" in p.message
     assert "节假日安排" in p.message and "may change" in p.message
+    # it says how the days are counted, as they are (the fixed-date holidays are off)
+    assert "Monday to Friday except the fixed-date public holidays as working days" in p.message
     f = fees(b, "2027-03-01")["I-1"]
     assert f.due.provisional and f.due.date == day("2027-02-01")
     assert f.days_late == 28 and f.fee == D("14.00")  # 1,000 x 0.0005 x 28 (Feb 2 - Mar 1)

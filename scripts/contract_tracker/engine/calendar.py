@@ -137,7 +137,7 @@ def provisional_through(calendar: Calendar, year: int) -> Calendar:
     flags = bytearray(calendar.workday)
     day, last = dt.date(calendar.last_year + 1, 1, 1), dt.date(year, 12, 31)
     while day <= last:
-        flags.append(1 if day.weekday() < 5 and (day.month, day.day) not in _FIXED else 0)
+        flags.append(1 if provisional_workday(day) else 0)
         day += _DAY
     extended = _from_flags(calendar.first_year, year, flags, calendar.typed_years,
                            (*calendar.provisional_years,
@@ -418,22 +418,21 @@ every year). A provisional date past the holiday data treats these as rest days 
 _FIXED = frozenset((m, d) for m, d, _ in FIXED_HOLIDAYS)
 
 
-def _fixed_holiday(ordinal: int) -> bool:
-    day = dt.date.fromordinal(ordinal)
-    return (day.month, day.day) in _FIXED
+def provisional_workday(day: dt.date) -> bool:
+    """A working day in a year without holiday data: Monday to Friday except the
+    fixed-date public holidays (the one rule every provisional count uses)."""
+    return day.weekday() < 5 and (day.month, day.day) not in _FIXED
 
 
 def approx_is_workday(day: dt.date) -> bool:
     """:func:`is_workday` inside the data; outside it (provisional), Monday to Friday
     except the fixed-date public holidays."""
-    if supported(day):
-        return is_workday(day)
-    return day.weekday() < 5 and (day.month, day.day) not in _FIXED
+    return is_workday(day) if supported(day) else provisional_workday(day)
 
 
 def approx_add_days(day: dt.date, n: int, day_type: str, move_off_rest: bool) -> dt.date:
     """A provisional due date for a period running past the holiday data: known days use
-    the calendar, unknown days count Monday to Friday as working days."""
+    the calendar, unknown days :func:`provisional_workday`."""
     table = _table()
     flags, first = table.workday, table.first_ordinal
     last = first + len(flags) - 1  # the last day of the data
@@ -441,7 +440,7 @@ def approx_add_days(day: dt.date, n: int, day_type: str, move_off_rest: bool) ->
     def workday(ordinal: int) -> bool:  # approx_is_workday on ordinals
         if first <= ordinal <= last:
             return flags[ordinal - first] == 1
-        return (ordinal + 6) % 7 < 5 and not _fixed_holiday(ordinal)  # Monday to Friday
+        return provisional_workday(dt.date.fromordinal(ordinal))
 
     ordinal = day.toordinal()
     if day_type == WORKING_DAYS:

@@ -7,8 +7,8 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
   ``final_days`` after the term ends. A due date on a statutory rest day moves to the
   next working day when ``move_due_off_rest_days`` is on (Civil Code art. 203). A date
   in a year after the holiday data (the package's, extended by the Settings sheet's
-  节假日安排 table) is kept provisionally, Monday to Friday and the fixed-date public
-  holidays counted as in ``calendar.approx_add_days``, with one warning a year: left out,
+  节假日安排 table) is kept provisionally, its working days counted as in
+  ``calendar.approx_add_days``, with one warning a year: left out,
   the installment would vanish from the Dashboard and the letters just when it falls
   due. A date before the data is an error problem and the installment is left out.
 * Receipts dated up to the as-of date pay the installment they name, otherwise the
@@ -422,8 +422,8 @@ class _Ledger:
         for year, (seen, first) in sorted(provisional.items()):
             self.problems.append(Problem.at(
                 first, "due_date",
-                f"{seen} due date(s) are provisional (this one first), counted with "
-                f"Monday to Friday and the fixed-date public holidays as working days"
+                f"{seen} due date(s) are provisional (this one first), counting Monday "
+                f"to Friday except the fixed-date public holidays as working days"
                 f"{_LATE_WORDS if year <= self.as_of.year else ''}: {calendar_message(year)}",
                 Severity.WARNING,
             ))

@@ -255,37 +255,33 @@ class IncidentSlas(Sequence[IncidentSla]):
     def breached(self) -> tuple[IncidentSla, ...]:
         """The rows with a breached clock, in sheet order, without building the others
         (the weekly report needs only these)."""
-        if self._rows is not None or self._breached is None:
-            return tuple(s for s in self._build() if any(c.breached for c in s.clocks))
-        ignored: list[Problem] = []
-        with calendar_in_force(self._calendar):
-            rows = [judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
-                    for inc in self._breached]
+        rows = (self._build() if self._rows is not None or self._breached is None
+                else self._judge(self._breached))
         return tuple(s for s in rows if any(c.breached for c in s.clocks))
 
     def notable(self) -> tuple[IncidentSla, ...]:
         """The rows with a breached clock or a clock still running at the as-of date, in
         sheet order, without building the others (the Dashboard needs only these)."""
         if self._rows is not None or self._breached is None:
-            rows: Iterable[IncidentSla] = self._build()
+            rows = self._build()
         else:
-            end = self._end
             hit = set(map(id, self._breached))
-            ignored: list[Problem] = []
-            with calendar_in_force(self._calendar):
-                rows = [judge(inc, self._terms_of[inc.contract_id], end, self._ctx, ignored)
-                        for inc in self._kept if id(inc) in hit or _may_run(inc, end)]
+            rows = self._judge([inc for inc in self._kept
+                                if id(inc) in hit or _may_run(inc, self._end)])
         return tuple(s for s in rows if any(c.breached or c.stop is None for c in s.clocks))
 
     def _build(self) -> tuple[IncidentSla, ...]:
         if self._rows is None:
-            ignored: list[Problem] = []  # reported by the pass that kept the incident
-            with calendar_in_force(self._calendar):
-                self._rows = tuple(
-                    judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx, ignored)
-                    for inc in self._kept
-                )
+            self._rows = self._judge(self._kept)
         return self._rows
+
+    def _judge(self, incidents: Iterable[Incident]) -> tuple[IncidentSla, ...]:
+        """Rows for ``incidents``, judged with the run's calendar (their problems were
+        reported by the pass that kept them)."""
+        ignored: list[Problem] = []
+        with calendar_in_force(self._calendar):
+            return tuple(judge(inc, self._terms_of[inc.contract_id], self._end, self._ctx,
+                               ignored) for inc in incidents)
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -675,11 +671,17 @@ class _SlaPass:
 
 
 def _may_run(inc: Incident, end: dt.datetime) -> bool:
-    """Whether a clock of the incident may still be running at ``end`` (not stopped by
-    then); a superset: :func:`judge` says."""
-    return (inc.responded_at is None or inc.responded_at > end
-            or inc.solution_at is None or inc.solution_at > end
-            or (inc.severity == "major" and (inc.resolved_at is None or inc.resolved_at > end)))
+    """Whether a clock of the incident (``CLOCKS``) is not stopped by ``end``, as
+    :func:`judge` decides it."""
+    for stop_of in _STOPS_MAJOR if inc.severity == "major" else _STOPS_OTHER:
+        stop = stop_of(inc)
+        if stop is None or stop > end:
+            return True
+    return False
+
+
+_STOPS_MAJOR = tuple(attrgetter(spec.stop) for spec in CLOCKS)
+_STOPS_OTHER = tuple(attrgetter(spec.stop) for spec in CLOCKS if not spec.major_only)
 
 
 def _reads_past(inc: Incident, end: dt.datetime, moment: dt.datetime) -> bool:
