@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from large_sample import large_workbook  # noqa: E402
+from large_sample import compiled_package, large_workbook  # noqa: E402
 
 AS_OF = "2026-11-25"  # contract_tracker.sample.SAMPLE_AS_OF
 TARGET_SECONDS, TARGET_MB, TARGET_FLOOR_RATIO = 2.0, 300.0, 5.0
@@ -229,6 +229,7 @@ def main() -> int:
         return 0
 
     source = large_workbook()
+    print(compiled_package())
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{sys.version.split()[0]}, {platform.platform()}")
     print(f"workbook: {source} ({source.stat().st_size / 1e6:.1f} MB), as of {AS_OF}")

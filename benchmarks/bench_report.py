@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from large_sample import large_workbook
+from large_sample import compiled_package, large_workbook
 
 from contract_tracker import report as report_module
 from contract_tracker.reader import load_book
@@ -61,6 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     week = parse_week(args.week)
     path = large_workbook()
+    print(compiled_package())
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{sys.version.split()[0]}, {platform.platform()}")
     print(f"command: {' '.join([sys.executable, *sys.argv])}")

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from large_sample import CACHE as DEFAULT_BOOK  # noqa: E402
-from large_sample import large_workbook  # noqa: E402
+from large_sample import compiled_package, large_workbook  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the large workbook")
     args = parser.parse_args()
     source = args.workbook or large_workbook(DEFAULT_BOOK, args.rebuild)
+    print(compiled_package())
 
     import zipfile
 
