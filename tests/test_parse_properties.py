@@ -187,3 +187,143 @@ def test_any_damaged_cells_still_give_readable_files(cells: Damage) -> None:
             with zipfile.ZipFile(path) as z:
                 assert "{{" not in z.read("word/document.xml").decode("utf-8"), path
             assert path.resolve().is_relative_to((out / "contracts").resolve())
+
+
+# --- the cross-sheet checks run early: the same result as running them last ---------------
+
+_ID_COLUMNS = [(t.sheet, t.first_col + i) for t in schema.DATA_TABLES
+               for i, c in enumerate(t.columns) if c.key.endswith("_id")]
+_ID_POOL = sorted({str(GRIDS[sheet][r][col]) for sheet, col in _ID_COLUMNS
+                   for r in range(1, len(GRIDS[sheet])) if GRIDS[sheet][r][col] != ""})
+
+
+@st.composite
+def crossed(draw: st.DrawFn) -> Damage:
+    """IDs moved between rows and sheets: unknown, repeated and borrowed contract, client
+    and installment numbers, so that every cross-sheet check finds something (the damage
+    above seldom does), with some other cells damaged too."""
+    cells = []
+    for _ in range(draw(st.integers(min_value=1, max_value=10))):
+        sheet, col = draw(st.sampled_from(_ID_COLUMNS))
+        row = draw(st.integers(min_value=1, max_value=len(GRIDS[sheet]) - 1))
+        value = draw(st.one_of(st.sampled_from(_ID_POOL), st.sampled_from(["", "NOPE-1"])))
+        cells.append((sheet, row, col, value))
+    if draw(st.booleans()):
+        cells += draw(damage())
+    return cells
+
+
+def _checks_run_last(grids: dict[str, list[list[Any]]]) -> tuple[Any, Any]:
+    """parse_book with every cross-sheet check held back to the end and run in the
+    listed order: the meaning the early runs must keep."""
+    from unittest import mock
+
+    from contract_tracker import parse
+
+    def note_only(self: Any, sheet: str) -> None:
+        self.parsed.add(sheet)
+
+    with mock.patch.object(parse._Checks, "run_ready", note_only):
+        return parse_book(grids)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(crossed(), damage()))
+def test_checks_run_early_give_what_they_give_run_last(cells: Damage) -> None:
+    early = parse_book(damaged(cells))
+    assert early == _checks_run_last(damaged(cells))
+
+
+def test_crossed_ids_reach_every_check_that_drops_rows() -> None:
+    """The strategy above is worth its name: its single moves make each reference check
+    and the receipt-owner check skip a row."""
+    found: set[tuple[str, str]] = set()
+    # an unknown ID, and a few of each kind (the sample's first rows are one contract's)
+    values = ["NOPE-1", *_ID_POOL[::7]]
+    for sheet, col in _ID_COLUMNS:
+        for value in values:
+            _, problems = parse_book(damaged([(sheet, 1, col, value)]))
+            found.update((p.sheet, phrase) for p in problems for phrase in (
+                "is not on the Clients sheet", "is not on the Contracts sheet",
+                "is not on the Installments sheet", "belongs to contract")
+                if phrase in p.message)
+    contracts = "is not on the Contracts sheet"
+    assert found >= {("Contracts", "is not on the Clients sheet"), ("FeeItems", contracts),
+                     ("Installments", contracts), ("Receipts", contracts),
+                     ("Incidents", contracts), ("Availability", contracts),
+                     ("Receipts", "is not on the Installments sheet"),
+                     ("Receipts", "belongs to contract")}, found
+
+
+def test_each_check_runs_as_soon_as_its_sheets_are_in() -> None:
+    """The point of running them early: a check runs while the reader is still reading
+    the sheets it does not need (the contracts' checks before Installments is asked for,
+    the installments' reference before Receipts)."""
+    from unittest import mock
+
+    from contract_tracker import parse
+
+    asked: list[str] = []
+    ran: list[tuple[str, tuple[str, ...]]] = []
+
+    class Recording(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            asked.append(key)
+            return super().get(key, default)
+
+    real_run = parse._Checks._run
+
+    def recording_run(self: Any, i: int) -> None:
+        ran.append((parse.VALIDATORS[i].run.__name__, tuple(asked)))
+        real_run(self, i)
+
+    with mock.patch.object(parse._Checks, "_run", recording_run):
+        parse_book(Recording(GRIDS))
+    when = dict(ran)
+    assert len(when) == len(parse.VALIDATORS)
+    assert "Installments" not in when["_check_contract_dates"]
+    assert "Installments" not in when["_check_Contracts_client_id"]
+    assert "Receipts" not in when["_check_Installments_contract_id"]
+    assert "Incidents" not in when["_check_sums"]
+    assert "Incidents" not in when["_check_receipt_owners"]
+
+
+def test_a_check_waits_for_one_listed_before_it_that_drops_rows_it_reads() -> None:
+    """The waiting rule, on made-up checks (the listed ones never need it yet): a check
+    whose sheets are in still waits for a check listed before it that drops rows it
+    reads, or reads rows it drops; one that shares nothing with it does not wait."""
+    from unittest import mock
+
+    from contract_tracker import parse
+
+    asked: list[str] = []
+    ran: list[tuple[str, int]] = []
+
+    class Recording(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            asked.append(key)
+            return super().get(key, default)
+
+    def check(name: str) -> Any:
+        def run(ctx: Any) -> None:
+            ran.append((name, len(asked)))
+        return run
+
+    S = frozenset
+    made_up = (
+        parse.Check(check("drops contracts, needs receipts"), S({"Receipts"}), S({"Contracts"})),
+        parse.Check(check("reads contracts"), S({"Contracts"})),
+        parse.Check(check("reads clients, needs receipts"), S({"Clients", "Receipts"})),
+        parse.Check(check("drops clients"), S({"Clients"}), S({"Clients"})),
+        parse.Check(check("reads fee items"), S({"FeeItems"})),
+    )
+    with mock.patch.object(parse, "VALIDATORS", made_up):
+        parse_book(Recording(GRIDS))
+    after = dict(ran)
+    receipts_asked = asked.index("Receipts") + 1
+    assert [name for name, _ in ran] == [
+        "reads fee items", "drops contracts, needs receipts", "reads contracts",
+        "reads clients, needs receipts", "drops clients"]
+    assert after["reads fee items"] == asked.index("FeeItems") + 1  # nothing to wait for
+    assert after["reads contracts"] == receipts_asked  # it reads what the first drops
+    assert after["drops clients"] == receipts_asked  # it drops what the third reads

@@ -779,15 +779,20 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     tables: dict[str, list[Row]] = {}
     reads: dict[str, TableRead] = {}
     shared = Shared()  # one contract number, amount or date object however often it recurs
+    month_repeats: list[Problem] = []
+    checks = _Checks(_Context(tables, problems, reads))
     for table in schema.DATA_TABLES:
+        # grids.get waits for the reader: the checks run meanwhile are off the clock
         read = reads[table.sheet] = read_table(table, grids.get(table.sheet), shared)
         problems.extend(read.problems)
         tables[table.sheet] = _unique(table, read.rows, problems)
-    tables["Availability"] = _unique(schema.AVAILABILITY, tables["Availability"], problems,
-                                     ("contract_id", "month"))
-    ctx = _Context(tables, problems, reads)
-    for check in VALIDATORS:
-        check(ctx)
+        if table is schema.AVAILABILITY:
+            tables[table.sheet] = _unique(table, tables[table.sheet], month_repeats,
+                                          ("contract_id", "month"))
+        checks.run_ready(table.sheet)
+    problems.extend(month_repeats)
+    problems.extend(checks.finish())
+    ctx = checks.ctx
     book = Book(
         settings=settings,
         clients=tuple(ctx.rows("Clients")),
@@ -800,6 +805,15 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
         schema_version=schema_version,
     )
     return book, tuple(problems)
+
+
+class Check(NamedTuple):
+    """A cross-sheet check: the sheets whose rows it looks at, and those it may drop
+    rows from (``ctx.keep``), so that it runs only when it sees what it would see last."""
+
+    run: Callable[[_Context], None]
+    reads: frozenset[str]
+    drops: frozenset[str] = frozenset()
 
 
 class _Context:
@@ -933,11 +947,17 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
             f"{parent} sheet cannot be read (see the problem reported there)")))
 
 
-def _check_references(ctx: _Context) -> None:
-    _check_reference(ctx, "Contracts", "client_id", "Clients")
-    for sheet in ("FeeItems", "Installments", "Receipts", "Incidents", "Availability"):
-        _check_reference(ctx, sheet, "contract_id", "Contracts")
-    _check_reference(ctx, "Receipts", "installment_id", "Installments")
+def _references(sheet: str, key: str, parent: str) -> Check:
+    """The check that every ``key`` of ``sheet`` names a good row of ``parent``."""
+    def check(ctx: _Context) -> None:
+        _check_reference(ctx, sheet, key, parent)
+
+    check.__name__ = f"_check_{sheet}_{key}"
+    return Check(check, frozenset({sheet, parent}), frozenset({sheet}))
+
+
+def _check_receipt_owners(ctx: _Context) -> None:
+    """A receipt naming another contract's installment is skipped."""
     owners = {row.installment_id: row.contract_id
               for row in ctx.rows("Installments")}
     receipts = ctx.rows("Receipts")
@@ -1035,13 +1055,74 @@ def _check_availability(ctx: _Context) -> None:
     ctx.keep("Availability", good)
 
 
-VALIDATORS: tuple[Callable[[_Context], None], ...] = (
-    _check_credit_codes,
-    _check_rates,
-    _check_contract_dates,
-    _check_references,
-    _check_sums,
-    _check_incidents,
-    _check_availability,
+_S = frozenset
+VALIDATORS: tuple[Check, ...] = (
+    Check(_check_credit_codes, _S({"Clients"})),
+    Check(_check_rates, _S({"Contracts"})),
+    Check(_check_contract_dates, _S({"Contracts"}), _S({"Contracts"})),
+    _references("Contracts", "client_id", "Clients"),
+    *(_references(sheet, "contract_id", "Contracts")
+      for sheet in ("FeeItems", "Installments", "Receipts", "Incidents", "Availability")),
+    _references("Receipts", "installment_id", "Installments"),
+    Check(_check_receipt_owners, _S({"Receipts", "Installments"}), _S({"Receipts"})),
+    Check(_check_sums, _S({"Contracts", "FeeItems", "Installments", "Receipts"})),
+    Check(_check_incidents, _S({"Incidents"}), _S({"Incidents"})),
+    Check(_check_availability, _S({"Availability"}), _S({"Availability"})),
 )
-"""Cross-row and cross-sheet checks, in the order they run (each may drop rows)."""
+"""Cross-row and cross-sheet checks, in the order their problems are listed; each may
+drop rows of the sheets in its ``drops``. parse_book runs each as soon as its sheets are
+in and no check listed before it is still waiting on a sheet it drops rows from or reads
+rows it drops (see ``_Checks``): the result is the same as running them in this order
+after the last sheet, but most of the work is done while the reader reads the next."""
+
+
+class _Checks:
+    """The VALIDATORS of one parse, run as early as their sheets allow; each check's
+    problems are kept apart and handed back in the listed order."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.parsed: set[str] = set()
+        self.pending: list[int] = list(range(len(VALIDATORS)))
+        self.found: list[list[Problem]] = [[] for _ in VALIDATORS]
+
+    def run_ready(self, sheet: str) -> None:
+        """``sheet`` is parsed: run every check it made ready, in the listed order."""
+        self.parsed.add(sheet)
+        ran = True
+        while ran:  # a check run may free one listed after it
+            ran = False
+            for n, i in enumerate(self.pending):
+                if self._ready(i, self.pending[:n]):
+                    self._run(i)
+                    del self.pending[n]
+                    ran = True
+                    break
+
+    def _ready(self, i: int, before: list[int]) -> bool:
+        check = VALIDATORS[i]
+        if not (check.reads | check.drops) <= self.parsed:
+            return False
+        return not any(_conflict(VALIDATORS[j], check) for j in before)
+
+    def _run(self, i: int) -> None:
+        ctx = self.ctx
+        kept = ctx.problems
+        ctx.problems = self.found[i]
+        try:
+            VALIDATORS[i].run(ctx)
+        finally:
+            ctx.problems = kept
+
+    def finish(self) -> list[Problem]:
+        """Every check's problems in the listed order (every sheet is parsed by now, a
+        missing one as missing, so nothing is left to run; anything left runs here)."""
+        for i in self.pending:
+            self._run(i)
+        self.pending = []
+        return [p for found in self.found for p in found]
+
+
+def _conflict(earlier: Check, later: Check) -> bool:
+    """Whether ``later`` must wait for ``earlier``: one drops rows the other uses."""
+    return bool(earlier.drops & (later.reads | later.drops) or later.drops & earlier.reads)
