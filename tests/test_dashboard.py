@@ -10,9 +10,13 @@ import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import example, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from contract_tracker.build import build_workbook
 from contract_tracker.cli import main
@@ -22,6 +26,10 @@ from contract_tracker.dashboard import (
     ContractLine,
     Dashboard,
     Flag,
+    _cell_width,
+    _column_width,
+    _filled_lines,
+    _lines,
     dashboard_job,
     dashboard_model,
     dashboard_sheet,
@@ -714,3 +722,27 @@ def test_the_penalties_line_and_the_dashboard_agree_on_what_is_owed() -> None:
         in job.summary
     assert f"SLA ¥{fmt_money_grouped(model.kpis.sla_owed)} owed by us" in job.summary
     assert result.totals.overdue == model.kpis.overdue + overdue  # the engine: as written
+
+
+# --- column widths and wrapped lines: the quick ways give what measuring all gives -------
+
+_cell_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**12, 10**12),
+    st.decimals(min_value=-10**12, max_value=10**12, places=2, allow_nan=False),
+    st.dates(), st.datetimes(), st.text(alphabet="ab 1,.-汉字（）\n", max_size=30))
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_cell_values, st.sampled_from([None, "number", "avail", "money"])),
+                max_size=40))
+@example([(D("-1000.00"), None), (D("5.00"), None)])  # the minus sign makes it the widest
+@example([(-1000, "int"), (5, "int"), ("汉字", "wrap"), ("汉字", "wrap")])
+def test_a_column_is_as_wide_as_its_widest_cell(cells: list[tuple[Any, Any]]) -> None:
+    assert _column_width(cells) == max((_cell_width(v, s) for v, s in cells), default=0.0)
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab 1,.-汉字（）\n\t", max_size=60), st.floats(0, 40))
+def test_wrapped_lines_counted_quickly_when_the_text_fits_are_the_filled_lines(
+        text: str, width: float) -> None:
+    assert _lines(text, width) == _filled_lines(text, max(width - 1.5, 1.0))

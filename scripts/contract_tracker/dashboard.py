@@ -266,6 +266,8 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
     unsigned = {cid for cid, c in first.items() if not is_signed(c)}
     unsigned_owing: dict[str, Decimal] = {}
     for f in result.late_fees.positions():  # the money alone: no workings needed
+        if not f.outstanding and not f.fee:
+            continue  # paid in full without a fee (most): it adds nothing below
         if f.contract_id in unsigned:  # nothing is owed before signing
             owing = unsigned_owing.get(f.contract_id, ZERO)
             unsigned_owing[f.contract_id] = owing + f.outstanding
@@ -514,6 +516,28 @@ def _cell_width(value: CellValue, style: str | None) -> float:
     return float(widest_line(str(value)))
 
 
+_ONE_WIDTH = frozenset({type(None), bool, dt.date, dt.datetime})  # a width of their own
+
+
+def _column_width(cells: list[tuple[CellValue, str | None]]) -> float:
+    """The widest of ``cells`` by :func:`_cell_width`, measuring only the cells that can
+    be the widest: of the numbers of one type and style, the largest and the smallest
+    (the widest digits or the minus sign), and each distinct text once."""
+    candidates: dict[tuple[type, str | None], list[CellValue]] = {}
+    for value, style in cells:
+        candidates.setdefault((value.__class__, style), []).append(value)
+    widest = 0.0
+    for (kind, style), values in candidates.items():
+        if kind is Decimal or kind is int:
+            values = [max(values), min(values)]  # type: ignore[type-var]
+        elif kind in _ONE_WIDTH:
+            values = values[:1]
+        else:  # texts (and anything else): each distinct one
+            values = list(set(values))
+        widest = max(widest, *(_cell_width(v, style) for v in values))
+    return widest
+
+
 def _header_width(header: str) -> float:
     return float(widest_line(header))
 
@@ -527,6 +551,13 @@ def _lines(text: str, width: float) -> int:
     a line greedily, a CJK character may start a new line anywhere (CJK characters are
     counted two units wide, as in Excel; LibreOffice draws them narrower)."""
     room = max(width - 1.5, 1.0)  # the cell's padding
+    if "\n" not in text and text_width(text) <= room:
+        return 1  # all of it fits: the greedy fill never breaks (most cells)
+    return _filled_lines(text, room)
+
+
+def _filled_lines(text: str, room: float) -> int:
+    """Lines of ``text`` filled greedily, ``room`` units a line (see :func:`_lines`)."""
     lines = 0
     for part in text.split("\n"):
         lines += 1
@@ -656,7 +687,7 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
 
     widths: dict[int, float] = {}
     for c, (key, header, _) in enumerate(COLUMNS):
-        content = max((_cell_width(v, s) for v, s in measured[c]), default=0.0)
+        content = _column_width(measured[c])
         want = max(_header_width(header), content) + 2
         widths[c] = min(want, _MAX_WIDTH.get(key, 40.0))
     widths[client_at] = min(_MAX_WIDTH["client"], 2 + max(
