@@ -782,7 +782,8 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     month_repeats: list[Problem] = []
     checks = _Checks(_Context(tables, problems, reads))
     for table in schema.DATA_TABLES:
-        # grids.get waits for the reader: the checks run meanwhile are off the clock
+        # grids.get waits while the reader reads this sheet: the checks the sheets before
+        # it made ready have run by then
         read = reads[table.sheet] = read_table(table, grids.get(table.sheet), shared)
         problems.extend(read.problems)
         tables[table.sheet] = _unique(table, read.rows, problems)
@@ -1071,9 +1072,9 @@ VALIDATORS: tuple[Check, ...] = (
 )
 """Cross-row and cross-sheet checks, in the order their problems are listed; each may
 drop rows of the sheets in its ``drops``. parse_book runs each as soon as its sheets are
-in and no check listed before it is still waiting on a sheet it drops rows from or reads
-rows it drops (see ``_Checks``): the result is the same as running them in this order
-after the last sheet, but most of the work is done while the reader reads the next."""
+parsed and every check listed before it that drops rows it reads, or reads rows it drops,
+has run (see ``_Checks``): the result is the same as running them in this order after the
+last sheet, but most of the work is done while the reader reads the next sheets."""
 
 
 class _Checks:

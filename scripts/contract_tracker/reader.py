@@ -86,10 +86,20 @@ class _Reader:
         self.names = [name for name in schema.USER_SHEETS if name in present]
 
     def grid(self, name: str) -> Grid:
-        """One sheet's values, Excel error values as :class:`CellError`. python-calamine
-        parses the sheet without the GIL, so this runs well beside the parser."""
+        """One sheet's values, Excel error values as :class:`CellError`."""
+        return self.with_errors(name, self.values(name))
+
+    def values(self, name: str) -> list[list[Any]]:
+        """One sheet's values as calamine reads them (an error value as an empty cell).
+        python-calamine parses the sheet without the GIL, so this runs well beside the
+        parser."""
         rows: list[list[Any]] = self.book.get_sheet_by_name(name).to_python(
             skip_empty_area=False)
+        return rows
+
+    def with_errors(self, name: str, rows: list[list[Any]]) -> Grid:
+        """``rows`` with the sheet's Excel error values put back as :class:`CellError`,
+        from the sheet's XML (inflating it lets go of the GIL too)."""
         part = self.parts.get(name)
         # calamine reads an error value as an empty cell: only a sheet with one may hold it
         if part is not None and any("" in row for row in rows):
@@ -125,14 +135,14 @@ class _Grids(Mapping[str, Grid]):
         self._pool = pool
         self._order = [n for n in _PARSE_ORDER if n in reader.names]
         self._order += [n for n in reader.names if n not in self._order]
-        self._pending: dict[str, Future[Grid]] = {}
+        self._pending: dict[str, Future[list[list[Any]]]] = {}
         self._next = 0
         self._top_up()
 
     def _top_up(self) -> None:
         while len(self._pending) < _AHEAD and self._next < len(self._order):
             name = self._order[self._next]
-            self._pending[name] = self._pool.submit(self._reader.grid, name)
+            self._pending[name] = self._pool.submit(self._reader.values, name)
             self._next += 1
 
     def __getitem__(self, name: str) -> Grid:
@@ -142,17 +152,20 @@ class _Grids(Mapping[str, Grid]):
             self._next_one()  # a sheet asked for out of order: read up to it
         future = self._pending.pop(name, None)
         if future is None:  # handed out before: read again (on the reading thread)
-            future = self._pool.submit(self._reader.grid, name)
+            future = self._pool.submit(self._reader.values, name)
         try:
-            grid = future.result()
+            values = future.result()
         except Exception as exc:
             raise _ReadFailed(exc) from exc
         self._top_up()
-        return grid
+        try:  # here, not on the reading thread: that one has the more work
+            return self._reader.with_errors(name, values)
+        except Exception as exc:
+            raise _ReadFailed(exc) from exc
 
     def _next_one(self) -> None:
         name = self._order[self._next]
-        self._pending[name] = self._pool.submit(self._reader.grid, name)
+        self._pending[name] = self._pool.submit(self._reader.values, name)
         self._next += 1
 
     def __iter__(self) -> Iterator[str]:
