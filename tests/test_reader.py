@@ -199,3 +199,23 @@ def test_sheets_come_in_the_order_asked_and_again_when_asked_again(
             assert grids.get("Nope") is None and "Nope" not in grids
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("at", range(0, 12))
+def test_an_error_cell_is_found_wherever_it_falls_between_the_chunks_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int) -> None:
+    """The sheet XML is searched a chunk at a time: the mark t="e" is found when a chunk
+    boundary splits it anywhere (chunks of 8 bytes here, so every split is tried)."""
+    from contract_tracker import reader
+
+    monkeypatch.setattr(reader, "_CHUNK", 8)
+    xml = b"x" * at + b'<c r="A2" t="e"><v>#N/A</v></c>' + b"y" * 9
+    path = tmp_path / "part.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("sheet.xml", xml)
+        z.writestr("clean.xml", xml.replace(b'"e"', b'"s"'))
+    with zipfile.ZipFile(path) as z:
+        assert reader._has_error_cell(z, "sheet.xml")
+        assert reader._error_cells(z, "sheet.xml") == {(1, 0): "#N/A"}
+        assert not reader._has_error_cell(z, "clean.xml")
+        assert reader._error_cells(z, "clean.xml") == {}

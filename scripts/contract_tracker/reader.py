@@ -59,10 +59,26 @@ def _unescape(text: str) -> str:
             .replace("&apos;", "'").replace("&amp;", "&"))
 
 
+_ERROR_MARK = b't="e"'
+_CHUNK = 1 << 20
+
+
+def _has_error_cell(zf: zipfile.ZipFile, part: str) -> bool:
+    """Whether the part holds an error cell, read a megabyte at a time (a large sheet's
+    XML is never held whole for a sheet without one: most)."""
+    tail = b""
+    with zf.open(part) as f:
+        while chunk := f.read(_CHUNK):
+            if _ERROR_MARK in tail + chunk[:len(_ERROR_MARK) - 1] or _ERROR_MARK in chunk:
+                return True
+            tail = chunk[-(len(_ERROR_MARK) - 1):]
+    return False
+
+
 def _error_cells(zf: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
-    xml = zf.read(part)
-    if b't="e"' not in xml:
+    if not _has_error_cell(zf, part):
         return {}
+    xml = zf.read(part)
     return {(int(m[2]) - 1, _col_index(m[1])): m[3].decode() for m in _ERROR_CELL.finditer(xml)}
 
 
