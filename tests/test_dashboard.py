@@ -727,7 +727,7 @@ def test_the_penalties_line_and_the_dashboard_agree_on_what_is_owed() -> None:
 # --- column widths and wrapped lines: the quick ways give what measuring all gives -------
 
 _cell_values = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12),
+    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(-1e9, 1e9),
     st.decimals(min_value=-10**12, max_value=10**12, places=2, allow_nan=False),
     st.dates(), st.datetimes(), st.text(alphabet="ab 1,.-汉字（）\n", max_size=30))
 
@@ -736,6 +736,8 @@ _cell_values = st.one_of(
 @given(st.lists(st.tuples(_cell_values, st.sampled_from([None, "number", "avail", "money"])),
                 max_size=40))
 @example([(D("-1000.00"), None), (D("5.00"), None)])  # the minus sign makes it the widest
+@example([(D("0.00"), None), (D("-0.00"), None)])  # equal, but -0.00 is wider (review)
+@example([(0.0, None), (-0.0, None)])
 @example([(-1000, "int"), (5, "int"), ("汉字", "wrap"), ("汉字", "wrap")])
 def test_a_column_is_as_wide_as_its_widest_cell(cells: list[tuple[Any, Any]]) -> None:
     assert _column_width(cells) == max((_cell_width(v, s) for v, s in cells), default=0.0)

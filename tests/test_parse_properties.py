@@ -291,7 +291,8 @@ def test_each_check_runs_as_soon_as_its_sheets_are_in() -> None:
 def test_a_check_waits_for_one_listed_before_it_that_drops_rows_it_reads() -> None:
     """The waiting rule, on made-up checks (the listed ones never need it yet): a check
     whose sheets are in still waits for a check listed before it that drops rows it
-    reads, or reads rows it drops; one that shares nothing with it does not wait."""
+    reads or drops, or reads rows it drops; one that shares nothing with it does not
+    wait."""
     from unittest import mock
 
     from contract_tracker import parse
@@ -316,6 +317,9 @@ def test_a_check_waits_for_one_listed_before_it_that_drops_rows_it_reads() -> No
         parse.Check(check("reads clients, needs receipts"), S({"Clients", "Receipts"})),
         parse.Check(check("drops clients"), S({"Clients"}), S({"Clients"})),
         parse.Check(check("reads fee items"), S({"FeeItems"})),
+        parse.Check(check("drops incidents, needs availability"), S({"Availability"}),
+                    S({"Incidents"})),
+        parse.Check(check("drops incidents too"), S({"FeeItems"}), S({"Incidents"})),
     )
     with mock.patch.object(parse, "VALIDATORS", made_up):
         parse_book(Recording(GRIDS))
@@ -323,7 +327,10 @@ def test_a_check_waits_for_one_listed_before_it_that_drops_rows_it_reads() -> No
     receipts_asked = asked.index("Receipts") + 1
     assert [name for name, _ in ran] == [
         "reads fee items", "drops contracts, needs receipts", "reads contracts",
-        "reads clients, needs receipts", "drops clients"]
+        "reads clients, needs receipts", "drops clients",
+        "drops incidents, needs availability", "drops incidents too"]
     assert after["reads fee items"] == asked.index("FeeItems") + 1  # nothing to wait for
     assert after["reads contracts"] == receipts_asked  # it reads what the first drops
     assert after["drops clients"] == receipts_asked  # it drops what the third reads
+    # it drops what the sixth drops (their rejected rows would come in another order)
+    assert after["drops incidents too"] == asked.index("Availability") + 1

@@ -521,18 +521,22 @@ _ONE_WIDTH = frozenset({type(None), bool, dt.date, dt.datetime})  # a width of t
 
 def _column_width(cells: list[tuple[CellValue, str | None]]) -> float:
     """The widest of ``cells`` by :func:`_cell_width`, measuring only the cells that can
-    be the widest: of the numbers of one type and style, the largest and the smallest
-    (the widest digits or the minus sign), and each distinct text once."""
+    be the widest: of the numbers of one type and style, the largest, the smallest (the
+    widest digits or the minus sign) and a negative zero if any (-0.00 is wider than 0.00
+    and equal to it); each distinct text once; every other value."""
     candidates: dict[tuple[type, str | None], list[CellValue]] = {}
     for value, style in cells:
         candidates.setdefault((value.__class__, style), []).append(value)
     widest = 0.0
     for (kind, style), values in candidates.items():
-        if kind is Decimal or kind is int:
+        if kind is Decimal:
+            signed_zero = [v for v in values if not v and v.is_signed()][:1]  # type: ignore[union-attr]
+            values = [max(values), min(values), *signed_zero]  # type: ignore[type-var]
+        elif kind is int:
             values = [max(values), min(values)]  # type: ignore[type-var]
         elif kind in _ONE_WIDTH:
             values = values[:1]
-        else:  # texts (and anything else): each distinct one
+        elif kind is str:
             values = list(set(values))
         widest = max(widest, *(_cell_width(v, style) for v in values))
     return widest

@@ -4,7 +4,8 @@ This is the validating half of reading a workbook, kept pure: it takes the value
 each sheet as a grid (whatever reader produced them) and returns ``(Book, problems)``.
 A row with an error is skipped and reported; good rows go on. Checks run in one pass
 per sheet, then across sheets (references, sums, duplicates); ``VALIDATORS`` lists the
-cross-sheet checks in one place.
+cross-sheet checks in one place, and each runs as soon as the sheets it needs are parsed
+(while a reader may still be reading the others), with the result of running them last.
 """
 
 from __future__ import annotations
@@ -809,7 +810,8 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
 
 
 class Check(NamedTuple):
-    """A cross-sheet check: the sheets whose rows it looks at, and those it may drop
+    """A cross-sheet check: the sheets it looks at (their rows, or what reading them
+    found: ``ctx.reads``, whose ``rejected`` ``ctx.keep`` adds to), and those it may drop
     rows from (``ctx.keep``), so that it runs only when it sees what it would see last."""
 
     run: Callable[[_Context], None]
@@ -1072,8 +1074,8 @@ VALIDATORS: tuple[Check, ...] = (
 )
 """Cross-row and cross-sheet checks, in the order their problems are listed; each may
 drop rows of the sheets in its ``drops``. parse_book runs each as soon as its sheets are
-parsed and every check listed before it that drops rows it reads, or reads rows it drops,
-has run (see ``_Checks``): the result is the same as running them in this order after the
+parsed and every check listed before it that drops rows it reads or drops, or reads rows
+it drops, has run (see ``_Checks``): the result is the same as running them in this order after the
 last sheet, but most of the work is done while the reader reads the next sheets."""
 
 
