@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress, count, repeat
 from operator import add, attrgetter, eq, gt, is_, itemgetter, le, methodcaller, mul, or_, sub
-from typing import NamedTuple, cast, overload
+from typing import Any, NamedTuple, cast, overload
 
 from ..money import EXACT, FEN, ZERO, round_fen
 from ..records import (
@@ -670,26 +670,29 @@ class _SlaPass:
         return sums
 
 
+_STOPS_MAJOR = tuple(attrgetter(spec.stop) for spec in CLOCKS)
+_STOPS_OTHER = tuple(attrgetter(spec.stop) for spec in CLOCKS if not spec.major_only)
+
+
+def _stops_of(inc: Incident) -> tuple[attrgetter[Any], ...]:
+    """Getters of the stops of the incident's clocks (the ``CLOCKS`` of its severity)."""
+    return _STOPS_MAJOR if inc.severity == "major" else _STOPS_OTHER
+
+
 def _may_run(inc: Incident, end: dt.datetime) -> bool:
-    """Whether a clock of the incident (``CLOCKS``) is not stopped by ``end``, as
-    :func:`judge` decides it."""
-    for stop_of in _STOPS_MAJOR if inc.severity == "major" else _STOPS_OTHER:
+    """Whether a clock of the incident is not stopped by ``end``, as :func:`judge`
+    decides it."""
+    for stop_of in _stops_of(inc):
         stop = stop_of(inc)
         if stop is None or stop > end:
             return True
     return False
 
 
-_STOPS_MAJOR = tuple(attrgetter(spec.stop) for spec in CLOCKS)
-_STOPS_OTHER = tuple(attrgetter(spec.stop) for spec in CLOCKS if not spec.major_only)
-
-
 def _reads_past(inc: Incident, end: dt.datetime, moment: dt.datetime) -> bool:
     """Whether one of the incident's clocks runs past ``moment`` (judged at ``end``)."""
-    for spec in CLOCKS:
-        if spec.major_only and inc.severity != "major":
-            continue
-        stop = getattr(inc, spec.stop)
+    for stop_of in _stops_of(inc):
+        stop = stop_of(inc)
         if (end if stop is None or stop > end else stop) > moment:
             return True
     return False

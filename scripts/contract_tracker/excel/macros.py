@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
@@ -444,8 +444,10 @@ def visible_rows(sheet: Any, rows: Sequence[int]) -> list[int] | None:
     differ, so a run of rows of one height costs one call; None when finding them would
     take more than :data:`ROW_HEIGHT_CALLS` calls (a long selection over a scattered
     filter), for the caller to take every row and say so."""
+    from contract_tracker.excel.xlsheet import runs_of
+
     visible: list[int] = []
-    todo = list(reversed(list(_runs_of(sorted(set(rows))))))
+    todo = list(reversed(list(runs_of(sorted(set(rows))))))
     calls = 0
     while todo:
         first, last = todo.pop()
@@ -459,20 +461,6 @@ def visible_rows(sheet: Any, rows: Sequence[int]) -> list[int] | None:
         elif height is None or height > 0:
             visible.extend(range(first, last + 1))
     return visible
-
-
-def _runs_of(rows: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """(first, last) of each run of consecutive numbers in sorted ``rows``."""
-    start = prev = None
-    for row in rows:
-        if prev is not None and row == prev + 1:
-            prev = row
-            continue
-        if start is not None and prev is not None:
-            yield start, prev
-        start = prev = row
-    if start is not None and prev is not None:
-        yield start, prev
 
 
 def generate_selected(book: XlBook) -> ActionResult:

@@ -322,7 +322,7 @@ def _date_format(values: Iterator[CellValue]) -> str | None:
     return "yyyy-mm-dd" if dates else None
 
 
-def _runs(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
+def runs_of(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
     """Consecutive runs in sorted ``indices`` as (first, last) pairs."""
     start = prev = None
     for i in indices:
@@ -372,7 +372,7 @@ def _style_plan(content: SheetContent, nrows: int, ncols: int
               for c in range(ncols)]
     plain_rows = [r for r in range(nrows) if r not in row_styles]
     run_of: dict[int, int] = {}
-    for r1, r2 in _runs(plain_rows):
+    for r1, r2 in runs_of(plain_rows):
         for r in range(r1, r2 + 1):
             run_of[r] = r1
         for c1, c2, style in _groups(static):
@@ -404,7 +404,7 @@ def _style_plan(content: SheetContent, nrows: int, ncols: int
         by_column.setdefault((c, name, base), []).append(r)
     for (c, name, base), cell_rows in by_column.items():
         style = resolve_style(name)
-        for r1, r2 in _runs(cell_rows):
+        for r1, r2 in runs_of(cell_rows):
             box = _Box(r1, c, r2, c)
             changes = _changes(style, base)
             changes["num_format"] = style.num_format or _date_format(_values(rows, box))
