@@ -21,6 +21,7 @@ import zipfile
 from email import policy
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -183,9 +184,16 @@ def test_any_damaged_cells_still_give_readable_files(cells: Damage) -> None:
                     assert z.testzip() is None, path
 
         contracts = generate_job(book, "all", out / "contracts", now=NOW)
+        # a typed "{{ x }}" is printed as typed (never rendered): only a tag of the
+        # template itself left unrendered would remain once the typed texts are taken out
+        typed = sorted({xml_escape(v.strip()) for *_, v in cells
+                        if isinstance(v, str) and v.strip()}, key=len, reverse=True)
         for path in contracts.files:
             with zipfile.ZipFile(path) as z:
-                assert "{{" not in z.read("word/document.xml").decode("utf-8"), path
+                document = z.read("word/document.xml").decode("utf-8")
+            for text in typed:
+                document = document.replace(text, "")
+            assert "{{" not in document and "{%" not in document, path
             assert path.resolve().is_relative_to((out / "contracts").resolve())
 
 
