@@ -18,10 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "bench" / "contracts-large.xlsm"
 
 
+SOURCES = ("schema.py", "sample.py", "build.py")
+"""The modules the workbook is made from: one changed since the cached copy was built
+(a new column, say) makes it stale."""
+
+
 def large_workbook(path: Path = CACHE, rebuild: bool = False) -> Path:
-    """``path``, built first when it is missing (or ``rebuild``)."""
+    """``path``, built first when it is missing, older than its sources, or ``rebuild``."""
     if path.exists() and not rebuild:
-        return path
+        made = path.stat().st_mtime
+        if all((ROOT / "scripts" / "contract_tracker" / name).stat().st_mtime <= made
+               for name in SOURCES):
+            return path
+        rebuild = True
     print(f"building the large sample workbook into {path} (once) ...", flush=True)
     started = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)
