@@ -342,3 +342,12 @@ def test_reading_errors_make_every_command_exit_1(
              "report": ["--week", "2026-W47", "--out", str(tmp_path / "out")]}[command]
     assert main([command, str(book), *extra]) == 1
     assert "Receipts!" in capsys.readouterr().out
+
+
+def test_inspect_tells_late_fees_received_or_waived_from_money_received(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The bundled workbook settles three fees: 1,197.00 + 661.50 received, 1,122.00 waived
+    # (inspect only reads it).
+    assert main(["inspect", str(BUNDLED_WORKBOOK)]) == 0
+    out = capsys.readouterr().out
+    assert "; late fees received ¥1,858.50, waived ¥1,122.00" in out

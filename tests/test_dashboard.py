@@ -35,7 +35,7 @@ from contract_tracker.dashboard import (
     dashboard_sheet,
 )
 from contract_tracker.engine import compute_penalties
-from contract_tracker.jobs import refresh_job
+from contract_tracker.jobs import penalties_line, refresh_job
 from contract_tracker.money import fmt_money_grouped
 from contract_tracker.reader import load_book
 from contract_tracker.records import (
@@ -370,7 +370,10 @@ def test_kpis_equal_the_engines_totals_on_the_sample() -> None:
     signed = {c.contract_id for c in book.contracts if is_signed(c)}
     fees = [f for f in result.late_fees if f.contract_id in signed]
     assert (k.outstanding, k.overdue, k.late_fees) == (
-        sum(f.outstanding for f in fees), sum(f.overdue for f in fees), sum(f.fee for f in fees))
+        sum(f.outstanding for f in fees), sum(f.overdue for f in fees),
+        sum(f.fee_owed for f in fees))
+    # the sample settles 2,980.50 of fees (received or waived): the Dashboard asks for the rest
+    assert sum(f.fee - f.fee_owed for f in fees) == D("2980.50")
     assert k.sla_owed == sum(m.owed for m in result.sla_months if m.contract_id in signed)
     assert k.unsigned == sum(f.outstanding for f in result.late_fees
                              if f.contract_id not in signed)
@@ -748,3 +751,24 @@ def test_a_column_is_as_wide_as_its_widest_cell(cells: list[tuple[Any, Any]]) ->
 def test_wrapped_lines_counted_quickly_when_the_text_fits_are_the_filled_lines(
         text: str, width: float) -> None:
     assert _lines(text, width) == _filled_lines(text, max(width - 1.5, 1.0))
+
+
+def test_late_fees_received_or_waived_are_not_owed_on_the_dashboard() -> None:
+    """10,000 open 40 days: 10,000 × 0.05% × 40 = 200.00. Receipts of 滞纳金 (150.00) and
+    减免滞纳金 (50.00) settle the fee, and pay nothing of the installment."""
+    owing = due_in("ACT", -40, "10000", iid="I1")
+    received = Receipt("F1", "ACT", AS_OF - dt.timedelta(days=1), D("150.00"), "I1",
+                       purpose="late_fee")
+    waived = Receipt("F2", "ACT", AS_OF, D("50.00"), "I1", purpose="fee_waiver")
+    before = model_of(make_book([contract("ACT")], [owing]))
+    part = model_of(make_book([contract("ACT")], [owing], [received]))
+    full = model_of(make_book([contract("ACT")], [owing], [received, waived]))
+    assert line(before, "ACT").late_fee == before.kpis.late_fees == D("200.00")
+    assert line(part, "ACT").late_fee == part.kpis.late_fees == D("50.00")
+    assert line(full, "ACT").late_fee == full.kpis.late_fees == D("0.00")
+    assert (part.kpis.overdue, full.kpis.overdue) == (D("10000"), D("10000"))
+    assert line(full, "ACT").payment is Flag.RED  # still overdue
+    book = make_book([contract("ACT")], [owing], [received])
+    result, _ = compute_penalties(book, AS_OF)
+    summary = penalties_line(book, result, (), NOW).summary
+    assert summary.startswith(f"as of {AS_OF}: late fees ¥50.00 owed to us, overdue ¥10,000.00;")

@@ -455,3 +455,134 @@ def test_fees_stay_exact_past_decimals_default_28_digits() -> None:
     whole, rest = divmod(fen.numerator, fen.denominator)
     assert Fraction(f.fee) == Fraction(whole + (1 if 2 * rest >= fen.denominator else 0), 100)
     assert sum(Fraction(s.fee) for s in f.segments) == exact
+
+
+# --- late fees received or waived (Receipts 款项 滞纳金 / 减免滞纳金) --------------------
+
+
+def fee_receipt(rid: str, paid: str, amount: str, iid: str | None = None,
+                purpose: str = "late_fee", row: int = 9, cid: str = "HT-1") -> Receipt:
+    return receipt(rid, paid, amount, iid, cid=cid, row=row)._replace(purpose=purpose)
+
+
+def late_by_10_days() -> tuple[Installment, Receipt]:
+    """10,000.00 due 03-31, paid 04-10: 10,000.00 × 0.05% × 10 days = 50.00."""
+    return inst("I-1", "10000.00", "2026-03-31"), receipt("R-1", "2026-04-10", "10000.00", "I-1")
+
+
+def test_a_late_fee_received_settles_the_fee_and_pays_no_installment() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "20.00", "I-1"))
+    f = fees(b, "2026-06-30")["I-1"]
+    assert (f.fee, f.fee_paid, f.fee_waived, f.fee_owed) == (
+        D("50.00"), D("20.00"), D("0"), D("30.00"))
+    assert f.outstanding == 0 and f.paid == D("10000.00")  # the fee receipt paid no part
+    assert [(x.receipt_id, x.purpose, x.amount) for x in f.settlements] == [
+        ("F-1", "late_fee", D("20.00"))]
+    assert problems(b, "2026-06-30") == ()
+
+
+def test_a_fee_receipt_never_pays_an_installment_still_open() -> None:
+    # 10,000.00 open since 03-31; 50.00 received as a late fee must not make it 9,950.00.
+    b = book(inst("I-1", "10000.00", "2026-03-31"),
+             fee_receipt("F-1", "2026-04-05", "2.50", "I-1"))
+    f = fees(b, "2026-04-10")["I-1"]
+    assert f.outstanding == D("10000.00") and f.overdue == D("10000.00")
+    assert (f.fee, f.fee_paid, f.fee_owed) == (D("50.00"), D("2.50"), D("47.50"))
+
+
+def test_a_fee_waived_settles_like_a_fee_received_and_is_told_apart() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "50.00", "I-1", "fee_waiver"))
+    f = fees(b, "2026-06-30")["I-1"]
+    assert (f.fee, f.fee_paid, f.fee_waived, f.fee_owed) == (
+        D("50.00"), D("0"), D("50.00"), D("0.00"))
+    assert f.settlements[0].waived
+    result = late_fees(b, day("2026-06-30"))[0]
+    assert (result.fee_paid, result.fee_waived) == (D("0"), D("50.00"))
+
+
+def test_an_explicit_installment_purpose_is_an_ordinary_receipt() -> None:
+    i, r = late_by_10_days()
+    b = book(i, r._replace(purpose="installment"))
+    f = fees(b, "2026-06-30")["I-1"]
+    assert f.outstanding == 0 and f.fee == D("50.00") and f.settlements == ()
+
+
+def test_an_unnamed_fee_receipt_settles_the_oldest_fees_first() -> None:
+    b = book(inst("I-1", "10000.00", "2026-03-31", row=2),  # 10 days late: 50.00
+             inst("I-2", "6000.00", "2026-04-30", row=3),  # 10 days late: 30.00
+             receipt("R-1", "2026-04-10", "10000.00", "I-1", row=2),
+             receipt("R-2", "2026-05-10", "6000.00", "I-2", row=3),
+             fee_receipt("F-1", "2026-06-01", "60.00"))
+    got = fees(b, "2026-06-30")
+    assert (got["I-1"].fee_owed, got["I-2"].fee_owed) == (D("0.00"), D("20.00"))
+    assert (got["I-1"].fee_paid, got["I-2"].fee_paid) == (D("50.00"), D("10.00"))
+
+
+def test_a_named_fee_receipt_goes_before_an_unnamed_one_of_the_same_day() -> None:
+    # The unnamed 50.00 would take I-1's 50.00 first; the named one of the same day, listed
+    # after it, goes first and takes it, so the unnamed one settles I-2's.
+    b = book(inst("I-1", "10000.00", "2026-03-31", row=2),
+             inst("I-2", "10000.00", "2026-04-30", row=3),
+             receipt("R-1", "2026-04-10", "10000.00", "I-1", row=2),
+             receipt("R-2", "2026-05-10", "10000.00", "I-2", row=3),
+             fee_receipt("F-1", "2026-06-01", "50.00", row=4),
+             fee_receipt("F-2", "2026-06-01", "50.00", "I-1", row=5))
+    got = fees(b, "2026-06-30")
+    assert [x.receipt_id for x in got["I-1"].settlements] == ["F-2"]
+    assert [x.receipt_id for x in got["I-2"].settlements] == ["F-1"]
+    assert problems(b, "2026-06-30") == ()
+
+
+def test_a_fee_receipt_beyond_the_fee_owed_is_a_warning_and_the_excess_not_applied() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "80.00", "I-1", row=7))
+    (p,) = problems(b, "2026-06-30")
+    assert (p.sheet, p.cell, p.severity) == ("Receipts", "E7", Severity.WARNING)
+    assert "30.00 of receipt F-1 (滞纳金)" in p.message and "installment I-1" in p.message
+    f = fees(b, "2026-06-30")["I-1"]
+    assert (f.fee_paid, f.fee_owed) == (D("50.00"), D("0.00"))
+
+
+def test_a_fee_receipt_counts_from_its_own_date_not_the_day_before() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "20.00", "I-1"))
+    assert fees(b, "2026-05-05")["I-1"].fee_owed == D("50.00")  # not received yet
+    assert fees(b, "2026-05-06")["I-1"].fee_owed == D("30.00")  # received that day
+
+
+def test_a_fee_receipt_of_an_exempt_contract_has_no_fee_to_settle() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "20.00", "I-1"),
+             contracts=(contract(late_fee_exempt=True),))
+    (p,) = problems(b, "2026-06-30")
+    assert p.severity is Severity.WARNING and "20.00 of receipt F-1" in p.message
+    assert fees(b, "2026-06-30")["I-1"].fee_owed == D("0.00")
+
+
+def test_a_fee_receipt_naming_an_unknown_installment_is_a_problem_and_not_applied() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "20.00", "NO-SUCH", row=6))
+    (p,) = problems(b, "2026-06-30")
+    assert p.cell == "C6" and "NO-SUCH" in p.message and p.severity is Severity.ERROR
+    assert fees(b, "2026-06-30")["I-1"].fee_owed == D("50.00")
+
+
+def test_json_and_table_and_workings_show_what_was_received_or_waived() -> None:
+    b = book(*late_by_10_days(), fee_receipt("F-1", "2026-05-06", "20.00", "I-1", row=4),
+             fee_receipt("F-2", "2026-05-07", "5.00", "I-1", "fee_waiver", row=5))
+    result, _ = compute_penalties(b, day("2026-06-30"))
+    data = json.loads(json.dumps(penalties_json(result)))
+    (item,) = data["late_fees"]
+    assert (item["fee"], item["fee_paid"], item["fee_waived"], item["fee_owed"]) == (
+        "50.00", "20.00", "5.00", "25.00")
+    assert item["settlements"] == [
+        {"receipt_id": "F-1", "purpose": "late_fee", "date": "2026-05-06", "amount": "20.00"},
+        {"receipt_id": "F-2", "purpose": "fee_waiver", "date": "2026-05-07", "amount": "5.00"}]
+    t = data["totals"]
+    assert (t["late_fees"], t["late_fees_paid"], t["late_fees_waived"], t["late_fees_owed"]) == (
+        "50.00", "20.00", "5.00", "25.00")
+    table = penalties_table(result)
+    assert "fee received 20.00, fee waived 5.00" in table
+    assert "late fees owed to us" in table and "25.00" in table
+    rows = [r for r in workings_rows(result) if r[0] == "滞纳金结算 fee_settled"]
+    assert [(r[3], r[4], r[10], r[11]) for r in rows] == [
+        ("receipt F-1", D("20.00"), "received", "Receipts!E4, Receipts!F4, Receipts!D4"),
+        ("receipt F-2", D("5.00"), "waived", "Receipts!E5, Receipts!F5, Receipts!D5")]
+    (total,) = [r for r in workings_rows(result) if r[0] == "滞纳金合计 late_fee_total"]
+    assert "received 20.00, waived 5.00: still owed 25.00" in str(total[12])

@@ -4,7 +4,10 @@
 * splitting a receipt into two receipts on the same day changes nothing;
 * an installment's fee is its segments' exact sum, capped, then rounded half-up;
 * the engine agrees with ``reference_late_fees``, a plain receipt-by-receipt
-  implementation of clause 7.2 written for this test;
+  implementation of clause 7.2 written for this test, late fees received or waived
+  (receipts of 滞纳金 / 减免滞纳金) included;
+* a fee still owed lies between 0 and the fee, and what settled it never exceeds the
+  receipts of 滞纳金 / 减免滞纳金;
 * the lean SLA pass agrees with the clock-by-clock ``judge``;
 * the same book and date always give the same JSON.
 """
@@ -37,9 +40,15 @@ CHECKS = settings(max_examples=150, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow])
 
 
-def reference_late_fees(b: Book, as_of: dt.date) -> dict[str, tuple[Decimal, Decimal]]:
-    """installment_id -> (fee, outstanding): receipts one by one in date order, named
-    before unnamed within a day, then Σ part × rate × days late per installment."""
+FEE_PURPOSES = ("late_fee", "fee_waiver")
+
+
+def reference_late_fees(b: Book, as_of: dt.date
+                        ) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """installment_id -> (fee, outstanding, fee owed): receipts one by one in date order,
+    named before unnamed within a day, then Σ part × rate × days late per installment;
+    then receipts of late fees received or waived, in the same order, each settling the
+    fee of the installment named, else the contract's oldest first."""
     contracts: dict[str, Contract] = {}
     for c in b.contracts:
         contracts.setdefault(c.contract_id, c)
@@ -55,19 +64,21 @@ def reference_late_fees(b: Book, as_of: dt.date) -> dict[str, tuple[Decimal, Dec
     remaining = {iid: i.amount for iid, i in insts.items()}
     parts: dict[str, list[tuple[dt.date, Decimal]]] = {iid: [] for iid in insts}
     todo = sorted((r for r in b.receipts if r.date <= as_of and r.amount > 0
-                   and r.contract_id in contracts),
+                   and r.contract_id in contracts and r.purpose not in FEE_PURPOSES),
                   key=lambda r: (r.date, 0 if r.installment_id else 1))
-    for r in todo:
+    def targets_of(r: Receipt) -> list[str]:
+        """The installment named, else the contract's oldest first (none: not applied)."""
         if r.installment_id:
             named = insts.get(r.installment_id)
             if named is None or named.contract_id != r.contract_id:
-                continue
-            targets = [r.installment_id]
-        else:
-            targets = sorted((iid for iid, i in insts.items() if i.contract_id == r.contract_id),
-                             key=lambda iid: (due[iid], iid))
+                return []
+            return [r.installment_id]
+        return sorted((iid for iid, i in insts.items() if i.contract_id == r.contract_id),
+                      key=lambda iid: (due[iid], iid))
+
+    for r in todo:
         left = r.amount
-        for iid in targets:
+        for iid in targets_of(r):
             take = min(remaining[iid], left)
             if take > 0:
                 remaining[iid] -= take
@@ -86,7 +97,17 @@ def reference_late_fees(b: Book, as_of: dt.date) -> dict[str, tuple[Decimal, Dec
         if t.late_fee_cap_pct is not None:
             total = min(total, t.late_fee_cap_pct * i.amount)
         out[iid] = (total.quantize(Decimal("0.01"), ROUND_HALF_UP), remaining[iid])
-    return out
+    owed = {iid: fee for iid, (fee, _) in out.items()}
+    settling = sorted((r for r in b.receipts if r.date <= as_of and r.amount > 0
+                       and r.contract_id in contracts and r.purpose in FEE_PURPOSES),
+                      key=lambda r: (r.date, 0 if r.installment_id else 1))
+    for r in settling:
+        left = r.amount
+        for iid in targets_of(r):
+            take = min(owed[iid], left)
+            owed[iid] -= take
+            left -= take
+    return {iid: (fee, rest, owed[iid]) for iid, (fee, rest) in out.items()}
 
 
 def dates() -> st.SearchStrategy[dt.date]:
@@ -120,8 +141,10 @@ def books(draw: Any) -> Book:
                                             src=inst(iid, "1", None).src))
         for k in range(draw(st.integers(0, 6))):
             named = draw(st.one_of(st.sampled_from([None, *ids]), st.sampled_from(known)))
-            receipts.append(Receipt(f"SK-{c}-{k}", cid, draw(dates()), draw(money()), named,
-                                    src=receipt("x", "2026-01-01", "1").src))
+            purpose = draw(st.sampled_from([None, None, None, "installment", *FEE_PURPOSES]))
+            high = 5_000_000 if purpose not in FEE_PURPOSES else 300_000
+            receipts.append(Receipt(f"SK-{c}-{k}", cid, draw(dates()), draw(money(high)), named,
+                                    purpose=purpose, src=receipt("x", "2026-01-01", "1").src))
     return book(*installments, *receipts, contracts=tuple(contracts))
 
 
@@ -193,8 +216,23 @@ def test_an_installments_fee_is_its_segments_summed_capped_and_rounded(
 @given(books(), dates())
 def test_the_engine_agrees_with_the_receipt_by_receipt_reference(
         b: Book, as_of: dt.date) -> None:
-    got = {iid: (f.fee, f.outstanding) for iid, f in by_installment(b, as_of).items()}
+    got = {iid: (f.fee, f.outstanding, f.fee_owed)
+           for iid, f in by_installment(b, as_of).items()}
     assert got == reference_late_fees(b, as_of)
+
+
+@CHECKS
+@given(books(), dates())
+def test_a_fee_owed_lies_between_nothing_and_the_fee(b: Book, as_of: dt.date) -> None:
+    result = late_fees(b, as_of)[0]
+    settled = ZERO
+    for f in result.installments:
+        assert ZERO <= f.fee_owed <= f.fee
+        assert f.fee_paid + f.fee_waived == sum((x.amount for x in f.settlements), ZERO)
+        settled += f.fee_paid + f.fee_waived
+    assert settled == result.fee_paid + result.fee_waived
+    assert settled <= sum((r.amount for r in b.receipts
+                           if r.purpose in FEE_PURPOSES and r.date <= as_of), ZERO)
 
 
 @CHECKS
@@ -204,7 +242,8 @@ def test_positions_without_the_rows_are_the_rows_money(b: Book, as_of: dt.date) 
     alone = late_fees(b, as_of)[0].installments.positions()
     rows = late_fees(b, as_of)[0].installments
     want = tuple((f.contract_id, f.installment_id, f.due.date, f.grace_days, f.amount, f.paid,
-                  f.outstanding, f.overdue, f.days_overdue, f.fee, f.src) for f in rows)
+                  f.outstanding, f.overdue, f.days_overdue, f.fee, f.src, f.fee_owed)
+                 for f in rows)
     assert alone == want
     assert rows.positions() == want  # and once the rows exist, from them
     assert [str(p.fee) for p in alone] == [str(f.fee) for f in rows]  # 0.00, not 0
@@ -223,7 +262,7 @@ def test_positions_and_notable_rows_agree_with_all_rows_on_the_sample(as_of: dt.
     rows = list(every.late_fees)
     assert alone.late_fees.positions() == tuple(
         (f.contract_id, f.installment_id, f.due.date, f.grace_days, f.amount, f.paid,
-         f.outstanding, f.overdue, f.days_overdue, f.fee, f.src) for f in rows)
+         f.outstanding, f.overdue, f.days_overdue, f.fee, f.src, f.fee_owed) for f in rows)
     assert any(f.due.basis != "fixed" for f in rows) and any(f.due.provisional for f in rows)
     assert alone.sla.notable() == tuple(
         s for s in every.sla if any(c.breached or c.stop is None for c in s.clocks))

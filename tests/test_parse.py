@@ -562,3 +562,39 @@ def test_circled_or_roman_ids_stay_apart_from_plain_ones(mini_grids: Grids) -> N
 
     assert conv_id("ＨＴ－１") == "HT-1"
     assert conv_id("HT-①") == "HT-①" and conv_id("HT-Ⅱ") == "HT-Ⅱ"
+
+
+def test_receipt_purpose_reads_its_chinese_label_or_key(mini_grids: Grids) -> None:
+    set_cell(mini_grids, "Receipts", 2, "purpose", "滞纳金")
+    set_cell(mini_grids, "Receipts", 3, "purpose", "fee_waiver")
+    book, problems = parse_book(mini_grids)
+    assert [r.purpose for r in book.receipts] == ["late_fee", "fee_waiver"]
+    set_cell(mini_grids, "Receipts", 3, "purpose", "违约金")
+    book, problems = parse_book(mini_grids)
+    purpose = schema.col_letter([c.key for c in schema.RECEIPTS.columns].index("purpose"))
+    assert errors(problems) == [
+        f"Receipts!{purpose}3: 款项 '违约金' is not one of: 分期款 (installment) / 滞纳金 "
+        "(late_fee) / 减免滞纳金 (fee_waiver)"]
+
+
+def test_a_workbook_without_the_purpose_column_reads_every_receipt_as_paying_installments(
+        mini_grids: Grids) -> None:
+    # A master built before the column existed: a warning says how to add it; nothing else.
+    at = col(mini_grids, "Receipts", "purpose")
+    for line in mini_grids["Receipts"]:
+        del line[at]
+    book, problems = parse_book(mini_grids)
+    (missing,) = problems
+    assert missing.severity is Severity.WARNING and missing.message == (
+        "column 款项 (purpose) is missing; add a column headed '款项 (purpose)'")
+    assert [r.purpose for r in book.receipts] == [None, None]
+    assert len(book.receipts) == 2
+
+
+def test_fee_receipts_do_not_count_toward_the_schedule(mini_grids: Grids) -> None:
+    # 250,000.00 of late fees received would pass HT-2026-002's 240,000.50 schedule if it
+    # paid installments; it pays fees, so no warning.
+    set_cell(mini_grids, "Receipts", 3, "amount", 250000.0)
+    set_cell(mini_grids, "Receipts", 3, "purpose", "滞纳金")
+    _, problems = parse_book(mini_grids)
+    assert messages(problems) == []

@@ -413,8 +413,8 @@ def _engine_fees_by_client(book: Book, as_of: dt.date) -> dict[str, D]:
     out: dict[str, D] = {}
     for f in result.late_fees:
         c = contracts[f.contract_id]
-        if c.status not in ("draft", "sent") and f.fee:
-            out[c.client_id] = out.get(c.client_id, D(0)) + f.fee
+        if c.status not in ("draft", "sent") and f.fee_owed:
+            out[c.client_id] = out.get(c.client_id, D(0)) + f.fee_owed
     return out
 
 
@@ -482,6 +482,47 @@ def test_the_whole_late_fee_reads_back_per_client_as_the_engine_says(
     assert D(repr(summary["已付清分期滞纳金 late fees on settled installments"])) == D("280.00")
 
 
+def test_fees_received_or_waived_are_taken_off_what_the_report_chases(
+        book: Book, tmp_path: Path) -> None:
+    """Receipts of 滞纳金 (fee received) and 减免滞纳金 (fee waived): C001's settled-late fee
+    on I-1-0 (50.00) is settled in full and no longer chased, 1,000.00 of I-1-1's 5,160.00
+    was received, and C008's only fee (200.00) was waived, so C008 leaves the Fees only
+    sheet. Installments are not touched: the overdue amounts stay as they were."""
+    extra = (
+        Receipt("F1", "HT-1", dt.date(2026, 11, 2), D("30.00"), "I-1-0", purpose="late_fee"),
+        Receipt("F2", "HT-1", dt.date(2026, 11, 3), D("20.00"), "I-1-0", purpose="fee_waiver"),
+        Receipt("F3", "HT-1", dt.date(2026, 11, 4), D("1000.00"), "I-1-1", purpose="late_fee"),
+        Receipt("F4", "HT-9", dt.date(2026, 11, 5), D("200.00"), purpose="fee_waiver"),
+    )
+    settled = dataclasses.replace(book, receipts=book.receipts + extra)
+    before = build_report(book, W48)
+    after = build_report(settled, W48)
+    assert after.overdue_total == before.overdue_total
+    assert after.fee_total + after.settled_fee_total == (
+        before.fee_total + before.settled_fee_total - D("1250.00"))
+    run(settled, "2026-W48", tmp_path)
+    path = tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx"
+    by, rows, total = _fees_by_client(path)
+    engine, _ = compute_penalties(settled, W48.sunday)
+    signed = {c.contract_id for c in settled.contracts if c.status not in ("draft", "sent")}
+    assert total == sum((f.fee_owed for f in engine.late_fees if f.contract_id in signed),
+                        D(0)) == D("9446.28") - D("1250.00")
+    assert "C008" not in by  # its only fee was waived
+    assert "I-1-0" not in {r["installment"] for r in rows}  # settled in full
+    (i11,) = [r for r in rows if r["installment"] == "I-1-1"]
+    assert D(repr(i11["late fee"])) == D("4160.00")
+    assert i11["workings (amount × daily rate × days late)"].endswith(
+        " = 5,160.00；已收 received 1,000.00；尚欠 owed 4,160.00")
+    letter = tmp_path / "2026-W48" / "letters" / "催款函_C001_杭州优品电子商务有限公司.docx"
+    doc = Document(str(letter))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert "4,160.00" in cells and "5,160.00" not in cells
+    assert "＝5,160.00元，其中已收取1,000.00元，尚欠4,160.00元" in text
+    assert "4,200.00" in text  # 4,160.00 + 40.00 on I-1-2; nothing left on I-1-0
+    assert "另，下列款项贵司虽已付清" not in text
+
+
 def test_a_client_owing_only_fees_on_settled_installments_gets_no_letter(
         book: Book, tmp_path: Path) -> None:
     job = run(book, "2026-W48", tmp_path)
@@ -505,9 +546,14 @@ def test_bundled_workbook_letters_state_the_whole_fee(tmp_path: Path) -> None:
     folder = tmp_path / "2026-W48"
     by, _, total = _fees_by_client(folder / "overdue-report_2026-W48.xlsx")
     result, _ = compute_penalties(book, W48.sunday)
-    assert total == sum(f.fee for f in result.late_fees) == D("61092.55")
+    # 2,980.50 of the 61,092.55 were received or waived (the sample's 滞纳金 / 减免 receipts)
+    assert total == sum(f.fee_owed for f in result.late_fees) == D("61092.55") - D("2980.50")
     assert by == _engine_fees_by_client(book, W48.sunday)
-    assert by["C0012"] == D("21420.00") and by["C0002"] == D("1197.00")  # C0002: fees only
+    assert by["C0012"] == D("21420.00") and "C0002" not in by  # C0002 paid its only fee
+    # C0010's unnamed 滞纳金 of 661.50 settled its oldest fee (HT-2025-005-02, paid late):
+    # what is chased is the fee on its overdue final payment alone
+    assert by["C0010"] == next(f.fee for f in result.late_fees
+                               if f.installment_id == "HT-2025-005-03")
     text = _mail(folder, "C0012").get_body(("plain",)).get_content()  # type: ignore[union-attr]
     for needle in ("应付滞纳金人民币21,420.00元", "其中逾期未付款项的滞纳金人民币8,820.00元",
                    "已付清款项的滞纳金人民币12,600.00元",

@@ -186,8 +186,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     _out("")
     _out("contracts by status: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
     total = sum((c.total_fee for c in book.contracts), start=ZERO)
-    received = sum((r.amount for r in book.receipts), start=ZERO)
-    _out(f"total contracted ¥{fmt_money_grouped(total)}, received ¥{fmt_money_grouped(received)}")
+    received = sum((r.amount for r in book.receipts if r.purpose not in schema.FEE_PURPOSES),
+                   start=ZERO)
+    fees = sum((r.amount for r in book.receipts if r.purpose == schema.PURPOSE_LATE_FEE),
+               start=ZERO)
+    waived = sum((r.amount for r in book.receipts if r.purpose == schema.PURPOSE_FEE_WAIVER),
+                 start=ZERO)
+    line = f"total contracted ¥{fmt_money_grouped(total)}, received ¥{fmt_money_grouped(received)}"
+    if fees or waived:
+        line += (f"; late fees received ¥{fmt_money_grouped(fees)}, waived "
+                 f"¥{fmt_money_grouped(waived)}")
+    _out(line)
     errors = count_errors(problems)
     _out(f"problems: {errors} errors, {len(problems) - errors} warnings "
          "(run validate to list them)")

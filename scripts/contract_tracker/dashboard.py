@@ -39,6 +39,8 @@ Rules (all as of the end of the as-of day):
   the end day itself (inclusive both); green before. Terminated, draft and sent contracts
   have no renewal flag (``-``). A blank notice period counts as
   :data:`DEFAULT_NOTICE_DAYS` days.
+* **Late fees** are those still owed: clause 7.2's fee less what receipts of 滞纳金 (a
+  fee received) or 减免滞纳金 (a fee waived) settled of it.
 * **Ageing.** Each overdue installment's overdue amount goes to the bucket (Settings'
   ageing table, else the schema's default 1-30, 31-60, 61-90, 91-180, >180) holding its
   days overdue, counted from the due date (grace days spare the fee only). Amounts in
@@ -122,7 +124,7 @@ class ContractLine(NamedTuple):
     days_overdue: int  # the longest, over its overdue installments
     overdue_items: int
     oldest_due: dt.date | None  # the earliest due date among them
-    late_fee: Decimal  # to date, Σ rounded installment fees
+    late_fee: Decimal  # still owed: Σ installment fees less those received or waived
     due_soon: Decimal  # outstanding on installments due within due_soon_days
     next_due: dt.date | None  # the earliest of those
     within_grace: int  # overdue installments still within their grace days
@@ -266,8 +268,8 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
     unsigned = {cid for cid, c in first.items() if not is_signed(c)}
     unsigned_owing: dict[str, Decimal] = {}
     for f in result.late_fees.positions():  # the money alone: no workings needed
-        if not f.outstanding and not f.fee:
-            continue  # paid in full without a fee (most): it adds nothing below
+        if not f.outstanding and not f.fee_owed:
+            continue  # paid in full without a fee owed (most): it adds nothing below
         if f.contract_id in unsigned:  # nothing is owed before signing
             owing = unsigned_owing.get(f.contract_id, ZERO)
             unsigned_owing[f.contract_id] = owing + f.outstanding
@@ -276,7 +278,7 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
         if m is None:
             m = money[f.contract_id] = _Money()
         m.outstanding += f.outstanding
-        m.fee += f.fee
+        m.fee += f.fee_owed  # less late fees received or waived (receipts of 滞纳金 / 减免)
         if f.overdue > ZERO:
             m.overdue += f.overdue
             m.items += 1

@@ -151,15 +151,16 @@ def penalties_line(book: Book, result: PenaltyResult, problems: Sequence[Problem
     unsigned = set(pending_contracts(book))
     pending = ([f for f in result.late_fees.positions() if f.contract_id in unsigned]
                if unsigned else [])
-    pending_fees = sum((f.fee for f in pending), ZERO)
+    pending_fees = sum((f.fee_owed for f in pending), ZERO)
     pending_overdue = sum((f.overdue for f in pending), ZERO)
     pending_sla = sum((m.owed for m in result.sla_months if m.contract_id in unsigned), ZERO)
-    summary = (f"as of {as_of}: late fees ¥{fmt_money_grouped(t.late_fees - pending_fees)} "
+    # late fees less those received or waived (receipts of 滞纳金 / 减免滞纳金)
+    summary = (f"as of {as_of}: late fees ¥{fmt_money_grouped(t.late_fees_owed - pending_fees)} "
                f"owed to us, overdue ¥{fmt_money_grouped(t.overdue - pending_overdue)}; SLA "
                f"¥{fmt_money_grouped(t.sla_owed - pending_sla)} owed by us ({t.breaches} "
                f"breaches, {t.availability_breaches} availability misses)")
     if pending_fees or pending_overdue or pending_sla:
-        owing = {f.contract_id for f in pending if f.fee or f.overdue}
+        owing = {f.contract_id for f in pending if f.fee_owed or f.overdue}
         owing.update(m.contract_id for m in result.sla_months
                      if m.contract_id in unsigned and m.owed)
         summary += (f"; not counted, as nothing is owed before signing: overdue "

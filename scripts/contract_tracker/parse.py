@@ -1006,13 +1006,16 @@ def _check_sums(ctx: _Context) -> None:
     # Receipts in date order, of the contracts whose receipts pass their schedule: amounts
     # are never negative (the converter refuses them), so the running sum rises to the
     # total and only a total above the schedule passes it (the others need no sort).
+    # Late fees received or waived pay no installment: they do not count toward it (the
+    # totals may take them in: they only pick the contracts to look at).
     receipts = ctx.rows("Receipts")
+    fees = schema.FEE_PURPOSES
     totals = defaultdict(lambda: ZERO)
     for row in receipts:
         totals[row.contract_id] += row.amount
     over = {cid for cid, total in totals.items() if total > scheduled.get(cid, ZERO)}
     received: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for row in sorted((r for r in receipts if r.contract_id in over),
+    for row in sorted((r for r in receipts if r.contract_id in over and r.purpose not in fees),
                       key=lambda r: (r.date, r.src.row)):
         cid = row.contract_id
         before = received[cid]

@@ -231,6 +231,7 @@ class Receipt(NamedTuple):
     amount: Decimal
     installment_id: str | None = None
     note: str | None = None
+    purpose: str | None = None  # None or "installment"; "late_fee" / "fee_waiver": settles fees
     src: Source = NO_SOURCE
 
 

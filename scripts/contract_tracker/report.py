@@ -62,10 +62,13 @@ Decisions
   signing, :func:`~contract_tracker.statuses.is_signed`, the rule the Dashboard uses too)
   and a warning names them. An exempt contract's items show a fee of 0.00 and its
   contractual rate.
-* **Late fees: the whole fee to date.** Receipts pay installments, never fees, so every
-  late fee accrued is still owed: the fee on each overdue installment (clause 7.2,
-  including its parts already paid late) and the fee on each installment paid late in
-  full ("settled late"). A client's letter, e-mail draft and row in the 催款 sheet state
+* **Late fees: the whole fee to date, less what was received or waived.** Receipts pay
+  installments, never fees, so every late fee accrued is owed until a receipt of 滞纳金
+  (a fee received) or 减免滞纳金 (a fee waived) settles it: the fee on each overdue
+  installment (clause 7.2, including its parts already paid late) and the fee on each
+  installment paid late in full ("settled late"), each less what settled it (its basis
+  then says what was received or waived and what is still owed; a fee settled in full is
+  no longer chased). A client's letter, e-mail draft and row in the 催款 sheet state
   the whole fee with its basis: the overdue items, then the installments settled late
   (due date, the days their late parts were paid, days late, fee), a note when a fee is
   the contract's cap, and the total split into both parts. The 滞纳金 Late fees sheet lists
@@ -361,7 +364,8 @@ class LatePart(NamedTuple):
 
 class SettledFeeRow(NamedTuple):
     """An installment paid in full, but late: its late fee (clause 7.2) is still owed, as
-    receipts pay installments, never fees."""
+    receipts pay installments, never fees (``fee``: less what receipts of 滞纳金 /
+    减免滞纳金 settled of it)."""
 
     manager: str
     client_id: str
@@ -731,6 +735,17 @@ def _workings(f: InstallmentFee, letter: bool = False) -> str:
     if f.grace_days:
         text += (f"（逾期天数已扣除宽限期{f.grace_days}天）" if letter
                  else f"；宽限 grace {f.grace_days}天")
+    if f.settlements:  # receipts of 滞纳金 / 减免滞纳金: what is asked for is the rest
+        done = []
+        if f.fee_paid:
+            done.append(f"已收取{fmt_money_grouped(f.fee_paid)}{unit}" if letter
+                        else f"已收 received {fmt_money_grouped(f.fee_paid)}")
+        if f.fee_waived:
+            done.append(f"已减免{fmt_money_grouped(f.fee_waived)}{unit}" if letter
+                        else f"减免 waived {fmt_money_grouped(f.fee_waived)}")
+        owed = fmt_money_grouped(f.fee_owed)
+        text += (f"，其中{'、'.join(done)}，尚欠{owed}元" if letter
+                 else f"；{'；'.join(done)}；尚欠 owed {owed}")
     return text
 
 
@@ -823,7 +838,7 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
     outstanding_prev = ZERO
     seen_now: set[str] = set()
     listed = [i for i, f in enumerate(fees)
-              if f.overdue > ZERO or (f.outstanding == ZERO and f.fee > ZERO)]
+              if f.overdue > ZERO or (f.outstanding == ZERO and f.fee_owed > ZERO)]
     row_of = dict(zip(listed, cur.late_fees.select(listed), strict=True))
     for i, f in enumerate(fees):
         c = contracts.get(f.contract_id)
@@ -846,21 +861,21 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
             prev_overdue += p.overdue
             prev_items += 1
             prev_clients.add(w.client_id)
-            prev_fee += p.fee
+            prev_fee += p.fee_owed
         # Settled late at the previous Sunday. Without a recomputed p, the contract had no
         # receipt in the week and nothing overdue then, so a settled fee was the same then.
         if p is not None:
-            prev_settled += p.fee if p.outstanding == ZERO else ZERO
+            prev_settled += p.fee_owed if p.outstanding == ZERO else ZERO
         elif f.outstanding == ZERO:
-            prev_settled += f.fee
-        if f.outstanding == ZERO and f.fee > ZERO:
+            prev_settled += f.fee_owed
+        if f.outstanding == ZERO and f.fee_owed > ZERO:
             row = row_of[i]
             settled.append(SettledFeeRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, row.kind,
                 f.due_date, f.amount, tuple(LatePart(seg.last_day, seg.amount, seg.days)
                                             for seg in row.segments
                                             if seg.receipt_id is not None),
-                f.fee, row.rate, _capped(row), "", False))
+                f.fee_owed, row.rate, _capped(row), "", False))
             settled_fees[iid] = row
         if f.overdue > ZERO:
             row = row_of[i]
@@ -880,7 +895,7 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
                         "changed after it")
             overdue.append(OverdueRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, row.kind,
-                f.due_date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee, rate,
+                f.due_date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee_owed, rate,
                 row.exempt, note, _capped(row), _workings(row) if f.fee > ZERO else "",
                 _workings(row, letter=True) if f.fee > ZERO else ""))
         if paid_week > ZERO:
@@ -1123,9 +1138,10 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
                  "Overdue = unpaid after the due date (grace days spare only the fee); late "
                  "fees per clause 7.2 to the as-of date.")
     notes.append("滞纳金合计 = 逾期款项的滞纳金 + 已逾期付清分期的滞纳金（收款冲抵分期款，不冲抵"
-                 "滞纳金，故均未支付），催款函列明两者。 Late fees to date = fees on overdue "
-                 "items + fees on installments paid late in full (receipts pay installments, "
-                 "never fees, so every fee is still owed); letters state both.")
+                 "滞纳金；款项为“滞纳金”或“减免滞纳金”的收款已扣除），催款函列明两者。 Late fees "
+                 "to date = fees on overdue items + fees on installments paid late in full "
+                 "(receipts pay installments, never fees; receipts of 滞纳金 (fee received) "
+                 "or 减免滞纳金 (fee waived) are taken off); letters state both.")
     finals = [x.client_id for x in letters if x.final]
     if finals:
         notes.append(
@@ -1558,10 +1574,10 @@ def _report_workbook(report: WeeklyReport, files: Mapping[str, str] | None) -> b
     _table_sheet(
         wb, fmts, REPORT_SHEETS[3],
         f"滞纳金 Late fees to date of the clients chased (clause 7.2) — {report.week.label}",
-        sub + "; 催款客户每笔有滞纳金的分期：逾期的和已逾期付清的（收款不冲抵滞纳金，均未支付）；"
-              "仅欠滞纳金的客户见下一页 every installment with a fee of the clients chased, "
-              "overdue or paid late in full (receipts never pay fees: all still owed); "
-              "clients owing fees only: next sheet",
+        sub + "; 催款客户每笔有滞纳金的分期：逾期的和已逾期付清的（收款不冲抵滞纳金；已收取或"
+              "减免的滞纳金已扣除）；仅欠滞纳金的客户见下一页 every installment with a fee of the "
+              "clients chased, overdue or paid late in full (receipts never pay fees; fees "
+              "received or waived are taken off); clients owing fees only: next sheet",
         FEE_COLS, fees,
         total=["合计 total", "", "", "", f"{len(fees)} 笔 items", None, "", "", None,
                report.fee_total + sum((x.fee for x in report.settled if x.letter), ZERO), ""],

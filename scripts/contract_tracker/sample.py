@@ -9,6 +9,8 @@ handles is present on purpose, dated relative to :data:`SAMPLE_AS_OF` (2026-11-2
   altogether (a contract with nothing paid), one naming no installment, and the
   domain notes' worked example (100,000.00 due 2026-03-31, 60,000.00 paid 2026-04-10
   and 40,000.00 paid 2026-05-05: a 1,000.00 late fee);
+* late fees settled by receipts of 滞纳金 (a fee received: one naming its installment, one
+  naming none, which settles the contract's oldest fee) and 减免滞纳金 (a fee waived);
 * per-contract overrides: a late-fee exemption, a 0.0003 rate, 5 grace days, a 10 %
   cap, a working-hours SLA clock, English-language templates;
 * incidents that are clean, response / solution / major-fault breaches, exactly on the
@@ -383,6 +385,16 @@ SMALL_DEALS: tuple[_Deal, ...] = (
 )
 
 SMALL_CLIENTS = 24
+
+
+SMALL_FEE_RECEIPTS: tuple[tuple[str, str | None, str, str, str, str], ...] = (
+    # (contract, installment or None, date, amount, purpose, note): after the receipts
+    ("HT-2024-002", "HT-2024-002-02", "2025-05-20", "1197.00", "late_fee", "滞纳金已付清"),
+    ("HT-2024-004", "HT-2024-004-02", "2025-03-20", "1122.00", "fee_waiver",
+     "终止协议约定免收滞纳金"),
+    ("HT-2025-005", None, "2026-02-10", "661.50", "late_fee", "支付尾款滞纳金"),
+)
+"""Late fees received or waived (Receipts 款项 滞纳金 / 减免滞纳金), clause 7.2."""
 
 
 class _Pay(NamedTuple):
@@ -937,10 +949,13 @@ def _small_receipts(rng: random.Random,
             rows.append((day, contract.contract_id,
                          inst.installment_id if pay.linked else None, fen, pay.note))
     rows.sort(key=lambda r: (r[0], r[1]))
-    return tuple(
-        Receipt(f"SK{i:04d}", cid, day, _fen(fen), iid, note)
-        for i, (day, cid, iid, fen, note) in enumerate(rows, start=1)
-    )
+    receipts = [Receipt(f"SK{i:04d}", cid, day, _fen(fen), iid, note)
+                for i, (day, cid, iid, fen, note) in enumerate(rows, start=1)]
+    receipts += [Receipt(f"SK{len(receipts) + i:04d}", cid, dt.date.fromisoformat(day),
+                         Decimal(amount), iid, note, purpose)
+                 for i, (cid, iid, day, amount, purpose, note) in
+                 enumerate(SMALL_FEE_RECEIPTS, start=1)]
+    return tuple(receipts)
 
 
 # --- Large ------------------------------------------------------------------------

@@ -164,6 +164,14 @@ SEVERITY_CHOICES = (Choice("normal", "一般"), Choice("major", "重大"))
 CLOCK_CHOICES = (Choice("24x7", "7x24小时"), Choice("working_hours", "工作时间"))
 LANGUAGE_CHOICES = (Choice("zh", "中文"), Choice("en", "英文"))
 HOLIDAY_KIND_CHOICES = (Choice("rest", "放假"), Choice("work", "调休上班"))
+PURPOSE_INSTALLMENT, PURPOSE_LATE_FEE, PURPOSE_FEE_WAIVER = "installment", "late_fee", "fee_waiver"
+RECEIPT_PURPOSE_CHOICES = (
+    Choice(PURPOSE_INSTALLMENT, "分期款"),
+    Choice(PURPOSE_LATE_FEE, "滞纳金"),
+    Choice(PURPOSE_FEE_WAIVER, "减免滞纳金"),
+)
+FEE_PURPOSES = frozenset({PURPOSE_LATE_FEE, PURPOSE_FEE_WAIVER})
+"""Receipt purposes that settle late fees (clause 7.2) instead of paying an installment."""
 PENALTY_MODE_CHOICES = (Choice("fixed", "固定金额"), Choice("percent", "月费比例"))
 BREACH_CHOICES = (
     Choice("response", "响应超时"),
@@ -429,9 +437,13 @@ RECEIPTS = Table(
            doc="Blank: pays the oldest open installment of the contract."),
         _c("date", "收款日期", Kind.DATE, required=True, width=12),
         _c("amount", "金额", Kind.MONEY, required=True, width=16),
+        _c("purpose", "款项", Kind.ENUM, choices=RECEIPT_PURPOSE_CHOICES, width=12, clause="7.2",
+           doc="Blank or 分期款: pays an installment. 滞纳金: a late fee received; 减免滞纳金: "
+               "a late fee waived (no money). Both settle the fee of the installment named, "
+               "else the contract's fees oldest first; a letter then asks only for the rest."),
         _c("note", "说明", Kind.TEXT, width=24),
     ),
-    "Money received from clients.",
+    "Money received from clients, and late fees received or waived.",
 )
 
 INCIDENTS = Table(

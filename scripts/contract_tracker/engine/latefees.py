@@ -25,6 +25,13 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
   its amount, rounded half-up to 0.01. Totals add rounded installment fees.
 * Overdue (for ageing and dunning) is the outstanding amount once the due date has
   passed; grace days only spare the fee.
+* A receipt whose purpose (款项) is 滞纳金 (a late fee received) or 减免滞纳金 (a late fee
+  waived) pays no installment: it settles late fees. Dated up to the as-of date, in date
+  order (named ones first within a day), each settles the fee of the installment it
+  names, else the fees of its contract's installments oldest due first, each up to the
+  fee as of the as-of date; an excess is a warning and is not applied. What is left is
+  the fee still owed (``fee_owed``), which the Dashboard and the letters ask for; ``fee``
+  stays the fee the contract gives, with its workings.
 
 Implementation: in the common case (each receipt names an installment of its own
 contract and none is overpaid) allocation does not depend on order, so receipts are
@@ -62,6 +69,7 @@ from typing import NamedTuple, TypeAlias, overload
 
 from ..money import EXACT, FEN, ZERO, fmt_money_grouped
 from ..records import NO_SOURCE, Book, Contract, Installment, Problem, Receipt, Severity, Source
+from ..schema import FEE_PURPOSES, PURPOSE_FEE_WAIVER, RECEIPT_PURPOSE_CHOICES
 from ..terms import Terms
 from .calendar import (
     CALENDAR_DAYS,
@@ -158,6 +166,21 @@ class Segment(NamedTuple):
     src: Source  # the receipt's row; NO_SOURCE for the open part
 
 
+class Settlement(NamedTuple):
+    """Part of a receipt of 滞纳金 (fee received) or 减免滞纳金 (fee waived) settling an
+    installment's late fee."""
+
+    receipt_id: str
+    purpose: str  # late_fee | fee_waiver
+    date: dt.date
+    amount: Decimal  # the part of the receipt applied to this installment's fee
+    src: Source
+
+    @property
+    def waived(self) -> bool:
+        return self.purpose == PURPOSE_FEE_WAIVER
+
+
 class InstallmentFee(NamedTuple):
     """An installment's position and late fee as of a date."""
 
@@ -181,10 +204,20 @@ class InstallmentFee(NamedTuple):
     src: Source
     rate_src: Source  # the row the rate comes from: the contract's, or Settings'
     rate_key: str  # its column
+    fee_paid: Decimal = ZERO  # settled by receipts of 滞纳金, up to the as-of date
+    fee_waived: Decimal = ZERO  # settled by receipts of 减免滞纳金
+    settlements: tuple[Settlement, ...] = ()
 
     @property
     def rate_ref(self) -> str:
         return ref(self.rate_src, self.rate_key)
+
+    @property
+    def fee_owed(self) -> Decimal:
+        """The fee still to collect: ``fee`` less what was received or waived."""
+        if not self.settlements:
+            return self.fee
+        return self.fee - self.fee_paid - self.fee_waived
 
 
 class Position(NamedTuple):
@@ -202,6 +235,7 @@ class Position(NamedTuple):
     days_overdue: int  # as-of date - due date, when overdue
     fee: Decimal  # as InstallmentFee.fee
     src: Source
+    fee_owed: Decimal  # as InstallmentFee.fee_owed
 
 
 _POSITION = partial(tuple.__new__, Position)
@@ -319,7 +353,8 @@ _RULE_FIELDS = {kind: attrgetter(r.basis, r.days, r.day_type) for kind, r in DUE
 _RULE_TYPES = frozenset({None, CALENDAR_DAYS, WORKING_DAYS})  # None: calendar
 _RULE_TYPES_WORKING = frozenset({WORKING_DAYS})
 _NOTHING = repeat(None)
-_RECEIPT_FIELDS = attrgetter("installment_id", "contract_id", "date", "amount")
+_RECEIPT_FIELDS = attrgetter("installment_id", "contract_id", "date", "amount", "purpose")
+_PURPOSE_WORDS = {c.key: c.zh for c in RECEIPT_PURPOSE_CHOICES}
 
 
 def _where(flags: Iterable[object]) -> list[int]:
@@ -369,6 +404,9 @@ class _Ledger:
         self.exact: list[Decimal] = []
         self.fees: list[Decimal] = []
         self._price()
+        # position -> the parts of receipts of 滞纳金 / 减免滞纳金 settling its fee
+        self.settled: dict[int, list[tuple[Receipt, Decimal]]] = {}
+        self._settle()
 
     # -- installments
 
@@ -572,9 +610,12 @@ class _Ledger:
         receipts = self.book.receipts  # the simple path needs no date order
         odd: list[Receipt] = []  # not simply applied: sorted out below
         slot_get, weighted_get, add_late = self.slot_of.get, weighted.get, late.append
-        for r, (iid, cid, day, x) in zip(receipts, map(_RECEIPT_FIELDS, receipts), strict=True):
+        fee_purposes = FEE_PURPOSES
+        for r, (iid, cid, day, x, purpose) in zip(receipts, map(_RECEIPT_FIELDS, receipts),
+                                                  strict=True):
             p = slot_get(iid, -1)
-            if owner[p] != cid or day > as_of or x <= ZERO:
+            if (owner[p] != cid or day > as_of or x <= ZERO
+                    or (purpose is not None and purpose in fee_purposes)):
                 odd.append(r)
                 continue
             before = paid[p]
@@ -585,6 +626,10 @@ class _Ledger:
                 had = weighted_get(p)
                 weighted[p] = w if had is None else had + w
                 add_late((p, day, r, x))
+        # Late fees received or waived settle fees once they are priced (``_settle``).
+        self.fee_receipts = [r for r in odd if r.purpose in fee_purposes]
+        if self.fee_receipts:
+            odd = [r for r in odd if r.purpose not in fee_purposes]
         # Receipts dated after the as-of date do not exist yet; the others not applied
         # are, in this order, those of no positive amount and those naming an installment
         # that is unknown, unusable or of another contract.
@@ -607,7 +652,8 @@ class _Ledger:
         if ordered:
             theirs = compress(receipts, map(ordered.__contains__, map(_CID, receipts)))
             self._chronological(ordered, sorted(
-                (r for r in theirs if r.amount > ZERO and r.date <= as_of), key=_DATE))
+                (r for r in theirs if r.amount > ZERO and r.date <= as_of
+                 and r.purpose not in fee_purposes), key=_DATE))
             self._open_parts(sorted(self.redo))
 
     def _open_parts(self, positions: Iterable[int]) -> list[int]:
@@ -632,24 +678,31 @@ class _Ledger:
     def _exceptions(self, receipts: list[Receipt], ordered: set[str]) -> None:
         """Problems of receipts neither added nor redone in date order: unknown contract
         or installment, an installment of another contract, a negative amount."""
-        contracts = self.index.contracts
         for r in receipts:
-            cid = r.contract_id
-            if cid not in contracts:
-                self.problems.append(Problem.at(
-                    r.src, "contract_id",
-                    f"receipt {r.receipt_id} names contract {cid}, which is not on the "
-                    f"Contracts sheet; ignored",
-                ))
-            elif r.amount <= ZERO:
-                if r.amount < ZERO:
-                    self.problems.append(Problem.at(
-                        r.src, "amount", f"receipt {r.receipt_id} has a negative amount; ignored",
-                    ))
-            elif cid not in ordered:
+            if self._unusable(r):
+                continue
+            if r.contract_id not in ordered:
                 problem = self._naming_problem(r, self.slot_of.get(r.installment_id or "", -1))
                 if problem is not None:
                     self.problems.append(problem)
+
+    def _unusable(self, r: Receipt) -> bool:
+        """Whether a receipt cannot be applied at all: its contract is unknown (a problem)
+        or its amount is not positive (a problem when negative)."""
+        if r.contract_id not in self.index.contracts:
+            self.problems.append(Problem.at(
+                r.src, "contract_id",
+                f"receipt {r.receipt_id} names contract {r.contract_id}, which is not on the "
+                f"Contracts sheet; ignored",
+            ))
+            return True
+        if r.amount <= ZERO:
+            if r.amount < ZERO:
+                self.problems.append(Problem.at(
+                    r.src, "amount", f"receipt {r.receipt_id} has a negative amount; ignored",
+                ))
+            return True
+        return False
 
     def _naming_problem(self, r: Receipt, pos: int) -> Problem | None:
         """Why a named receipt cannot be applied; None when its installment already has a
@@ -767,6 +820,83 @@ class _Ledger:
                     exact[i] = cap
         self.fees = list(map(Decimal.quantize, exact, repeat(FEN), repeat(ROUND_HALF_UP)))
 
+    # -- late fees received or waived
+
+    def _settle(self) -> None:
+        """Receipts of 滞纳金 / 减免滞纳金 up to the as-of date, in date order (named ones
+        first within a day, then in sheet order): each settles the fee of the installment
+        it names, else its contract's fees oldest due first, up to what is still owed."""
+        entries = sorted((r for r in self.fee_receipts if r.date <= self.as_of),
+                         key=lambda r: (r.date, not r.installment_id))
+        if not entries:
+            return
+        cids = self.cids
+        fee = dict(zip(self.priced, self.fees, strict=True))
+        owed: dict[int, Decimal] = {}
+        queues: dict[str, list[int]] = {}
+        unnamed = {r.contract_id for r in entries if not r.installment_id}
+        if unnamed:
+            for p in _where(map(unnamed.__contains__, cids)):
+                if self.valid[p]:
+                    queues.setdefault(cids[p], []).append(p)
+            for ps in queues.values():
+                ps.sort(key=lambda p: (self.due[p], self.insts[p].installment_id))
+        for r in entries:
+            if self._unusable(r):
+                continue
+            cid = r.contract_id
+            if r.installment_id:
+                p = self.slot_of.get(r.installment_id, -1)
+                if p == -1 or cids[p] != cid or not self.valid[p]:
+                    problem = self._naming_problem(r, p)
+                    if problem is not None:
+                        self.problems.append(problem)
+                    continue
+                targets = [p]
+                what = f"installment {r.installment_id}"
+            else:
+                targets = queues.get(cid, [])
+                what = f"contract {cid}'s installments"
+            left = r.amount
+            for p in targets:
+                open_fee = owed.get(p)
+                if open_fee is None:
+                    open_fee = fee.get(p, ZERO)
+                if open_fee <= ZERO:
+                    continue
+                take = min(open_fee, left)
+                owed[p] = open_fee - take
+                self.settled.setdefault(p, []).append((r, take))
+                left -= take
+                if left <= ZERO:
+                    break
+            if left > ZERO:
+                self.problems.append(Problem.at(
+                    r.src, "amount",
+                    f"{fmt_money_grouped(left)} of receipt {r.receipt_id} "
+                    f"({_PURPOSE_WORDS.get(r.purpose or '', r.purpose)}) is more than the late "
+                    f"fees of {what} still owed as of {self.as_of}; the excess is not applied: "
+                    f"check the amount, or name the installment whose fee it settles",
+                    Severity.WARNING,
+                ))
+
+    def fee_settled(self) -> tuple[Decimal, Decimal]:
+        """Σ late fees received, Σ waived (up to the as-of date)."""
+        paid = waived = ZERO
+        for parts in self.settled.values():
+            for r, take in parts:
+                if r.purpose == PURPOSE_FEE_WAIVER:
+                    waived += take
+                else:
+                    paid += take
+        return paid, waived
+
+    def owed_of(self) -> dict[int, Decimal]:
+        """Position -> its fee still owed, for the positions with a fee settled."""
+        fee = dict(zip(self.priced, self.fees, strict=True))
+        return {p: fee[p] - sum((take for _, take in parts), ZERO)
+                for p, parts in self.settled.items()}
+
     # -- totals and rows
 
     def positions(self) -> list[int]:
@@ -860,7 +990,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
         contracts, terms_of = ledger.index.contracts, ledger.index.terms
         insts, cids, last_oks, paid, open_ = (ledger.insts, ledger.cids, ledger.last_ok,
                                               ledger.paid, ledger.open)
-        as_of, memo = ledger.as_of, ledger.memo
+        as_of, memo, settled = ledger.as_of, ledger.memo, ledger.settled
         per_contract: dict[str, tuple[Contract, Terms, int, bool, Decimal, Decimal | None,
                                       Source, str]] = {}
         rows = []
@@ -894,6 +1024,10 @@ class InstallmentFees(Sequence[InstallmentFee]):
                 segments.append(Segment(None, outstanding, first_late, as_of, days, rate,
                                         outstanding * rate * days, NO_SOURCE))
             overdue = open_.get(p, ZERO)
+            settlements = tuple(
+                Settlement(r.receipt_id, r.purpose or "", r.date, take, r.src)
+                for r, take in settled.get(p, ()))
+            fee_paid = sum((x.amount for x in settlements if not x.waived), ZERO)
             rows.append(InstallmentFee(
                 cid, inst.installment_id, inst.kind, amount, due, grace, rate, exempt,
                 amount - outstanding, outstanding, overdue,
@@ -901,6 +1035,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
                 max([s.days for s in segments]) if segments else 0,
                 fee_exact.get(p, ZERO), None if cap_pct is None else cap_pct * amount,
                 fee.get(p, _ZERO_FEN), tuple(segments), inst.src, rate_src, rate_key,
+                fee_paid, sum((x.amount for x in settlements), ZERO) - fee_paid, settlements,
             ))
         return tuple(rows)
 
@@ -915,7 +1050,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
         if self._rows is not None:
             return tuple(Position(f.contract_id, f.installment_id, f.due.date, f.grace_days,
                                   f.amount, f.paid, f.outstanding, f.overdue, f.days_overdue,
-                                  f.fee, f.src)
+                                  f.fee, f.src, f.fee_owed)
                          for f in self._rows)
         ledger = self._ledger
         _, fee = ledger.fee_of()
@@ -930,10 +1065,15 @@ class InstallmentFees(Sequence[InstallmentFee]):
         late = [(as_of - d).days if o else 0 for d, o in zip(days, overdue, strict=True)]
         # column by column, as the rows would have it (paid = amount - outstanding)
         insts = list(map(ledger.insts.__getitem__, ps))
+        fees = list(map(fee.get, ps, repeat(_ZERO_FEN)))
+        owed = fees
+        if ledger.settled:
+            owed_of = ledger.owed_of()
+            owed = list(map(owed_of.get, ps, fees))
         return tuple(map(_POSITION, zip(
             cids, map(_IID, insts), days, map(grace.__getitem__, cids), amounts,
             map(sub, amounts, outstanding), outstanding, overdue, late,
-            map(fee.get, ps, repeat(_ZERO_FEN)), map(_SRC, insts), strict=True)))
+            fees, map(_SRC, insts), owed, strict=True)))
 
     def __len__(self) -> int:
         return self._len
@@ -968,6 +1108,8 @@ class LateFees(NamedTuple):
     outstanding: Decimal
     overdue: Decimal
     with_fee: int  # installments with a fee
+    fee_paid: Decimal = ZERO  # Σ late fees received (receipts of 滞纳金)
+    fee_waived: Decimal = ZERO  # Σ late fees waived (receipts of 减免滞纳金)
 
 
 def late_fees(book: Book, as_of: dt.date,
@@ -983,6 +1125,7 @@ def late_fees(book: Book, as_of: dt.date,
         result = LateFees(
             InstallmentFees(ledger), risk_flags(book, index), ledger.total_fee(),
             ledger.total_outstanding(), ledger.total_overdue(), ledger.with_fee(),
+            *ledger.fee_settled(),
         )
     return result, found + tuple(ledger.problems)
 

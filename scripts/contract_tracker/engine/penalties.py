@@ -13,9 +13,12 @@ to six decimals (``"0.998999"``, so a breach never prints as the target)::
      "late_fees": [{"contract_id", "installment_id", "kind", "due_date", "due_rule",
                     "provisional", "amount", "paid", "outstanding", "overdue",
                     "days_overdue", "days_late", "rate", "exempt", "fee_exact", "cap",
-                    "fee", "segments": [{"receipt_id" (null: open part), "amount",
+                    "fee", "fee_paid", "fee_waived", "fee_owed",
+                    "segments": [{"receipt_id" (null: open part), "amount",
                     "from" (first late day), "to" (payment day / as-of), "days", "rate",
-                    "fee_exact", "fee"}]}],
+                    "fee_exact", "fee"}],
+                    "settlements": [{"receipt_id", "purpose" (late_fee | fee_waiver),
+                                     "date", "amount"}]}],
      "sla": [{"incident_id", "contract_id", "severity", "month", "response_breach",
               "solution_breach", "major_breach", "penalty"}],
      "availability": [{"contract_id", "month", "availability", "target", "breach",
@@ -23,13 +26,16 @@ to six decimals (``"0.998999"``, so a breach never prints as the target)::
      "sla_months": [{"contract_id", "month", "monthly_fee", "penalties", "credits",
                      "uncapped", "cap", "owed"}],
      "risk_flags": [{"daily_rate", "annual_rate", "threshold", "contract_ids", "message"}],
-     "totals": {"late_fees", "outstanding", "overdue", "sla_penalties", "sla_credits",
+     "totals": {"late_fees", "late_fees_paid", "late_fees_waived", "late_fees_owed",
+                "outstanding", "overdue", "sla_penalties", "sla_credits",
                 "sla_uncapped", "sla_owed", "installments", "installments_with_fee",
                 "incidents", "breaches", "availability_breaches"},
      "problems": [{"sheet", "cell", "severity", "message"}]}
 
 ``late_fees[].fee`` is the installment's fee (Σ segment ``fee_exact``, capped, rounded
-half-up); a segment's ``fee`` is shown rounded for reading only. ``sla[].penalty`` is
+half-up); a segment's ``fee`` is shown rounded for reading only. ``fee_paid`` and
+``fee_waived`` are what receipts of 滞纳金 and 减免滞纳金 settled of it (up to the as-of date),
+``fee_owed`` what is left: ``fee - fee_paid - fee_waived``. ``sla[].penalty`` is
 before the monthly cap; ``sla_months[].owed`` is after it and is what ``sla_owed`` adds.
 """
 
@@ -76,7 +82,7 @@ class SlaMonth(NamedTuple):
 
 
 class Totals(NamedTuple):
-    late_fees: Decimal  # Σ rounded installment fees: owed to us
+    late_fees: Decimal  # Σ rounded installment fees, as the contract gives them
     outstanding: Decimal
     overdue: Decimal
     sla_penalties: Decimal  # Σ incident penalties before caps
@@ -88,6 +94,13 @@ class Totals(NamedTuple):
     incidents: int
     breaches: int  # breached clocks
     availability_breaches: int
+    late_fees_paid: Decimal = ZERO  # of late_fees, received (receipts of 滞纳金)
+    late_fees_waived: Decimal = ZERO  # of late_fees, waived (receipts of 减免滞纳金)
+
+    @property
+    def late_fees_owed(self) -> Decimal:
+        """Late fees still to collect."""
+        return self.late_fees - self.late_fees_paid - self.late_fees_waived
 
 
 class PenaltyResult(NamedTuple):
@@ -137,6 +150,8 @@ def _compute(book: Book, as_of: dt.date) -> tuple[PenaltyResult, tuple[Problem, 
         incidents=len(slas.incidents),
         breaches=slas.breaches,
         availability_breaches=sum(map(_BREACH, months)),
+        late_fees_paid=fees.fee_paid,
+        late_fees_waived=fees.fee_waived,
     )
     result = PenaltyResult(as_of, items, slas.incidents, months, tuple(sla_months), fees.risk_flags,
                            totals, all_problems)
@@ -219,6 +234,9 @@ def penalties_json(result: PenaltyResult) -> dict[str, Any]:
                 "fee_exact": _plain(f.fee_exact),
                 "cap": _opt_money(f.cap),
                 "fee": _money(f.fee),
+                "fee_paid": _money(f.fee_paid),
+                "fee_waived": _money(f.fee_waived),
+                "fee_owed": _money(f.fee_owed),
                 "segments": [
                     {
                         "receipt_id": s.receipt_id,
@@ -231,6 +249,11 @@ def penalties_json(result: PenaltyResult) -> dict[str, Any]:
                         "fee": _money(s.fee),
                     }
                     for s in f.segments
+                ],
+                "settlements": [
+                    {"receipt_id": x.receipt_id, "purpose": x.purpose,
+                     "date": x.date.isoformat(), "amount": _money(x.amount)}
+                    for x in f.settlements
                 ],
             }
             for f in result.late_fees
@@ -285,6 +308,9 @@ def penalties_json(result: PenaltyResult) -> dict[str, Any]:
         ],
         "totals": {
             "late_fees": _money(t.late_fees),
+            "late_fees_paid": _money(t.late_fees_paid),
+            "late_fees_waived": _money(t.late_fees_waived),
+            "late_fees_owed": _money(t.late_fees_owed),
             "outstanding": _money(t.outstanding),
             "overdue": _money(t.overdue),
             "sla_penalties": _money(t.sla_penalties),
@@ -357,11 +383,11 @@ def penalties_table(result: PenaltyResult, limit: int | None = None) -> str:
     section(
         "Late fees, clause 7.2 (installments with a fee or overdue)",
         ("contract", "installment", "due", "amount", "outstanding", "overdue", "days late",
-         "fee", "note"),
+         "fee", "fee owed", "note"),
         [(f.contract_id, f.installment_id, f.due.date, f.amount, f.outstanding, f.overdue,
-          f.days_late, f.fee, _fee_note(f))
+          f.days_late, f.fee, f.fee_owed, _fee_note(f))
          for f in result.late_fees if f.fee or f.overdue],
-        frozenset({3, 4, 5, 6, 7}),
+        frozenset({3, 4, 5, 6, 7, 8}),
     )
     section(
         "SLA breaches, clause 1.2",
@@ -388,7 +414,10 @@ def penalties_table(result: PenaltyResult, limit: int | None = None) -> str:
     )
     out.append("Totals")
     out.extend(_grid(("", "amount"), [
-        ("late fees owed to us", t.late_fees),
+        ("late fees (clause 7.2)", t.late_fees),
+        ("  received (滞纳金)", t.late_fees_paid),
+        ("  waived (减免滞纳金)", t.late_fees_waived),
+        ("late fees owed to us", t.late_fees_owed),
         ("outstanding", t.outstanding),
         ("overdue", t.overdue),
         ("SLA penalties + credits before caps", t.sla_uncapped),
@@ -416,6 +445,10 @@ def _fee_note(f: InstallmentFee) -> str:
         notes.append(f"due moved from {f.due.moved_from}")
     if f.due.provisional:
         notes.append("due date provisional")
+    if f.fee_paid:
+        notes.append(f"fee received {fmt_money_grouped(f.fee_paid)}")
+    if f.fee_waived:
+        notes.append(f"fee waived {fmt_money_grouped(f.fee_waived)}")
     return ", ".join(notes)
 
 
@@ -499,6 +532,10 @@ def _fee_rows(f: InstallmentFee) -> list[list[object]]:
         explain.append(f"grace {f.grace_days} days: first late day "
                        f"{f.due.date + dt.timedelta(days=f.grace_days + 1)}")
     explain.append(f"fee = round half-up(Σ segments {_plain(f.fee_exact)})")
+    if f.settlements:
+        explain.append(f"received {fmt_money_grouped(f.fee_paid)}, waived "
+                       f"{fmt_money_grouped(f.fee_waived)}: still owed "
+                       f"{fmt_money_grouped(f.fee_owed)}")
     verdict = ""
     if f.cap is not None and f.fee_exact > f.cap:
         explain.append(f"capped at {_plain(f.cap)} (cap % × amount "
@@ -512,6 +549,15 @@ def _fee_rows(f: InstallmentFee) -> list[list[object]]:
         f.amount, f.due.date, f.segments[-1].last_day, f.days_late, f.rate, f.fee, verdict,
         refs(ref(f.src, "amount"), due_cells, f.rate_ref), "; ".join(explain),
     ])
+    for x in f.settlements:
+        rows.append([
+            "滞纳金结算 fee_settled", f.contract_id, f.installment_id,
+            f"receipt {x.receipt_id}", x.amount, x.date, x.date, None, None, x.amount,
+            "waived" if x.waived else "received",
+            refs(ref(x.src, "amount"), ref(x.src, "purpose"), ref(x.src, "date")),
+            f"{'减免滞纳金 fee waived' if x.waived else '滞纳金 fee received'} "
+            f"{fmt_money_grouped(x.amount)} on {x.date}, settling this installment's fee",
+        ])
     return rows
 
 
