@@ -585,4 +585,17 @@ def test_json_and_table_and_workings_show_what_was_received_or_waived() -> None:
         ("receipt F-1", D("20.00"), "received", "Receipts!E4, Receipts!F4, Receipts!D4"),
         ("receipt F-2", D("5.00"), "waived", "Receipts!E5, Receipts!F5, Receipts!D5")]
     (total,) = [r for r in workings_rows(result) if r[0] == "滞纳金合计 late_fee_total"]
-    assert "received 20.00, waived 5.00: still owed 25.00" in str(total[12])
+    assert str(total[12]).endswith("fee 50.00, received 20.00, waived 5.00: still owed 25.00")
+
+
+def test_the_workings_take_a_settlement_off_the_capped_fee_not_the_sum() -> None:
+    """Found in review: "Σ segments 74; received 20.00 ...: still owed 30.00; capped at 50"
+    read as 74 - 20 = 30. The settlement now comes after the cap."""
+    b = book(inst("I-1", "1000.00", "2026-01-31"),
+             fee_receipt("F-1", "2026-05-06", "20.00", "I-1"),
+             contracts=(contract(late_fee_cap_pct=D("0.05")),))
+    result, _ = compute_penalties(b, day("2026-06-30"))
+    (total,) = [r for r in workings_rows(result) if r[0] == "滞纳金合计 late_fee_total"]
+    assert str(total[12]).endswith(
+        "fee = round half-up(Σ segments 74); capped at 50 (cap % × amount 1,000.00); "
+        "fee 50.00, received 20.00, waived 0.00: still owed 30.00")

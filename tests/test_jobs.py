@@ -49,3 +49,24 @@ def test_validate_names_the_holiday_tables_problems_once() -> None:
     assert len(clash) == 1 and clash[0].severity is Severity.ERROR
     refreshed = refresh_job(book, read, SAMPLE_AS_OF)
     assert [p for p in refreshed.problems if p.cell == "U3"] == clash  # listed once
+
+
+def test_a_future_fee_receipt_is_worded_by_what_it_settles() -> None:
+    """Found in review: a waiver dated after today was told "money cannot have come in
+    yet ... shows unpaid", though it moves no money and leaves the installment as it is."""
+    book, _ = load_book(BUNDLED_WORKBOOK)
+    assert book is not None
+    today = max(r.date for r in book.receipts)
+    later = today + dt.timedelta(days=1)
+    waiver, received = (next(r._replace(date=later) for r in book.receipts
+                             if r.purpose == purpose and r.installment_id)
+                        for purpose in ("fee_waiver", "late_fee"))
+    book = dataclasses.replace(book, receipts=(waiver, received))
+    by_id = {p.cell: p.message for p in future_receipts(book, today)}
+    assert by_id[waiver.src.cell("date")] == (
+        f"收款日期 {later} is after today ({today}): a waiver counts only from its date on, "
+        f"so as of an earlier date the late fee of {waiver.installment_id} shows unsettled; "
+        f"check the date")
+    assert "money cannot have come in yet" in by_id[received.src.cell("date")]
+    assert f"the late fee of {received.installment_id} shows unsettled" in by_id[
+        received.src.cell("date")]

@@ -523,6 +523,57 @@ def test_fees_received_or_waived_are_taken_off_what_the_report_chases(
     assert "另，下列款项贵司虽已付清" not in text
 
 
+def test_fees_received_or_waived_in_the_week_are_listed_with_the_payments(
+        book: Book, tmp_path: Path) -> None:
+    """Found in review: a fee received or waived in the week lowered the late-fee figures
+    with no row saying why. Each such receipt is now a row of the Paid sheet: a fee
+    received counts in "paid" (money came in), a waiver as 0.00 with its amount noted."""
+    extra = (
+        Receipt("F5", "HT-1", dt.date(2026, 11, 24), D("100.00"), "I-1-1", purpose="late_fee"),
+        Receipt("F6", "HT-1", dt.date(2026, 11, 25), D("50.00"), purpose="fee_waiver"),
+        Receipt("F7", "HT-1", dt.date(2026, 11, 22), D("7.00"), purpose="late_fee"),  # W47
+        Receipt("F8", "HT-8", dt.date(2026, 11, 24), D("9.00"), purpose="late_fee"),  # draft
+    )
+    before = build_report(book, W48)
+    after = build_report(dataclasses.replace(book, receipts=book.receipts + extra), W48)
+    rows = {r.note.split("（")[1].split("）")[0]: r for r in after.paid if "滞纳金" in r.note}
+    assert set(rows) == {"F5", "F6"}  # F7: the week before; F8: a draft contract
+    assert (rows["F5"].installment_id, rows["F5"].paid) == ("I-1-1", D("100.00"))
+    assert rows["F5"].note == "本周收取滞纳金（F5） late fee received in the week"
+    assert (rows["F6"].installment_id, rows["F6"].paid) == ("", D("0"))
+    assert rows["F6"].note == "本周减免滞纳金 50.00（F6） late fee waived in the week"
+    assert after.paid_total == before.paid_total + D("100.00")
+    assert after.late_fee_total == before.late_fee_total - D("157.00")  # F5 + F6 + F7
+    run(dataclasses.replace(book, receipts=book.receipts + extra), "2026-W48", tmp_path)
+    header, paid = sheet_rows(tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx",
+                              "本周收款 Paid")
+    notes = [r[header.index("note")] for r in paid]
+    assert "本周收取滞纳金（F5） late fee received in the week" in notes
+    assert "本周减免滞纳金 50.00（F6） late fee waived in the week" in notes
+
+
+def test_a_capped_fee_partly_settled_is_not_marked_as_the_cap(
+        book: Book, tmp_path: Path) -> None:
+    """Found in review: I-1-0's fee capped at 40.00 (0.4 %), 10.00 of it received: the
+    letter showed "30.00*", "at the contract's cap", though 30.00 is not the cap. The
+    basis says both; only an untouched capped fee keeps its "*". The heading of the
+    settled-late table says the fee is not fully paid (尚未付清), not unpaid."""
+    capped = tuple(c._replace(late_fee_cap_pct=D("0.004")) if c.contract_id == "HT-1" else c
+                   for c in book.contracts)
+    extra = (Receipt("F1", "HT-1", dt.date(2026, 11, 2), D("10.00"), "I-1-0",
+                     purpose="late_fee"),)
+    run(dataclasses.replace(book, contracts=capped, receipts=book.receipts + extra),
+        "2026-W48", tmp_path)
+    letter = tmp_path / "2026-W48" / "letters" / "催款函_C001_杭州优品电子商务有限公司.docx"
+    doc = Document(str(letter))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert "30.00" in cells and "30.00*" not in cells
+    assert "400.00*" in cells  # I-1-1: capped at 100,000.00 × 0.4 %, nothing settled
+    assert "按上限40.00元计收，其中已收取10.00元，尚欠30.00元" in text
+    assert "按合同第7.2条计收的滞纳金尚未付清：" in text
+
+
 def test_a_client_owing_only_fees_on_settled_installments_gets_no_letter(
         book: Book, tmp_path: Path) -> None:
     job = run(book, "2026-W48", tmp_path)

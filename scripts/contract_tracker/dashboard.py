@@ -18,7 +18,8 @@ Rules (all as of the end of the as-of day):
   ageing or in any KPI, and it has no payment flag (``-``); the KPI block shows what is
   scheduled on unsigned contracts as its own figure, 未签署 not yet signed, which no
   total includes. The KPIs cover every signed contract of the book, listed or not, so
-  they equal the engine's totals over signed contracts; every overdue contract is listed,
+  they equal the engine's totals over signed contracts (its late fees still owed, after
+  receipts of 滞纳金 / 减免滞纳金); every overdue contract is listed,
   so the overdue column adds up to the overdue KPI.
 * **Payment flag.** Red: an installment overdue beyond the contract's grace days
   (``days overdue > grace days``). Amber: an installment overdue but still within its

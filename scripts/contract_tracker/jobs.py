@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import schema
 from .gcpause import gc_paused
-from .records import Book, Problem, Severity
+from .records import Book, Problem, Receipt, Severity
 from .sheetwriter import CellValue, CondRule, LogEntry, SheetContent, table_sheet
 from .statuses import NOT_SIGNED
 from .textwidth import wrapped_lines
@@ -183,11 +184,24 @@ def future_receipts(book: Book, today: dt.date) -> list[Problem]:
     """A warning for each receipt dated after ``today``: money cannot have come in yet,
     so the date is most likely a slip (a receipt after the as-of date counts only from
     its date, and until then the installment shows as unpaid)."""
-    return [Problem.at(r.src, "date", (
-        f"收款日期 {r.date} is after today ({today}): money cannot have come in yet, so this "
-        f"is most likely a typing slip; check the date (a receipt counts only from its date "
-        f"on, so as of an earlier date {r.installment_id or r.contract_id} shows unpaid)"),
-        Severity.WARNING) for r in book.receipts if r.date > today]
+    return [Problem.at(r.src, "date", _future_words(r, today), Severity.WARNING)
+            for r in book.receipts if r.date > today]
+
+
+def _future_words(r: Receipt, today: dt.date) -> str:
+    what = r.installment_id or r.contract_id
+    if r.purpose == schema.PURPOSE_FEE_WAIVER:
+        return (f"收款日期 {r.date} is after today ({today}): a waiver counts only from its "
+                f"date on, so as of an earlier date the late fee of {what} shows unsettled; "
+                f"check the date")
+    if r.purpose == schema.PURPOSE_LATE_FEE:
+        return (f"收款日期 {r.date} is after today ({today}): money cannot have come in yet, so "
+                f"this is most likely a typing slip; check the date (a late fee received "
+                f"counts only from its date on, so as of an earlier date the late fee of "
+                f"{what} shows unsettled)")
+    return (f"收款日期 {r.date} is after today ({today}): money cannot have come in yet, so "
+            f"this is most likely a typing slip; check the date (a receipt counts only from "
+            f"its date on, so as of an earlier date {what} shows unpaid)")
 
 
 def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,

@@ -20,7 +20,10 @@ Decisions
   due date is on or after the previous Sunday (outstanding amounts never grow as the as-of
   date moves on, so that is the same as "not overdue then"); the amount paid in the week is
   ``paid(this Sunday) - paid(previous Sunday)`` per installment, so unnamed receipts are
-  allocated exactly as the engine does (oldest open installment first). SLA clocks are
+  allocated exactly as the engine does (oldest open installment first). Receipts of
+  滞纳金 (a late fee received) and 减免滞纳金 (a fee waived) dated in the week are listed
+  with them, one row each: a fee received counts in "paid" (money came in), a waiver as
+  0.00 with its amount in the note, so a late-fee figure that drops is explained. SLA clocks are
   monotone too: a breach of the week is breached now and was not a week ago. The previous
   date's figures come from a second engine run on the contracts that can differ (those with
   a receipt in the week or an installment overdue then) and the incidents breached now,
@@ -76,7 +79,7 @@ Decisions
   workings (each part x daily rate x days late); the 仅欠滞纳金 Fees only sheet lists the
   clients owing nothing but fees on installments settled late, one row each. Together,
   per client, they add up to the engine's fees on that client's signed contracts, and
-  over all clients to the engine's total for signed contracts.
+  over all clients to the engine's fees still owed (``fee_owed``) for signed contracts.
 * **Who gets a letter.** Letters stay per overdue client. A client whose only debt is
   late fees on installments settled late gets no letter: the issue asks for letters to
   clients to chase for overdue payments, such fees are often old, and whether to demand,
@@ -150,7 +153,7 @@ from .records import (
     Severity,
     Source,
 )
-from .schema import DEFAULT_AGEING
+from .schema import DEFAULT_AGEING, FEE_PURPOSES, PURPOSE_FEE_WAIVER
 from .statuses import is_signed
 from .textwidth import text_width, wrapped_lines
 
@@ -345,7 +348,7 @@ class OverdueRow(NamedTuple):
     amount: Decimal
     paid: Decimal
     outstanding: Decimal  # the overdue amount
-    fee: Decimal  # late fee to date (clause 7.2), the installment's whole fee
+    fee: Decimal  # late fee to date (clause 7.2) still owed: less fees received or waived
     rate: Decimal  # the contract's daily rate (its nominal rate when exempt)
     exempt: bool
     new_note: str  # why it counts as newly overdue this week; '' when it does not
@@ -390,7 +393,9 @@ class SettledFeeRow(NamedTuple):
 
 
 class PaidRow(NamedTuple):
-    """Money that reduced an installment's outstanding amount since the previous report."""
+    """Money that reduced an installment's outstanding amount since the previous report,
+    or a late fee received or waived in the week (a receipt of 滞纳金 / 减免滞纳金: its
+    installment, when named, and no amount due or outstanding; a waiver pays 0.00)."""
 
     manager: str
     client_id: str
@@ -483,7 +488,7 @@ class ClientLetter(NamedTuple):
     to: tuple[str, ...]
     items: tuple[OverdueRow, ...]
     outstanding: Decimal
-    fee: Decimal  # the whole late fee to date: overdue_fee + settled_fee
+    fee: Decimal  # the late fee to date still owed: overdue_fee + settled_fee
     letter_no: str
     letter_name: str
     mail_name: str  # '' when the draft is skipped
@@ -563,7 +568,8 @@ class WeeklyReport:
 
     @property
     def late_fee_total(self) -> Decimal:
-        """Every late fee to date on signed contracts: the engine's total for them."""
+        """Every late fee to date still owed on signed contracts: the engine's fees less
+        those received or waived (Σ ``fee_owed``)."""
         return self.fee_total + self.settled_fee_total
 
     @property
@@ -707,6 +713,12 @@ class _Who(NamedTuple):
 
 def _capped(f: InstallmentFee) -> bool:
     return f.cap is not None and f.fee_exact > f.cap
+
+
+def _at_cap(f: InstallmentFee) -> bool:
+    """Whether the fee asked for is the contract's cap ("*" in a letter): not once part of
+    it was received or waived (its basis says both)."""
+    return _capped(f) and not f.settlements
 
 
 def _workings(f: InstallmentFee, letter: bool = False) -> str:
@@ -875,7 +887,7 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
                 f.due_date, f.amount, tuple(LatePart(seg.last_day, seg.amount, seg.days)
                                             for seg in row.segments
                                             if seg.receipt_id is not None),
-                f.fee_owed, row.rate, _capped(row), "", False))
+                f.fee_owed, row.rate, _at_cap(row), "", False))
             settled_fees[iid] = row
         if f.overdue > ZERO:
             row = row_of[i]
@@ -896,7 +908,7 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
             overdue.append(OverdueRow(
                 w.manager, w.client_id, w.client_name, f.contract_id, iid, row.kind,
                 f.due_date, f.days_overdue, bucket, f.amount, f.paid, f.overdue, f.fee_owed, rate,
-                row.exempt, note, _capped(row), _workings(row) if f.fee > ZERO else "",
+                row.exempt, note, _at_cap(row), _workings(row) if f.fee > ZERO else "",
                 _workings(row, letter=True) if f.fee > ZERO else ""))
         if paid_week > ZERO:
             paid.append(PaidRow(
@@ -918,6 +930,17 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
                     f"installment {iid}: last week's report stated {fmt_money_grouped(reported)} "
                     f"overdue, today's data gives {fmt_money_grouped(out_prev)} for the same "
                     f"date: the data was changed after that report"))
+    for x in book.receipts:  # late fees received or waived in the week
+        if (x.purpose in FEE_PURPOSES and prev_as_of < x.date <= as_of
+                and x.contract_id in contracts and is_signed(contracts[x.contract_id])):
+            w = who(x.contract_id)
+            waived = x.purpose == PURPOSE_FEE_WAIVER
+            paid.append(PaidRow(
+                w.manager, w.client_id, w.client_name, x.contract_id, x.installment_id or "",
+                None, None, ZERO if waived else x.amount, None, False, False,
+                (f"本周减免滞纳金 {fmt_money_grouped(x.amount)}（{x.receipt_id}） late fee waived "
+                 "in the week" if waived else
+                 f"本周收取滞纳金（{x.receipt_id}） late fee received in the week")))
     if previous is not None:
         for iid, item in sorted(previous.open_items.items()):
             if iid in seen_now:
@@ -2031,7 +2054,7 @@ def _mail_texts(letter: ClientLetter, ctx: Any) -> tuple[str, str]:
             lines.append(f"   滞纳金计算：{i.basis}")
     if ctx.settled:
         lines += ["", f"另，以下款项贵司虽已付清，但付款晚于到期日，按合同第{fee.clause}条"
-                  "计收的滞纳金尚未支付：", ""]
+                  "计收的滞纳金尚未付清：", ""]
         for x in ctx.settled:
             lines.append(f"{x.no}. 合同{x.contract_no}（{x.kind}，分期{x.installment}）：到期日"
                          f"{x.due_date}，付款日{x.paid_dates}，逾期{x.days_late}天，"

@@ -434,7 +434,8 @@ RECEIPTS = Table(
         _c("receipt_id", "收款编号", Kind.ID, required=True, unique=True, width=16),
         _c("contract_id", "合同编号", Kind.ID, required=True, ref="Contracts", width=16),
         _c("installment_id", "分期编号", Kind.ID, ref="Installments", width=16,
-           doc="Blank: pays the oldest open installment of the contract."),
+           doc="Blank: pays the oldest open installment of the contract (a receipt of "
+               "滞纳金 / 减免滞纳金: settles its oldest fees)."),
         _c("date", "收款日期", Kind.DATE, required=True, width=12),
         _c("amount", "金额", Kind.MONEY, required=True, width=16),
         _c("purpose", "款项", Kind.ENUM, choices=RECEIPT_PURPOSE_CHOICES, width=12, clause="7.2",

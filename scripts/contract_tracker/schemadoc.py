@@ -118,7 +118,8 @@ def schema_markdown() -> str:
         "Warnings (the row is kept, as typed):",
         "",
         "- **Receipts beyond what is scheduled.** A receipt that takes a contract's receipts "
-        "past the sum of its installments is reported at the receipt's amount cell. It stays a "
+        "past the sum of its installments is reported at the receipt's amount cell (receipts "
+        "of 滞纳金 or 减免滞纳金 pay fees, not installments, and do not count). It stays a "
         "warning on purpose: the money was received, and skipping the row would turn the "
         "contract's paid installments back into a debt, with late fees on it. Check the amount "
         "(a typing slip?) or add the missing installment (extra work, a price change) to "

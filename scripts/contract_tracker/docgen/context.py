@@ -833,8 +833,8 @@ class DunningLine:
 
 @dataclass(frozen=True, slots=True)
 class DunningSettledLine:
-    """An installment paid in full but late, with its late fee (still owed: receipts pay
-    installments, never fees)."""
+    """An installment paid in full but late, with its late fee still owed (receipts pay
+    installments, never fees; ``late_fee`` is what receipts of 滞纳金 / 减免滞纳金 left)."""
 
     contract_id: str
     installment_id: str
@@ -868,8 +868,8 @@ def build_dunning_context(
 ) -> DunningContext:
     """The 催款函 context for one client: its overdue ``lines`` and, optionally, the
     installments it ``settled`` late whose fee is still owed. Amounts are rounded half-up to
-    the fen and the totals are sums of the rounded lines; the late fee is the whole fee of
-    both. ``reminder`` says this is the Nth letter in a row (the first of them dated
+    the fen and the totals are sums of the rounded lines; the late fee is the fee still
+    owed on both. ``reminder`` says this is the Nth letter in a row (the first of them dated
     ``chased_since``), ``final`` makes it a final notice. Raises ``KeyError`` for an unknown
     client and ``ValueError`` when ``lines`` is empty."""
     client = next((c for c in book.clients if c.client_id == client_id), None)

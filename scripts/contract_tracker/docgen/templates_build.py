@@ -952,7 +952,7 @@ def _dunning_zh(doc: DocxDocument) -> None:
     # Installments paid in full but late: their fee is still owed (receipts pay installments).
     w.tag("{%p if settled %}")
     w.p("另,下列款项贵司虽已付清,但付款晚于到期日,按合同第{{ late_fee.clause }}条计收的"
-        "滞纳金尚未支付:", first_line=24, before=6, keep_next=True)
+        "滞纳金尚未付清:", first_line=24, before=6, keep_next=True)
     _dunning_table(  # no 款项 column: two dates take its room
         doc, ("序号", "合同编号", "到期日", "付款日", "逾期天数", "滞纳金(元)"),
         (11.0, 30.0, 33.0, 33.0, 20.0, 27.0), "settled",

@@ -532,10 +532,6 @@ def _fee_rows(f: InstallmentFee) -> list[list[object]]:
         explain.append(f"grace {f.grace_days} days: first late day "
                        f"{f.due.date + dt.timedelta(days=f.grace_days + 1)}")
     explain.append(f"fee = round half-up(Σ segments {_plain(f.fee_exact)})")
-    if f.settlements:
-        explain.append(f"received {fmt_money_grouped(f.fee_paid)}, waived "
-                       f"{fmt_money_grouped(f.fee_waived)}: still owed "
-                       f"{fmt_money_grouped(f.fee_owed)}")
     verdict = ""
     if f.cap is not None and f.fee_exact > f.cap:
         explain.append(f"capped at {_plain(f.cap)} (cap % × amount "
@@ -544,6 +540,11 @@ def _fee_rows(f: InstallmentFee) -> list[list[object]]:
     if f.exempt:
         explain.append("contract exempt from late fees (late_fee_exempt)")
         verdict = "exempt"
+    if f.settlements:  # after the cap: what was received or waived comes off the fee
+        explain.append(f"fee {fmt_money_grouped(f.fee)}, received "
+                       f"{fmt_money_grouped(f.fee_paid)}, waived "
+                       f"{fmt_money_grouped(f.fee_waived)}: still owed "
+                       f"{fmt_money_grouped(f.fee_owed)}")
     rows.append([
         "滞纳金合计 late_fee_total", f.contract_id, f.installment_id, "installment",
         f.amount, f.due.date, f.segments[-1].last_day, f.days_late, f.rate, f.fee, verdict,
