@@ -189,19 +189,18 @@ def future_receipts(book: Book, today: dt.date) -> list[Problem]:
 
 
 def _future_words(r: Receipt, today: dt.date) -> str:
+    """Why a receipt dated after today is most likely a slip, in the words of its purpose."""
     what = r.installment_id or r.contract_id
-    if r.purpose == schema.PURPOSE_FEE_WAIVER:
-        return (f"收款日期 {r.date} is after today ({today}): a waiver counts only from its "
-                f"date on, so as of an earlier date the late fee of {what} shows unsettled; "
-                f"check the date")
-    if r.purpose == schema.PURPOSE_LATE_FEE:
-        return (f"收款日期 {r.date} is after today ({today}): money cannot have come in yet, so "
-                f"this is most likely a typing slip; check the date (a late fee received "
-                f"counts only from its date on, so as of an earlier date the late fee of "
-                f"{what} shows unsettled)")
-    return (f"收款日期 {r.date} is after today ({today}): money cannot have come in yet, so "
-            f"this is most likely a typing slip; check the date (a receipt counts only from "
-            f"its date on, so as of an earlier date {what} shows unpaid)")
+    head = f"收款日期 {r.date} is after today ({today}): "
+    if r.purpose == schema.PURPOSE_FEE_WAIVER:  # no money moves: only the date can be wrong
+        return (head + f"a waiver counts only from its date on, so as of an earlier date the "
+                f"late fee of {what} shows unsettled; check the date")
+    counts = (f"a late fee received counts only from its date on, so as of an earlier date "
+              f"the late fee of {what} shows unsettled" if r.purpose == schema.PURPOSE_LATE_FEE
+              else f"a receipt counts only from its date on, so as of an earlier date {what} "
+                   f"shows unpaid")
+    return (head + "money cannot have come in yet, so this is most likely a typing slip; "
+            f"check the date ({counts})")
 
 
 def refresh_job(book: Book, problems: Sequence[Problem], as_of: dt.date, *,

@@ -157,9 +157,7 @@ class _Grids(Mapping[str, Grid]):
 
     def _top_up(self) -> None:
         while len(self._pending) < _AHEAD and self._next < len(self._order):
-            name = self._order[self._next]
-            self._pending[name] = self._pool.submit(self._reader.values, name)
-            self._next += 1
+            self._next_one()
 
     def __getitem__(self, name: str) -> Grid:
         if name not in self._reader.names:

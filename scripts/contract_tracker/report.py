@@ -813,7 +813,8 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
         return got
 
     # The previous Sunday, on today's data: only what can differ from now is recomputed.
-    week_receipts = {r.contract_id for r in book.receipts if prev_as_of < r.date <= as_of}
+    in_week = [r for r in book.receipts if prev_as_of < r.date <= as_of]
+    week_receipts = {r.contract_id for r in in_week}
     owing_before = {f.contract_id for f in fees
                     if f.outstanding > ZERO and f.due_date < prev_as_of}
     breached_now = cur.sla.breached()
@@ -930,9 +931,9 @@ def _build_report(book: Book, week: IsoWeek, previous: Snapshot | None,
                     f"installment {iid}: last week's report stated {fmt_money_grouped(reported)} "
                     f"overdue, today's data gives {fmt_money_grouped(out_prev)} for the same "
                     f"date: the data was changed after that report"))
-    for x in book.receipts:  # late fees received or waived in the week
-        if (x.purpose in FEE_PURPOSES and prev_as_of < x.date <= as_of
-                and x.contract_id in contracts and is_signed(contracts[x.contract_id])):
+    for x in in_week:  # late fees received or waived in the week
+        if (x.purpose in FEE_PURPOSES and x.contract_id in contracts
+                and is_signed(contracts[x.contract_id])):
             w = who(x.contract_id)
             waived = x.purpose == PURPOSE_FEE_WAIVER
             paid.append(PaidRow(

@@ -404,8 +404,10 @@ class _Ledger:
         self.exact: list[Decimal] = []
         self.fees: list[Decimal] = []
         self._price()
-        # position -> the parts of receipts of 滞纳金 / 减免滞纳金 settling its fee
+        # position -> the parts of receipts of 滞纳金 / 减免滞纳金 settling its fee, and
+        # its fee still owed after them (the positions without one owe their fee)
         self.settled: dict[int, list[tuple[Receipt, Decimal]]] = {}
+        self.owed: dict[int, Decimal] = {}
         self._settle()
 
     # -- installments
@@ -830,9 +832,8 @@ class _Ledger:
                          key=lambda r: (r.date, not r.installment_id))
         if not entries:
             return
-        cids = self.cids
+        cids, owed = self.cids, self.owed
         fee = dict(zip(self.priced, self.fees, strict=True))
-        owed: dict[int, Decimal] = {}
         queues: dict[str, list[int]] = {}
         unnamed = {r.contract_id for r in entries if not r.installment_id}
         if unnamed:
@@ -890,12 +891,6 @@ class _Ledger:
                 else:
                     paid += take
         return paid, waived
-
-    def owed_of(self) -> dict[int, Decimal]:
-        """Position -> its fee still owed, for the positions with a fee settled."""
-        fee = dict(zip(self.priced, self.fees, strict=True))
-        return {p: fee[p] - sum((take for _, take in parts), ZERO)
-                for p, parts in self.settled.items()}
 
     # -- totals and rows
 
@@ -1067,9 +1062,8 @@ class InstallmentFees(Sequence[InstallmentFee]):
         insts = list(map(ledger.insts.__getitem__, ps))
         fees = list(map(fee.get, ps, repeat(_ZERO_FEN)))
         owed = fees
-        if ledger.settled:
-            owed_of = ledger.owed_of()
-            owed = list(map(owed_of.get, ps, fees))
+        if ledger.owed:
+            owed = list(map(ledger.owed.get, ps, fees))
         return tuple(map(_POSITION, zip(
             cids, map(_IID, insts), days, map(grace.__getitem__, cids), amounts,
             map(sub, amounts, outstanding), outstanding, overdue, late,
