@@ -598,3 +598,54 @@ def test_fee_receipts_do_not_count_toward_the_schedule(mini_grids: Grids) -> Non
     set_cell(mini_grids, "Receipts", 3, "purpose", "滞纳金")
     _, problems = parse_book(mini_grids)
     assert messages(problems) == []
+
+
+def _columns_match(book: Book) -> None:
+    """The reader's columns of a sheet are its records' fields, row for row."""
+    from contract_tracker.parse import COLUMNS_FOR_THE_ENGINE
+    from contract_tracker.records import columns_of
+
+    for sheet in COLUMNS_FOR_THE_ENGINE:
+        rows = book.installments if sheet == "Installments" else book.receipts
+        fields = columns_of(book, sheet, rows)
+        assert fields is not None, sheet
+        names = [f for f in type(rows[0])._fields if f != "src"]
+        assert sorted(fields) == sorted(names)
+        for name in names:
+            assert list(fields[name]) == [getattr(r, name) for r in rows], (sheet, name)
+
+
+def test_the_columns_for_the_engine_are_the_records_fields(mini_grids: Grids) -> None:
+    book, _ = parse_book(mini_grids)
+    _columns_match(book)
+
+
+@pytest.mark.parametrize(("sheet", "row", "key", "value", "why"), [
+    ("Installments", 3, "due_date", "2026-13-01", "skipped while reading"),
+    ("Installments", 4, "installment_id", "HT-2026-001-1", "a repeated ID, skipped after"),
+    ("Receipts", 2, "installment_id", "NOPE", "skipped by a check across sheets"),
+    ("Receipts", 3, "amount", "lots", "skipped while reading"),
+])
+def test_the_columns_skip_the_rows_the_records_skip(
+        mini_grids: Grids, sheet: str, row: int, key: str, value: Any, why: str) -> None:
+    before, _ = parse_book(mini_grids)
+    set_cell(mini_grids, sheet, row, key, value)
+    book, _ = parse_book(mini_grids)
+    rows = book.installments if sheet == "Installments" else book.receipts
+    assert len(rows) < len(before.installments if sheet == "Installments"
+                           else before.receipts), why
+    _columns_match(book)
+
+
+def test_columns_do_not_apply_to_other_records(mini_grids: Grids) -> None:
+    """A book made from another with other records (dataclasses.replace) keeps the
+    reader's columns, which no longer describe its records: they are not used."""
+    from dataclasses import replace
+
+    from contract_tracker.records import columns_of
+
+    book, _ = parse_book(mini_grids)
+    other = replace(book, receipts=book.receipts[:1])
+    assert columns_of(other, "Receipts", other.receipts) is None
+    assert columns_of(other, "Installments", other.installments) is not None
+    assert other == replace(book, receipts=book.receipts[:1], columns={})

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from operator import attrgetter, itemgetter
+from types import MappingProxyType
 from typing import Any, NamedTuple, cast
 
 from . import schema
@@ -49,6 +50,7 @@ from .records import (
     Receipt,
     Settings,
     Severity,
+    SheetColumns,
     SlaPenaltyRule,
     Source,
 )
@@ -390,6 +392,7 @@ class TableRead(NamedTuple):
     problems: list[Problem]
     rejected: dict[str, Source]  # key of each row skipped for its own errors -> its row
     usable: bool  # False: the sheet or a required column is missing
+    fields: Mapping[str, list[Any]] = MappingProxyType({})  # field -> values, as ``rows``
 
 
 class Shared:
@@ -500,7 +503,10 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
                 rejected.setdefault(key, src)
         skipped = flagged | blank
         records = [r for j, r in enumerate(records) if j not in skipped]
-    return TableRead(records, problems, rejected, True)
+        kept = [j for j in range(len(body)) if j not in skipped]
+        fields = [list(map(column.__getitem__, kept)) for column in fields]
+    return TableRead(records, problems, rejected, True,
+                     dict(zip(_field_names(cls), fields, strict=False)))
 
 
 def _holds(values: list[Any], marker: object) -> bool:
@@ -795,18 +801,36 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     problems.extend(month_repeats)
     problems.extend(checks.finish())
     ctx = checks.ctx
+    rows = {t.sheet: tuple(ctx.rows(t.sheet)) for t in schema.DATA_TABLES}
     book = Book(
         settings=settings,
-        clients=tuple(ctx.rows("Clients")),
-        contracts=tuple(ctx.rows("Contracts")),
-        fee_items=tuple(ctx.rows("FeeItems")),
-        installments=tuple(ctx.rows("Installments")),
-        receipts=tuple(ctx.rows("Receipts")),
-        incidents=tuple(ctx.rows("Incidents")),
-        availability=tuple(ctx.rows("Availability")),
+        clients=rows["Clients"],
+        contracts=rows["Contracts"],
+        fee_items=rows["FeeItems"],
+        installments=rows["Installments"],
+        receipts=rows["Receipts"],
+        incidents=rows["Incidents"],
+        availability=rows["Availability"],
         schema_version=schema_version,
+        columns={sheet: SheetColumns(rows[sheet], _kept_fields(reads[sheet], rows[sheet]))
+                 for sheet in COLUMNS_FOR_THE_ENGINE},
     )
     return book, tuple(problems)
+
+
+COLUMNS_FOR_THE_ENGINE = ("Installments", "Receipts")
+"""The sheets whose records the engine reads by whole columns (``Book.columns``)."""
+
+
+def _kept_fields(read: TableRead, rows: tuple[Row, ...]) -> dict[str, tuple[Any, ...]]:
+    """The fields of ``read`` for the rows of it that were kept (checks after reading
+    drop rows, never reorder or change them)."""
+    fields = read.fields
+    if len(rows) != len(read.rows):
+        kept = {id(r) for r in rows}
+        at = [j for j, r in enumerate(read.rows) if id(r) in kept]
+        return {name: tuple(map(values.__getitem__, at)) for name, values in fields.items()}
+    return {name: tuple(values) for name, values in fields.items()}
 
 
 class Check(NamedTuple):

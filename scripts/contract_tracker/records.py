@@ -10,10 +10,11 @@ Collections of records are tuples. Nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Severity(str, Enum):
@@ -257,6 +258,16 @@ class AvailabilityMonth(NamedTuple):
     src: Source = NO_SOURCE
 
 
+class SheetColumns(NamedTuple):
+    """A sheet's records field by field, as the reader converted them: ``fields[name][j]``
+    is ``rows[j].name``. They describe the very tuple ``rows`` and no other (a Book made
+    with other records, by ``dataclasses.replace`` say, has columns that do not apply:
+    :func:`columns_of` checks by identity)."""
+
+    rows: tuple[Any, ...]
+    fields: Mapping[str, Sequence[Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class Book:
     """Everything read from one master workbook."""
@@ -270,3 +281,14 @@ class Book:
     incidents: tuple[Incident, ...] = ()
     availability: tuple[AvailabilityMonth, ...] = ()
     schema_version: int | None = None
+    # sheet name -> its records field by field, from the reader (the engine reads whole
+    # columns without touching each record); not part of the book's value
+    columns: Mapping[str, SheetColumns] = field(default_factory=dict, compare=False,
+                                                repr=False)
+
+
+def columns_of(book: Book, sheet: str, rows: tuple[Any, ...]
+               ) -> Mapping[str, Sequence[Any]] | None:
+    """The reader's columns of ``sheet`` when they are those of ``rows``, else None."""
+    found = book.columns.get(sheet)
+    return found.fields if found is not None and found.rows is rows else None

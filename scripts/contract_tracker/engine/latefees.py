@@ -268,6 +268,19 @@ Resolved: TypeAlias = tuple[dt.date, dt.date | None, int | None] | int
 Memo: TypeAlias = dict[tuple[dt.date, int, str, bool], Resolved]
 
 
+def provisional_problems(provisional: Mapping[int, tuple[int, Source]], as_of: dt.date
+                         ) -> list[Problem]:
+    """One warning per year without holiday data: year -> (due dates in it, the first
+    row's source)."""
+    return [Problem.at(
+        first, "due_date",
+        f"{seen} due date(s) are provisional (this one first), counting Monday "
+        f"to Friday except the fixed-date public holidays as working days"
+        f"{_LATE_WORDS if year <= as_of.year else ''}: {calendar_message(year)}",
+        Severity.WARNING,
+    ) for year, (seen, first) in sorted(provisional.items())]
+
+
 def _resolve(base: dt.date, n: int, day_type: str, move: bool,
              as_of: dt.date | None) -> Resolved:
     try:
@@ -459,14 +472,7 @@ class _Ledger:
         if todo and (stay or not self._rule_dates(due, todo, fixed, provisional)):
             self._careful_due_dates(due, todo, stay, provisional)
         self.due: list[dt.date] = due  # type: ignore[assignment]  # no None left
-        for year, (seen, first) in sorted(provisional.items()):
-            self.problems.append(Problem.at(
-                first, "due_date",
-                f"{seen} due date(s) are provisional (this one first), counting Monday "
-                f"to Friday except the fixed-date public holidays as working days"
-                f"{_LATE_WORDS if year <= self.as_of.year else ''}: {calendar_message(year)}",
-                Severity.WARNING,
-            ))
+        self.problems.extend(provisional_problems(provisional, self.as_of))
 
     def _drop_repeats(self, ids: list[str]) -> None:
         """A repeated installment ID: the first row counts, the others are problems."""
@@ -1106,16 +1112,25 @@ class LateFees(NamedTuple):
     fee_waived: Decimal = ZERO  # Σ late fees waived (receipts of 减免滞纳金)
 
 
-def late_fees(book: Book, as_of: dt.date,
-              index: ContractIndex | None = None) -> tuple[LateFees, tuple[Problem, ...]]:
-    """Every installment's position and late fee as of ``as_of`` (the end of that day)."""
+def late_fees(book: Book, as_of: dt.date, index: ContractIndex | None = None,
+              columnar: bool = True) -> tuple[LateFees, tuple[Problem, ...]]:
+    """Every installment's position and late fee as of ``as_of`` (the end of that day).
+
+    ``columnar``: by whole columns (``columnar.py``) when the book allows; False runs
+    ``_Ledger`` alone, the rule as written (the tests compare the two)."""
     found: tuple[Problem, ...] = ()
     if index is None:
         index, found = index_contracts(book)
     calendar, _ = calendar_for(book.settings.holidays)  # its problems: compute_penalties
     # Σ part x days x rate keeps every digit, however large
     with localcontext(EXACT), calendar_in_force(calendar):
-        ledger = _Ledger(book, as_of, index)
+        ledger = None
+        if columnar:
+            from .columnar import columnar_ledger  # numpy, imported when first needed
+
+            ledger = columnar_ledger(book, as_of, index)
+        if ledger is None:
+            ledger = _Ledger(book, as_of, index)
         result = LateFees(
             InstallmentFees(ledger), risk_flags(book, index), ledger.total_fee(),
             ledger.total_outstanding(), ledger.total_overdue(), ledger.with_fee(),

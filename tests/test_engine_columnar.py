@@ -1,0 +1,211 @@
+"""The late-fee ledger by whole columns (``engine/columnar.py``) against ``_Ledger``.
+
+Both must give the same rows, positions, totals and problems (in the same order) on every
+book: generated books that mix fixed and rule-based due dates (calendar and working days,
+inside and past the holiday data, moved or not), grace days, caps, exemptions, rates of
+different precision, receipts named and unnamed, overpaid, negative, future, for unknown
+installments or contracts or another contract's installment, and late fees received or
+waived. Books the columnar ledger does not take must fall back to ``_Ledger``; the tests
+say which books it takes, so an equivalence that only ever compared ``_Ledger`` with
+itself would fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract_tracker.engine.calendar import LAST_YEAR, calendar_for, calendar_in_force
+from contract_tracker.engine.columnar import columnar_ledger
+from contract_tracker.engine.context import index_contracts
+from contract_tracker.engine.latefees import LateFees, late_fees
+from contract_tracker.money import EXACT
+from contract_tracker.records import Book, Installment, Problem, Receipt
+from contract_tracker.sample import SAMPLE_AS_OF, sample_book
+
+from .test_engine_latefees import book, contract, inst, receipt
+
+CHECKS = settings(max_examples=300, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+FIRST = dt.date(2024, 1, 1)
+LAST = dt.date(LAST_YEAR + 2, 6, 30)  # past the holiday data: provisional due dates
+
+
+def both(b: Book, as_of: dt.date) -> tuple[tuple[LateFees, tuple[Problem, ...]],
+                                           tuple[LateFees, tuple[Problem, ...]], bool]:
+    """``late_fees`` by ``_Ledger`` and by columns, and whether the columns were used."""
+    classic = late_fees(b, as_of, columnar=False)
+    columnar = late_fees(b, as_of)
+    used = type(columnar[0].installments._ledger).__name__ == "_ColumnarLedger"
+    return classic, columnar, used
+
+
+def assert_same(b: Book, as_of: dt.date) -> bool:
+    (a, problems_a), (c, problems_c), used = both(b, as_of)
+    assert problems_c == problems_a
+    assert c.installments.positions() == a.installments.positions()
+    assert tuple(c.installments) == tuple(a.installments)
+    assert c[1:] == a[1:]  # risk flags and totals
+    return used
+
+
+def days(low: dt.date = FIRST, high: dt.date = LAST) -> st.SearchStrategy[dt.date]:
+    return st.integers(0, (high - low).days).map(lambda n: low + dt.timedelta(days=n))
+
+
+def money(high: int = 3_000_000) -> st.SearchStrategy[Decimal]:
+    return st.integers(1, high).map(lambda fen: Decimal(fen).scaleb(-2))
+
+
+SRC_I = inst("x", "1", None).src
+SRC_R = receipt("x", "2026-01-01", "1").src
+
+
+@st.composite
+def books(draw: Any, clean: bool = False) -> Book:
+    """Books of 1-3 contracts; ``clean``: none of what sends a book to ``_Ledger``."""
+    contracts, installments, receipts = [], [], []
+    known = ["NO-SUCH"]
+    row_i = row_r = 2
+    for c in range(draw(st.integers(1, 3))):
+        cid = f"HT-{c}"
+        contracts.append(contract(
+            cid, row=2 + c,
+            signing_date=draw(days(FIRST, dt.date(LAST_YEAR + 1, 12, 1))),
+            end_date=draw(days(FIRST, LAST)),
+            prepay_days=draw(st.sampled_from([0, 5, 10, 30])),
+            prepay_day_type=draw(st.sampled_from([None, "calendar", "working"])),
+            final_days=draw(st.sampled_from([0, 7, 15])),
+            final_day_type=draw(st.sampled_from([None, "calendar", "working"])),
+            grace_days=draw(st.sampled_from([None, 0, 3, 10])),
+            late_fee_rate=draw(st.sampled_from(
+                [None, Decimal("0.0003"), Decimal("0.001"), Decimal("0.00035"), Decimal("0.01")])),
+            late_fee_cap_pct=draw(st.sampled_from([None, None, Decimal("0.05"), Decimal("0.3")])),
+            late_fee_exempt=draw(st.sampled_from([None, None, None, True])),
+            move_due_off_rest_days=draw(st.sampled_from([None, None, False])),
+        ))
+        ids = []
+        for k in range(draw(st.integers(1, 5))):
+            iid = f"{cid}-{k}"
+            if not clean and draw(st.integers(0, 30)) == 0:
+                iid = known[-1]  # a repeated ID
+            kind = draw(st.sampled_from(["progress", "prepayment", "final"]))
+            fixed = draw(days()) if kind == "progress" or draw(st.booleans()) else None
+            owner = cid if clean or draw(st.integers(0, 30)) else "HT-UNKNOWN"
+            ids.append(iid)
+            known.append(iid)
+            installments.append(Installment(iid, owner, kind, draw(money()), fixed,
+                                            src=SRC_I._replace(row=row_i)))
+            row_i += 1
+        for k in range(draw(st.integers(0, 8))):
+            named = draw(st.one_of(st.sampled_from([None, *ids]), st.sampled_from(known)))
+            purpose = draw(st.sampled_from([None, None, None, "installment",
+                                            "late_fee", "fee_waiver"]))
+            amount = draw(money(100_000 if purpose in ("late_fee", "fee_waiver") else 3_000_000))
+            if draw(st.integers(0, 12)) == 0:
+                amount = -amount if draw(st.booleans()) else Decimal("0.00")
+            payer = cid if draw(st.integers(0, 15)) else "HT-NOBODY"
+            receipts.append(Receipt(f"SK-{c}-{k}", payer, draw(days(FIRST, LAST)), amount,
+                                    named, purpose=purpose, src=SRC_R._replace(row=row_r)))
+            row_r += 1
+    return book(*installments, *receipts, contracts=tuple(contracts))
+
+
+@CHECKS
+@given(books(), days(FIRST, LAST))
+def test_the_columnar_ledger_gives_what_the_ledger_gives(b: Book, as_of: dt.date) -> None:
+    assert_same(b, as_of)
+
+
+@CHECKS
+@given(books(clean=True), days(FIRST, LAST))
+def test_a_book_without_repeated_ids_or_unknown_contracts_takes_the_columns(
+        b: Book, as_of: dt.date) -> None:
+    assert assert_same(b, as_of)
+
+
+@pytest.mark.parametrize("as_of", [SAMPLE_AS_OF, dt.date(2026, 11, 25)])
+def test_the_small_sample_takes_the_columns_and_agrees(as_of: dt.date) -> None:
+    assert assert_same(sample_book("small"), as_of)
+
+
+def test_the_large_sample_takes_the_columns_and_agrees() -> None:
+    b = sample_book("large")
+    assert assert_same(b, dt.date(2026, 11, 25))
+
+
+def _columnar(b: Book, as_of: dt.date) -> object:
+    index, _ = index_contracts(b)
+    calendar, _ = calendar_for(b.settings.holidays)
+    from decimal import localcontext
+
+    with localcontext(EXACT), calendar_in_force(calendar):
+        return columnar_ledger(b, as_of, index)
+
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+@pytest.mark.parametrize(("case", "records"), [
+    ("repeated installment ID", (inst("P-1", "100.00", "2026-03-31"),
+                                 inst("P-1", "200.00", "2026-04-30", row=3))),
+    ("installment of an unknown contract", (inst("P-1", "100.00", "2026-03-31", cid="HT-9"),)),
+    ("progress payment without a date", (inst("P-1", "100.00", None),)),
+    ("amount not in whole fen", (Installment("P-1", "HT-1", "progress", Decimal("100.005"),
+                                             dt.date(2026, 3, 31), src=SRC_I),)),
+    ("due date before the holiday data", (inst("P-1", "100.00", "1999-03-31"),)),
+    ("no installments", ()),
+])
+def test_books_the_columns_do_not_take_go_to_the_ledger_with_the_same_result(
+        case: str, records: tuple[Installment | Receipt, ...]) -> None:
+    b = book(*records, receipt("SK-1", "2026-04-10", "50.00", "P-1"))
+    assert _columnar(b, AS_OF) is None, case
+    assert not assert_same(b, AS_OF)
+
+
+def test_a_negative_rate_goes_to_the_ledger() -> None:
+    b = book(inst("P-1", "100.00", "2026-03-31"),
+             contracts=(contract(late_fee_rate=Decimal("-0.001")),))
+    assert _columnar(b, AS_OF) is None
+
+
+def test_figures_that_could_overflow_64_bits_go_to_the_ledger() -> None:
+    huge = "90000000000000.00"  # 9 x 10**15 fen
+    b = book(inst("P-1", huge, "2005-03-31"), receipt("SK-1", "2026-04-10", huge, "P-1"),
+             contracts=(contract(late_fee_rate=Decimal("0.5")),))
+    as_of = dt.date(2026, 6, 30)
+    assert _columnar(b, as_of) is None
+    assert not assert_same(b, as_of)
+
+
+def test_the_half_cent_case_rounds_up_by_columns() -> None:
+    """18,446.50 x 0.0005 x 60 = 553.395 -> 553.40 (domain.md; float gives 553.39)."""
+    b = book(inst("P-1", "18446.50", "2026-03-31"),
+             receipt("SK-1", "2026-05-30", "18446.50", "P-1"),
+             contracts=(contract(late_fee_rate=Decimal("0.0005")),))
+    assert assert_same(b, AS_OF)
+    result, _ = late_fees(b, AS_OF)
+    assert result.installments[0].fee == Decimal("553.40")
+    assert result.total_fee == Decimal("553.40")
+
+
+def test_a_parsed_book_is_read_by_the_readers_columns_and_agrees() -> None:
+    from contract_tracker.parse import parse_book
+    from contract_tracker.records import columns_of
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(grids_of(sample_book("small")))
+    assert columns_of(parsed, "Receipts", parsed.receipts) is not None
+    assert assert_same(parsed, SAMPLE_AS_OF)
+    # other receipts than the reader's: its columns must not be used
+    fewer = replace(parsed, receipts=parsed.receipts[::2])
+    assert columns_of(fewer, "Receipts", fewer.receipts) is None
+    assert assert_same(fewer, SAMPLE_AS_OF)
+    assert late_fees(fewer, SAMPLE_AS_OF)[0] != late_fees(parsed, SAMPLE_AS_OF)[0]
