@@ -3,11 +3,11 @@
 ``columnar_ledger(book, as_of, index)`` works out what ``latefees._Ledger`` works out (due
 dates, receipts applied, parts paid late, open parts, fees) with money in fen and days
 as ordinals in 64-bit integer arrays, and hands back a ledger with the same state, so the
-rows, positions and totals are read from it exactly as from ``_Ledger``. What numpy does
-not add up is done by ``_Ledger``'s own code on the same state: due dates the day table
-cannot settle (``_resolve``, one per distinct rule), problems of receipts, the contracts
-redone receipt by receipt in date order (an unnamed receipt, an overpaid installment),
-and the settling of fees received or waived.
+rows, positions and totals are read from it exactly as from ``_Ledger``. Due dates past
+the holiday data come from the day table extended provisionally, as ``_resolve`` counts
+them. What numpy does not add up is done by ``_Ledger``'s own code on the same state:
+problems of receipts, the contracts redone receipt by receipt in date order (an unnamed
+receipt, an overpaid installment), and the settling of fees received or waived.
 
 It returns None, and the engine runs ``_Ledger``, for a book it does not take: an
 installment ID repeated, an installment of an unknown contract or without a usable due
@@ -21,10 +21,11 @@ generated books.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, eq
 from typing import Any
 
 import numpy as np
@@ -33,14 +34,21 @@ import numpy.typing as npt
 from ..money import FEN, ZERO
 from ..records import Book, Receipt, Source, columns_of
 from ..schema import FEE_PURPOSES
-from .calendar import CALENDAR_DAYS, DAY_TYPES, WORKING_DAYS, Calendar, current_calendar
+from .calendar import (
+    DAY_TYPES,
+    WORKING_DAYS,
+    Calendar,
+    current_calendar,
+    provisional_through,
+)
 from .context import ContractIndex
 from .latefees import (
     _NO_DATE,
+    _SRC,
+    _ZERO_FEN,
     DUE_RULES,
     Memo,
     _Ledger,
-    _resolve,
     provisional_problems,
 )
 
@@ -54,9 +62,7 @@ _DUE = attrgetter("due_date")
 _KIND = attrgetter("kind")
 _DATE = attrgetter("date")
 _PURPOSE = attrgetter("purpose")
-Careful = list[tuple[Ints, tuple[dt.date, int, str, bool], bool]]
-"""Positions the day table cannot settle, grouped by their rule (base, N, day type, move),
-and whether they are fixed dates."""
+_RULE_TYPES = frozenset({None, *DAY_TYPES})  # None: calendar days
 _SAFE = 2**62  # bound on any sum of products, leaving a factor of 2 to int64's limit
 _FROM_ORDINAL = dt.date.fromordinal
 
@@ -122,13 +128,23 @@ def _columns(book: Book, sheet: str, rows: tuple[Any, ...]) -> Callable[[str], S
     return lambda name: list(map(attrgetter(name), rows))
 
 
-def _groups(positions: Ints, keys: Ints) -> list[Ints]:
-    """``positions`` split by equal ``keys``, each group ascending."""
-    if not positions.size:
-        return []
-    order = np.argsort(keys, kind="stable")
-    _, starts = np.unique(keys[order], return_index=True)
-    return np.split(positions[order], starts[1:])
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def _years(ordinals: Ints) -> Ints:
+    """The year of each day ordinal."""
+    days = (ordinals - _EPOCH).astype("datetime64[D]")
+    years: Ints = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    return years
+
+
+def _year(ordinal: int) -> int:
+    return _FROM_ORDINAL(min(ordinal, dt.date.max.toordinal())).year
+
+
+def _set(values: list[Any], at: Sequence[int], new: Iterable[Any]) -> None:
+    """``values[at[i]] = new[i]`` for each i, at C speed."""
+    deque(map(values.__setitem__, at, new), maxlen=0)
 
 
 def _money(fen: int) -> Decimal:
@@ -199,113 +215,101 @@ class _ColumnarLedger(_Ledger):
         grace = np.fromiter((t.grace_days or 0 for t in terms), np.int64, len(terms))
         self._amount = _fen(self.amounts)
 
-        due = _ordinals(fixed)
-        next_work, cumulative, working = _day_table(self.calendar)
-        first = self.calendar.first_ordinal
-        end = first + len(next_work)
-        careful: Careful = []
-
-        def moved(targets: Ints) -> tuple[Ints, Flags]:
-            """The next working day of each target inside the data; False: not settled."""
-            inside = (targets >= first) & (targets < end)
-            found = np.zeros_like(targets)
-            found[inside] = next_work[targets[inside] - first]
-            return found, found != 0
-
-        ks = np.flatnonzero((due > 0) & move)  # fixed dates moved off rest days
-        found, ok = moved(due[ks])
-        due[ks[ok]] = found[ok]
-        for group in _groups(ks[~ok], due[ks[~ok]]):
-            careful.append((group, (_FROM_ORDINAL(int(due[group[0]])), 0, CALENDAR_DAYS, True),
-                            True))
-        # fixed dates of contracts that do not move them stay as they are
-        rule_ks = np.flatnonzero(due == 0)
+        # every due date as a rule: (base, N, working days?) with the contract's move
+        base = _ordinals(fixed)
+        is_fixed = base > 0
+        days = np.zeros(n, np.int64)
+        working = np.zeros(n, np.bool_)
+        rule_ks = np.flatnonzero(~is_fixed)
         if rule_ks.size:
-            careful += self._rule_dates_by_column(due, rule_ks, move, moved, cumulative,
-                                                  working, first, end)
+            self._rules(rule_ks, base, days, working)
+        due, years = self._due_dates(base, days, working, move)
         provisional: dict[int, tuple[int, Source]] = {}
-        firsts: dict[int, tuple[bool, int]] = {}  # year -> (not a fixed date, first position)
-        memo, as_of = self.memo, self.as_of
-        for group, key, is_fixed in careful:
-            r = memo.get(key)
-            if r is None:
-                r = memo[key] = _resolve(*key, as_of)
-            if isinstance(r, int):
-                raise _NotColumnar  # before the holiday data: _Ledger's problem
-            due[group] = r[0].toordinal()
-            if r[2] is not None:
-                k = int(group[0])
-                seen, _ = provisional.get(r[2], (0, insts[k].src))
-                provisional[r[2]] = (seen + len(group), insts[k].src)
-                firsts[r[2]] = min(firsts.get(r[2], (True, n)), (not is_fixed, k))
-        # _Ledger names the first fixed date of a year, else its first rule-based one
-        for year, (seen, _) in provisional.items():
-            provisional[year] = (seen, insts[firsts[year][1]].src)
-        self.problems.extend(provisional_problems(provisional, as_of))
+        if years.any():
+            # _Ledger names the first fixed date moved off rest days, else the first other
+            quick = is_fixed & move
+            for year in np.unique(years[years > 0]).tolist():
+                ks = np.flatnonzero(years == year)
+                named = ks[quick[ks]]
+                first_k = int(named[0] if named.size else ks[0])
+                provisional[year] = (len(ks), insts[first_k].src)
+        self.problems.extend(provisional_problems(provisional, self.as_of))
         self._due = due
         self._last_ok = due + grace[code]
 
-    def _rule_dates_by_column(self, due: Ints, ks: Ints, move: Flags, moved: Any,
-                              cumulative: Ints, working: Ints, first: int, end: int) -> Careful:
-        """Prepayments and final payments without a date of their own (clause 3.4), by
-        whole columns; the positions the day table cannot settle, for ``_resolve``."""
+    def _rules(self, ks: Ints, base: Ints, days: Ints, working: Flags) -> None:
+        """(base, N, working days?) of prepayments and final payments without a date of
+        their own (clause 3.4), from their contracts' rules, into the columns."""
         contracts, code = self.index.contracts, self._code
         kinds = list(map(self._installment_column("kind").__getitem__, ks.tolist()))
-        careful: Careful = []
         settled = 0
         for kind, rule in DUE_RULES.items():
-            mine = ks[np.fromiter(map(kind.__eq__, kinds), np.bool_, len(kinds))]
+            mine = ks[np.fromiter(map(eq, kinds, repeat(kind)), np.bool_, len(kinds))]
             if not mine.size:
                 continue
             settled += mine.size
-            # (base, N, day type) of every contract, each distinct one checked once
-            facts = list(map(attrgetter(rule.basis, rule.days, rule.day_type),
-                             contracts.values()))
-            distinct = set(facts)
-            used = set(np.unique(code[mine]).tolist())
-            ordinal: dict[tuple[Any, ...], tuple[int, int, bool]] = {}
-            for base, n, day_type in distinct:
-                usable = type(n) is int and (day_type or CALENDAR_DAYS) in DAY_TYPES
-                if base is None or not usable:
-                    continue
-                ordinal[(base, n, day_type)] = (base.toordinal(), n, day_type == WORKING_DAYS)
-            if len(ordinal) != len(distinct) and any(
-                    facts[c] not in ordinal for c in used):
-                raise _NotColumnar  # a contract without a usable rule: _Ledger's problem
-            columns = list(zip(*(ordinal.get(f, (0, 0, False)) for f in facts), strict=True))
-            base_c: Ints = np.array(columns[0], np.int64)
-            n_c: Ints = np.array(columns[1], np.int64)
-            working_c: Flags = np.array(columns[2], np.bool_)
+            # the rule of every contract, by columns; one a used contract cannot use is
+            # _Ledger's problem
+            bases, ns, types = (list(map(attrgetter(field), contracts.values()))
+                                for field in (rule.basis, rule.days, rule.day_type))
+            base_c = _ordinals(bases)
+            whole = np.fromiter(map(int.__instancecheck__, ns), np.bool_, len(ns))
+            whole &= np.fromiter(map(bool.__instancecheck__, ns), np.bool_, len(ns)) == 0
+            known = np.fromiter(map(_RULE_TYPES.__contains__, types), np.bool_, len(types))
             cc = code[mine]
-            b, days, w, mv = base_c[cc], n_c[cc], working_c[cc], move[mine]
-            result = np.zeros(len(mine), np.int64)
-            ok = np.zeros(len(mine), np.bool_)
-            # calendar days: base + N, moved to the next working day when the contract does
-            cal = ~w
-            target = b + days
-            found, inside = moved(target)
-            take = cal & mv & inside
-            result[take] = found[take]
-            ok |= take
-            stay = cal & ~mv
-            result[stay] = target[stay]
-            ok |= stay
-            # working days: the N-th working day after base (already a working day)
-            wk = np.flatnonzero(w & (days > 0) & (b >= first) & (b < end))
-            rank = cumulative[b[wk] - first + 1] + days[wk] - 1
-            fits = rank < len(working)
-            result[wk[fits]] = working[rank[fits]]
-            ok[wk[fits]] = True
-            due[mine[ok]] = result[ok]
-            left = np.flatnonzero(~ok)
-            for group in _groups(left, 2 * cc[left] + mv[left]):
-                j = int(group[0])
-                base, n, day_type = facts[int(cc[j])]
-                careful.append((mine[group], (base, n, day_type or CALENDAR_DAYS, bool(mv[j])),
-                                False))
+            if not (whole & known & (base_c > 0))[cc].all():
+                raise _NotColumnar
+            n_c = np.array([x if w else 0 for x, w in zip(ns, whole.tolist(), strict=True)],
+                           np.int64)
+            working_c = np.fromiter(map(eq, types, repeat(WORKING_DAYS)), np.bool_, len(types))
+            base[mine] = base_c[cc]
+            days[mine] = n_c[cc]
+            working[mine] = working_c[cc]
         if settled != len(ks):
             raise _NotColumnar  # a kind without a rule and without a date: _Ledger's problem
-        return careful
+
+    def _due_dates(self, base: Ints, days: Ints, working: Flags, move: Flags
+                   ) -> tuple[Ints, Ints]:
+        """``calendar.due_date`` by whole columns, and, as ``_resolve`` has it, the year
+        without holiday data of each date that needed one (0: none), counted there as in
+        ``calendar.approx_add_days``: on the day table extended provisionally
+        (``calendar.provisional_through``) through the latest year any date can reach."""
+        table = self.calendar
+        first = table.first_ordinal
+        next_work, _, working_days = _day_table(table)
+        end = first + len(next_work)  # the first day past the data
+        by_rank = working & (days > 0)  # the N-th working day after base
+        target = np.where(working, base, base + days)  # else a day, moved or not
+        reach = int(max(target.max(), base.max())) + 2 * max(int(days.max()), 0) + 31
+        latest = max(_year(reach), table.last_year)
+        wide = provisional_through(table, latest)
+        next_x, cumulative_x, working_x = _day_table(wide)
+        end_x = first + len(next_x)
+        due = target.copy()  # a day not moved stays as it is, with no year needed
+        years = np.zeros(len(base), np.int64)
+        moving = np.flatnonzero(~by_rank & move)
+        t = target[moving]
+        if ((t < first) | (t >= end_x)).any():
+            raise _NotColumnar  # before the data (_Ledger's problem), or past the extension
+        found = next_x[t - first]
+        if not found.all():
+            raise _NotColumnar
+        due[moving] = found
+        inside = t < end
+        inside[inside] = next_work[t[inside] - first] != 0
+        late = ~inside
+        years[moving[late]] = np.where(t[late] >= end, _years(t[late]), table.last_year + 1)
+        ranked = np.flatnonzero(by_rank)
+        b = base[ranked]
+        if ((b < first) | (b >= end_x)).any():
+            raise _NotColumnar
+        rank = cumulative_x[b - first + 1] + days[ranked] - 1
+        if (rank >= len(working_x)).any():
+            raise _NotColumnar
+        due[ranked] = working_x[rank]
+        late = (b >= end) | (rank >= len(working_days))
+        years[ranked[late]] = np.where(b[late] >= end, _years(b[late]), table.last_year + 1)
+        return due, years
 
     # -- receipts
 
@@ -470,7 +474,37 @@ class _ColumnarLedger(_Ledger):
     def _make_fees(self) -> list[Decimal]:
         return [_money(int(self._fee[p])) for p in self.priced]
 
-    # -- totals
+    # -- totals and positions
+
+    def position_columns(self) -> tuple[Sequence[object], ...]:
+        """``_Ledger.position_columns`` from the integer columns: Decimals are made only
+        for the few positions that are neither paid in full nor unpaid, and for fees."""
+        n = len(self.insts)
+        amounts, amount, paid = self.amounts, self._amount, self._paid
+        outstanding: list[Decimal] = [_ZERO_FEN] * n
+        settled = list(amounts)  # paid = amount - outstanding
+        unpaid = np.flatnonzero(paid == 0).tolist()
+        _set(outstanding, unpaid, map(amounts.__getitem__, unpaid))
+        _set(settled, unpaid, repeat(_ZERO_FEN))
+        partly = np.flatnonzero((paid != 0) & (paid != amount)).tolist()
+        _set(outstanding, partly, map(_money, (amount - paid)[partly].tolist()))
+        _set(settled, partly, map(_money, paid[partly].tolist()))
+        overdue: list[Decimal] = [ZERO] * n
+        late_ks = np.flatnonzero(self._open > 0).tolist()
+        _set(overdue, late_ks, map(self.open.__getitem__, late_ks))
+        day = self.as_of.toordinal()
+        days_overdue = np.where(self._open > 0, day - self._due, 0).tolist()
+        fees: list[Decimal] = [_ZERO_FEN] * n
+        charged = np.flatnonzero(self._fee).tolist()
+        _set(fees, charged, map(_money, self._fee[charged].tolist()))
+        owed = fees
+        if self.owed:
+            owed = fees.copy()
+            _set(owed, list(self.owed), self.owed.values())
+        grace = np.fromiter((t.grace_days or 0 for t in self._terms), np.int64, len(self._terms))
+        return (self.cids, self._installment_column("installment_id"), self.due,
+                grace[self._code].tolist(), amounts, settled, outstanding, overdue,
+                days_overdue, fees, list(map(_SRC, self.insts)), owed)
 
     def positions(self) -> list[int]:
         return list(range(len(self.insts)))

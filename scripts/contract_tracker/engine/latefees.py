@@ -33,7 +33,11 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
   the fee still owed (``fee_owed``), which the Dashboard and the letters ask for; ``fee``
   stays the fee the contract gives, with its workings.
 
-Implementation: in the common case (each receipt names an installment of its own
+Implementation: ``late_fees`` runs ``columnar.columnar_ledger`` first: the same state by
+whole columns in numpy (money in fen, days as ordinals), reading the reader's columns of
+Installments and Receipts where the book has them; it hands the exceptions below to this
+module's code and a book it does not take to ``_Ledger`` whole. ``_Ledger``: in the
+common case (each receipt names an installment of its own
 contract and none is overpaid) allocation does not depend on order, so receipts are
 simply added up in one pass, which also weighs each part paid late (part × days late);
 contracts with an unnamed receipt or an overpaid installment are then redone receipt by
@@ -939,6 +943,26 @@ class _Ledger:
             parts.setdefault(p, []).append((r, amount))
         return parts
 
+    def position_columns(self) -> tuple[Sequence[object], ...]:
+        """The fields of every usable installment's :class:`Position`, column by column,
+        as the rows would have them (paid = amount - outstanding)."""
+        fee = dict(zip(self.priced, self.fees, strict=True))
+        grace = {c: t.grace_days or 0 for c, t in self.index.terms.items()}
+        due, as_of = self.due, self.as_of
+        ps = self.positions()
+        cids = list(map(self.cids.__getitem__, ps))
+        amounts = list(map(self.amounts.__getitem__, ps))
+        outstanding = list(map(sub, amounts, map(self.paid.__getitem__, ps)))
+        overdue = list(map(self.open.get, ps, repeat(ZERO)))
+        days = list(map(due.__getitem__, ps))
+        late = [(as_of - d).days if o else 0 for d, o in zip(days, overdue, strict=True)]
+        insts = list(map(self.insts.__getitem__, ps))
+        fees = list(map(fee.get, ps, repeat(_ZERO_FEN)))
+        owed = list(map(self.owed.get, ps, fees)) if self.owed else fees
+        return (cids, list(map(_IID, insts)), days, list(map(grace.__getitem__, cids)), amounts,
+                list(map(sub, amounts, outstanding)), outstanding, overdue, late, fees,
+                list(map(_SRC, insts)), owed)
+
     def fee_of(self) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
         """Position -> Σ segment fees (uncapped, unrounded), and -> its fee."""
         return (dict(zip(self.priced, self.exact, strict=True)),
@@ -1053,27 +1077,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
                                   f.amount, f.paid, f.outstanding, f.overdue, f.days_overdue,
                                   f.fee, f.src, f.fee_owed)
                          for f in self._rows)
-        ledger = self._ledger
-        _, fee = ledger.fee_of()
-        grace = {c: t.grace_days or 0 for c, t in ledger.index.terms.items()}
-        due, as_of = ledger.due, ledger.as_of
-        ps = ledger.positions()
-        cids = list(map(ledger.cids.__getitem__, ps))
-        amounts = list(map(ledger.amounts.__getitem__, ps))
-        outstanding = list(map(sub, amounts, map(ledger.paid.__getitem__, ps)))
-        overdue = list(map(ledger.open.get, ps, repeat(ZERO)))
-        days = list(map(due.__getitem__, ps))
-        late = [(as_of - d).days if o else 0 for d, o in zip(days, overdue, strict=True)]
-        # column by column, as the rows would have it (paid = amount - outstanding)
-        insts = list(map(ledger.insts.__getitem__, ps))
-        fees = list(map(fee.get, ps, repeat(_ZERO_FEN)))
-        owed = fees
-        if ledger.owed:
-            owed = list(map(ledger.owed.get, ps, fees))
-        return tuple(map(_POSITION, zip(
-            cids, map(_IID, insts), days, map(grace.__getitem__, cids), amounts,
-            map(sub, amounts, outstanding), outstanding, overdue, late,
-            fees, map(_SRC, insts), owed, strict=True)))
+        return tuple(map(_POSITION, zip(*self._ledger.position_columns(), strict=True)))
 
     def __len__(self) -> int:
         return self._len
