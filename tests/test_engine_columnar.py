@@ -29,8 +29,11 @@ from contract_tracker.money import EXACT
 from contract_tracker.records import Book, Installment, Problem, Receipt
 from contract_tracker.sample import SAMPLE_AS_OF, sample_book
 
+from .test_engine_calendar import NEXT, TYPED, holiday
 from .test_engine_latefees import book, contract, inst, receipt
+from .test_engine_latefees import settings as make_settings
 
+LAST_REST = holiday(f"{NEXT}-12-30", f"{NEXT}-12-31", row=9)  # the typed data ends at rest
 CHECKS = settings(max_examples=300, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow])
 FIRST = dt.date(2024, 1, 1)
@@ -67,6 +70,10 @@ SRC_I = inst("x", "1", None).src
 SRC_R = receipt("x", "2026-01-01", "1").src
 
 
+RATES = [None, Decimal("0.0003"), Decimal("0.001"), Decimal("0.00035"), Decimal("0.01"),
+         Decimal(repr(0.15 / 365)), Decimal(repr(0.2 / 365))]  # formulas: 18-20 decimals
+
+
 @st.composite
 def books(draw: Any, clean: bool = False) -> Book:
     """Books of 1-3 contracts; ``clean``: none of what sends a book to ``_Ledger``."""
@@ -84,8 +91,7 @@ def books(draw: Any, clean: bool = False) -> Book:
             final_days=draw(st.sampled_from([0, 7, 15])),
             final_day_type=draw(st.sampled_from([None, "calendar", "working"])),
             grace_days=draw(st.sampled_from([None, 0, 3, 10])),
-            late_fee_rate=draw(st.sampled_from(
-                [None, Decimal("0.0003"), Decimal("0.001"), Decimal("0.00035"), Decimal("0.01")])),
+            late_fee_rate=draw(st.sampled_from(RATES)),
             late_fee_cap_pct=draw(st.sampled_from([None, None, Decimal("0.05"), Decimal("0.3")])),
             late_fee_exempt=draw(st.sampled_from([None, None, None, True])),
             move_due_off_rest_days=draw(st.sampled_from([None, None, False])),
@@ -114,7 +120,9 @@ def books(draw: Any, clean: bool = False) -> Book:
             receipts.append(Receipt(f"SK-{c}-{k}", payer, draw(days(FIRST, LAST)), amount,
                                     named, purpose=purpose, src=SRC_R._replace(row=row_r)))
             row_r += 1
-    return book(*installments, *receipts, contracts=tuple(contracts))
+    typed = draw(st.sampled_from([(), TYPED, (*TYPED, LAST_REST)]))
+    return book(*installments, *receipts, contracts=tuple(contracts),
+                settings=make_settings(holidays=typed))
 
 
 @CHECKS
@@ -209,3 +217,92 @@ def test_a_parsed_book_is_read_by_the_readers_columns_and_agrees() -> None:
     assert columns_of(fewer, "Receipts", fewer.receipts) is None
     assert assert_same(fewer, SAMPLE_AS_OF)
     assert late_fees(fewer, SAMPLE_AS_OF)[0] != late_fees(parsed, SAMPLE_AS_OF)[0]
+
+
+def test_a_book_without_the_receipts_sheet_goes_by_the_records() -> None:
+    """The reader hands no columns for a sheet it could not read (found in review: the
+    empty columns of a missing Receipts sheet were taken for the empty records')."""
+    from contract_tracker.parse import parse_book
+
+    from .conftest import grids_of
+
+    grids = grids_of(sample_book("small"))
+    del grids["Receipts"]
+    parsed, _ = parse_book(grids)
+    assert "Receipts" not in parsed.columns
+    assert assert_same(parsed, SAMPLE_AS_OF)
+
+
+@pytest.mark.parametrize(("amount", "rate", "as_of"), [
+    ("105.00", Decimal(repr(0.15 / 365)), "2026-04-01"),  # 18 decimals: past int64 halves
+    ("5.00", Decimal(repr(0.2 / 365)), "2026-10-30"),  # 19 decimals: 10**19 past int64
+    ("123456.78", Decimal(repr(0.18 / 360)), "2026-11-25"),
+])
+def test_rates_typed_as_formulas_are_exact(amount: str, rate: Decimal, as_of: str) -> None:
+    """A rate read from a formula cell (=15%/365) has 18 to 20 decimals: its fee is
+    worked out in Python integers, exactly (found in review: int64 wrapped)."""
+    b = book(inst("P-1", amount, "2026-03-31"), contracts=(contract(late_fee_rate=rate),))
+    assert assert_same(b, dt.date.fromisoformat(as_of))
+    (fee,) = late_fees(b, dt.date.fromisoformat(as_of))[0].installments
+    days = (dt.date.fromisoformat(as_of) - dt.date(2026, 3, 31)).days
+    from decimal import ROUND_HALF_UP, localcontext
+
+    with localcontext(EXACT):
+        assert fee.fee == (Decimal(amount) * rate * days).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@pytest.mark.parametrize(("case", "b"), [
+    ("a negative installment amount", book(
+        inst("P-1", "-100.00", "2026-03-31"),
+        inst("Q-1", "100.00", "2026-03-31", cid="HT-2", row=3),
+        receipt("SK-1", "2026-04-10", "50.00", "Q-1", cid="HT-2"),
+        receipt("SK-2", "2026-04-10", "50.00", "NOPE", cid="HT-2", row=3),
+        contracts=(contract(), contract("HT-2", row=3)))),
+    ("a negative cap on an exempt contract", book(
+        inst("P-1", "100.00", "2026-03-31"),
+        contracts=(contract(late_fee_exempt=True, late_fee_cap_pct=Decimal("-0.1")),))),
+    ("a huge N on a contract without installments", book(
+        inst("P-1", "100.00", "2026-03-31"),
+        contracts=(contract(), contract("HT-2", row=3, prepay_days=10**19)))),
+])
+def test_values_the_reader_refuses_still_give_the_ledgers_result(case: str, b: Book) -> None:
+    """Books made in code may hold what the reader refuses (found in review)."""
+    assert_same(b, AS_OF)
+
+
+def _float_cells(grids: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:
+    """Amounts as an .xlsx gives them to the reader: floats, not Decimals."""
+    return {name: [[float(v) if isinstance(v, Decimal) else v for v in row] for row in rows]
+            for name, rows in grids.items()}
+
+
+def test_every_presentation_is_the_same_whichever_ledger_ran(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Money is equal either way, but its Decimal exponent may differ (600.00 from fen
+    where the records give 600.0, found in review): the JSON and the table format it, so
+    they must be the same text; the Workings cells hold numbers, equal, and texts, the
+    same (a parsed book from float cells, as an .xlsx gives them)."""
+    from contract_tracker.engine import (
+        columnar,
+        compute_penalties,
+        penalties_json,
+        penalties_table,
+        workings_rows,
+    )
+    from contract_tracker.parse import parse_book
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(_float_cells(grids_of(sample_book("small"))))
+    assert isinstance(parsed.installments[0].amount, Decimal)
+
+    def shown(b: Book) -> tuple[object, ...]:
+        result, _ = compute_penalties(b, SAMPLE_AS_OF)
+        return penalties_json(result), penalties_table(result), workings_rows(result)
+
+    by_columns = shown(parsed)
+    monkeypatch.setattr(columnar, "columnar_ledger", lambda *args: None)
+    by_records = shown(parsed)
+    assert by_columns[0] == by_records[0]
+    assert by_columns[1] == by_records[1]
+    assert by_columns[2] == by_records[2]

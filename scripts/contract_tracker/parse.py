@@ -813,7 +813,7 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
         availability=rows["Availability"],
         schema_version=schema_version,
         columns={sheet: SheetColumns(rows[sheet], _kept_fields(reads[sheet], rows[sheet]))
-                 for sheet in COLUMNS_FOR_THE_ENGINE},
+                 for sheet in COLUMNS_FOR_THE_ENGINE if reads[sheet].usable},
     )
     return book, tuple(problems)
 

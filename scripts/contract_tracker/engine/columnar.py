@@ -78,7 +78,7 @@ def columnar_ledger(book: Book, as_of: dt.date, index: ContractIndex) -> _Ledger
         return None
     try:
         return _ColumnarLedger(book, as_of, index)
-    except _NotColumnar:
+    except (_NotColumnar, OverflowError):  # OverflowError: a figure past int64 (a typo)
         return None
 
 
@@ -123,9 +123,12 @@ def _columns(book: Book, sheet: str, rows: tuple[Any, ...]) -> Callable[[str], S
     """A field of ``rows`` as a column: the reader's when it has one (no record touched),
     else read off the records."""
     found = columns_of(book, sheet, rows)
-    if found is not None:
-        return found.__getitem__
-    return lambda name: list(map(attrgetter(name), rows))
+
+    def column(name: str) -> Sequence[Any]:
+        if found is not None and name in found:
+            return found[name]
+        return list(map(attrgetter(name), rows))
+    return column
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -335,13 +338,13 @@ class _ColumnarLedger(_Ledger):
         named = pos >= 0
         simple = named & (rday <= day) & (ramount > 0) & ~is_fee
         simple[simple] = code[pos[simple]] == rcode[simple]
-        # every sum below is at most Σ|amounts| x the longest lateness x the largest rate
+        # every sum below is at most Σ|amounts| x the longest lateness
         longest = max(day - int(last_ok.min()), 1)
         rates = [ZERO if t.late_fee_exempt else t.late_fee_rate for t in self._terms]
         self._scale, self._rate = _scaled(rates)
         bound = (float(np.abs(ramount).sum(dtype=np.float64))
                  + float(np.abs(amount).sum(dtype=np.float64))) * longest
-        if bound * max(int(self._rate.max()), 1) >= _SAFE:
+        if bound >= _SAFE:
             raise _NotColumnar
         ps, amounts = pos[simple], ramount[simple]
         late_by = rday[simple] - last_ok[ps]
@@ -362,7 +365,8 @@ class _ColumnarLedger(_Ledger):
         contracts = self.index.contracts
         ordered = {r.contract_id for r in others
                    if not r.installment_id and r.contract_id in contracts}
-        ordered.update(map(self.cids.__getitem__, np.flatnonzero(paid > amount).tolist()))
+        over = (paid > amount) & (paid > 0)  # paid more than due (nothing paid is not)
+        ordered.update(map(self.cids.__getitem__, np.flatnonzero(over).tolist()))
         redo: list[int] = []
         if ordered:
             mine = np.isin(code, [self._code_of[c] for c in ordered])
@@ -401,22 +405,42 @@ class _ColumnarLedger(_Ledger):
 
     def _price(self) -> None:
         """Σ fen x days late (the open part's included) x the rate, rounded half-up to
-        the fen; a capped fee exactly in Decimal."""
+        the fen; a capped fee exactly in Decimal. The fee is numerator / 10**scale fen:
+        in int64 when it fits, else in Python integers position by position (a rate typed
+        as a formula, =15%/365, has 18 to 20 decimals)."""
         day = self.as_of.toordinal()
         weighted = self._weighted + self._open * np.maximum(day - self._last_ok, 0)
-        numerator = weighted * self._rate[self._code]  # the fee is numerator / 10**scale fen
-        unit = 10**self._scale
-        fee = (2 * numerator + unit) // (2 * unit)
+        code, rates, unit = self._code, self._rate, 10**self._scale
         caps = [t.late_fee_cap_pct for t in self._terms]
+        if any(x is not None and x < 0 for x in caps):
+            raise _NotColumnar  # a negative cap: _Ledger's arithmetic, whatever it means
+        top = max(rates)
+        if top < _SAFE and unit < _SAFE and top * int(weighted.max(initial=0)) < _SAFE:
+            numerator = weighted * np.array(rates, np.int64)[code]
+            whole, rest = np.divmod(numerator, unit)
+            fee = whole + (2 * rest >= unit)
+
+            def numerator_of(k: int) -> int:
+                return int(numerator[k])
+        else:
+            fee = np.zeros(len(weighted), np.int64)
+            exact: dict[int, int] = {}
+            for k in np.flatnonzero(weighted).tolist():
+                exact[k] = int(weighted[k]) * rates[int(code[k])]
+                whole_k, rest_k = divmod(exact[k], unit)
+                fee[k] = whole_k + (2 * rest_k >= unit)
+
+            def numerator_of(k: int) -> int:
+                return exact.get(k, 0)
         if any(x is not None for x in caps):
             capped = np.fromiter((x is not None for x in caps), np.bool_, len(caps))
-            for k in np.flatnonzero(capped[self._code] & (numerator > 0)).tolist():
-                cap_pct = caps[int(self._code[k])]
+            for k in np.flatnonzero(capped[code] & (weighted > 0)).tolist():
+                cap_pct = caps[int(code[k])]
                 assert cap_pct is not None
-                exact = min(Decimal(int(numerator[k])).scaleb(-self._scale - 2),
-                            cap_pct * self.amounts[k])
-                fee[k] = int(exact.quantize(FEN, ROUND_HALF_UP).scaleb(2))
-        self._weighted, self._numerator, self._fee = weighted, numerator, fee
+                exact_fee = min(Decimal(numerator_of(k)).scaleb(-self._scale - 2),
+                                cap_pct * self.amounts[k])
+                fee[k] = int(exact_fee.quantize(FEN, ROUND_HALF_UP).scaleb(2))
+        self._weighted, self._fee = weighted, fee
         self.weighted = {}
 
     # -- the state the rows read, made on first read
@@ -538,15 +562,15 @@ _LAZY = {
 }
 
 
-def _scaled(rates: list[Decimal]) -> tuple[int, Ints]:
+def _scaled(rates: list[Decimal]) -> tuple[int, list[int]]:
     """Rates as integers over a common power of ten: (scale, rate x 10**scale each)."""
     try:
         distinct = set(rates)
         scale = max(0, *(-int(r.as_tuple().exponent) for r in distinct))
         scaled = {r: r.scaleb(scale) for r in distinct}
-        if any(r < 0 or x != int(x) or x >= _SAFE for r, x in scaled.items()):
+        if any(r < 0 or x != int(x) for r, x in scaled.items()):
             raise _NotColumnar
     except (ArithmeticError, TypeError, ValueError) as err:
         raise _NotColumnar from err
     whole = {r: int(x) for r, x in scaled.items()}
-    return scale, np.fromiter(map(whole.__getitem__, rates), np.int64, len(rates))
+    return scale, list(map(whole.__getitem__, rates))
