@@ -35,7 +35,6 @@ from ..money import FEN, ZERO
 from ..records import Book, Receipt, Source, columns_of
 from ..schema import FEE_PURPOSES
 from .calendar import (
-    DAY_TYPES,
     WORKING_DAYS,
     Calendar,
     current_calendar,
@@ -43,7 +42,9 @@ from .calendar import (
 )
 from .context import ContractIndex
 from .latefees import (
+    _DATE,
     _NO_DATE,
+    _RULE_TYPES,
     _SRC,
     _ZERO_FEN,
     DUE_RULES,
@@ -55,14 +56,6 @@ from .latefees import (
 Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
-_IID = attrgetter("installment_id")
-_CID = attrgetter("contract_id")
-_AMOUNT = attrgetter("amount")
-_DUE = attrgetter("due_date")
-_KIND = attrgetter("kind")
-_DATE = attrgetter("date")
-_PURPOSE = attrgetter("purpose")
-_RULE_TYPES = frozenset({None, *DAY_TYPES})  # None: calendar days
 _SAFE = 2**62  # bound on any sum of products, leaving a factor of 2 to int64's limit
 _FROM_ORDINAL = dt.date.fromordinal
 
