@@ -12,9 +12,12 @@ receipt, an overpaid installment), and the settling of fees received or waived.
 It returns None, and the engine runs ``_Ledger``, for a book it does not take: an
 installment ID repeated, an installment of an unknown contract or without a usable due
 date, a date before the holiday data, an amount not a whole number of fen, a negative
-rate, or figures that could overflow 64 bits. Every figure is an integer number of fen
-(or fen × days, or fen × days × rate × 10**scale): nothing is rounded but the fee, half
-up, as clause 7.2 has it. ``tests/test_engine_columnar.py`` compares both ledgers on
+rate or cap, or figures that could overflow 64 bits. Every figure is an integer number of
+fen (or fen × days, or fen × days × rate × 10**scale, in Python integers when a rate typed
+as a formula has too many decimals for 64 bits): nothing is rounded but the fee, half up,
+as clause 7.2 has it. Money comes out equal to ``_Ledger``'s, though its Decimal exponent
+may differ (600.00 made from fen where the records give 600.0); every presentation formats
+it. ``tests/test_engine_columnar.py`` compares both ledgers on
 generated books.
 """
 
@@ -190,6 +193,7 @@ class _ColumnarLedger(_Ledger):
     # -- installments and due dates
 
     def _scan(self) -> None:
+        """Positions, contracts, amounts in fen, due dates and last days not late."""
         insts, index = self.insts, self.index
         n = len(insts)
         column = _columns(self.book, "Installments", insts)
