@@ -351,4 +351,10 @@ def test_the_notable_rows_alone_are_the_breached_or_running_rows_of_all(
     every = tuple(s for s in run.incidents
                   if any(c.breached or c.stop is None for c in s.clocks))
     assert alone == every
+    # with months: the breaches of those months, and whatever still runs
+    months = {dt.date(2026, 2, 1), as_of.replace(day=1)}
+    recent = tuple(s for s in every if any(c.stop is None for c in s.clocks)
+                   or (s.month in months and any(c.breached for c in s.clocks)))
+    assert incident_slas(b, as_of)[0].incidents.notable(months) == recent
     assert run.incidents.notable() == every
+    assert run.incidents.notable(months) == recent  # and once all rows exist, from them

@@ -311,7 +311,7 @@ def dashboard_model(book: Book, result: PenaltyResult, as_of: dt.date) -> Dashbo
     breaches: dict[str, int] = {}
     last_breaches: dict[str, int] = {}
     running: dict[str, int] = {}
-    for s in result.sla.notable():  # the others add nothing below
+    for s in result.sla.notable({this_month, last_month}):  # the others add nothing below
         if s.month == this_month:
             n = sum(1 for c in s.clocks if c.breached)
             if n:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from calendar import isleap
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress, count, repeat
 from operator import add, attrgetter, eq, gt, is_, itemgetter, le, methodcaller, mul, or_, sub
@@ -259,16 +259,23 @@ class IncidentSlas(Sequence[IncidentSla]):
                 else self._judge(self._breached))
         return tuple(s for s in rows if any(c.breached for c in s.clocks))
 
-    def notable(self) -> tuple[IncidentSla, ...]:
+    def notable(self, months: Collection[dt.date] | None = None) -> tuple[IncidentSla, ...]:
         """The rows with a breached clock or a clock still running at the as-of date, in
-        sheet order, without building the others (the Dashboard needs only these)."""
+        sheet order, without building the others (the Dashboard needs only these);
+        ``months`` (first days): only the breaches reported in those months count, so
+        the years of past breaches are not judged again."""
+        def counts(s: IncidentSla) -> bool:
+            return any(c.stop is None for c in s.clocks) or (
+                (months is None or s.month in months) and any(c.breached for c in s.clocks))
+
         if self._rows is not None or self._breached is None:
             rows = self._build()
         else:
-            hit = set(map(id, self._breached))
+            hit = {id(inc) for inc in self._breached
+                   if months is None or inc.reported_at.date().replace(day=1) in months}
             rows = self._judge([inc for inc in self._kept
                                 if id(inc) in hit or _may_run(inc, self._end)])
-        return tuple(s for s in rows if any(c.breached or c.stop is None for c in s.clocks))
+        return tuple(filter(counts, rows))
 
     def _build(self) -> tuple[IncidentSla, ...]:
         if self._rows is None:
