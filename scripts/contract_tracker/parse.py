@@ -502,8 +502,8 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
             if isinstance(key, str) and key:
                 rejected.setdefault(key, src)
         skipped = flagged | blank
-        records = [r for j, r in enumerate(records) if j not in skipped]
         kept = [j for j in range(len(body)) if j not in skipped]
+        records = list(map(records.__getitem__, kept))
         fields = [list(map(column.__getitem__, kept)) for column in fields]
     return TableRead(records, problems, rejected, True,
                      dict(zip(_field_names(cls), fields, strict=False)))

@@ -31,6 +31,11 @@ class Terms:
     sla_penalties: tuple[SlaPenaltyRule, ...]
     credit_tiers: tuple[CreditTier, ...]
 
+    @property
+    def charged_rate(self) -> Decimal:
+        """The daily late-fee rate charged: 0 when the contract is exempt."""
+        return Decimal(0) if self.late_fee_exempt else self.late_fee_rate
+
 
 def _pick(own: object, default: object) -> object:
     return default if own is None else own

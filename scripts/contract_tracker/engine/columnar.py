@@ -337,8 +337,7 @@ class _ColumnarLedger(_Ledger):
         simple[simple] = code[pos[simple]] == rcode[simple]
         # every sum below is at most Σ|amounts| x the longest lateness
         longest = max(day - int(last_ok.min()), 1)
-        rates = [ZERO if t.late_fee_exempt else t.late_fee_rate for t in self._terms]
-        self._scale, self._rate = _scaled(rates)
+        self._scale, self._rate = _scaled([t.charged_rate for t in self._terms])
         bound = (float(np.abs(ramount).sum(dtype=np.float64))
                  + float(np.abs(amount).sum(dtype=np.float64))) * longest
         if bound >= _SAFE:
@@ -352,16 +351,9 @@ class _ColumnarLedger(_Ledger):
         self._late_receipts = np.flatnonzero(simple)[late_by > 0]
 
         odd: list[Receipt] = list(map(receipts.__getitem__, np.flatnonzero(~simple).tolist()))
-        self.fee_receipts = [r for r in odd if r.purpose in FEE_PURPOSES]
-        if self.fee_receipts:
-            odd = [r for r in odd if r.purpose not in FEE_PURPOSES]
-        others = [r for r in odd if r.date <= as_of and r.amount <= ZERO]
-        others += [r for r in odd if r.date <= as_of and r.amount > ZERO]
+        others, ordered = self._sort_out(odd)
         past_due = self._due < day
         open_ = np.where(past_due & (paid < amount), amount - paid, 0)
-        contracts = self.index.contracts
-        ordered = {r.contract_id for r in others
-                   if not r.installment_id and r.contract_id in contracts}
         over = (paid > amount) & (paid > 0)  # paid more than due (nothing paid is not)
         ordered.update(map(self.cids.__getitem__, np.flatnonzero(over).tolist()))
         redo: list[int] = []
@@ -487,7 +479,7 @@ class _ColumnarLedger(_Ledger):
         return priced
 
     def _make_exact(self) -> list[Decimal]:
-        rates = [ZERO if t.late_fee_exempt else t.late_fee_rate for t in self._terms]
+        rates = [t.charged_rate for t in self._terms]
         code = self._code
         return [Decimal(int(self._weighted[p])).scaleb(-2) * rates[int(code[p])]
                 for p in self.priced]

@@ -638,21 +638,10 @@ class _Ledger:
                 had = weighted_get(p)
                 weighted[p] = w if had is None else had + w
                 add_late((p, day, r, x))
-        # Late fees received or waived settle fees once they are priced (``_settle``).
-        self.fee_receipts = [r for r in odd if r.purpose in fee_purposes]
-        if self.fee_receipts:
-            odd = [r for r in odd if r.purpose not in fee_purposes]
-        # Receipts dated after the as-of date do not exist yet; the others not applied
-        # are, in this order, those of no positive amount and those naming an installment
-        # that is unknown, unusable or of another contract.
-        others = [r for r in odd if r.date <= as_of and r.amount <= ZERO]
-        others += [r for r in odd if r.date <= as_of and r.amount > ZERO]
+        others, ordered = self._sort_out(odd)
         # Installments not paid exactly in full, once each: overpaid ones, and the open
         # part of those past due.
         over = self._open_parts(_where(map(ne, paid, amounts)))
-        contracts = self.index.contracts
-        ordered = {r.contract_id for r in others
-                   if not r.installment_id and r.contract_id in contracts}
         ordered.update(map(cids.__getitem__, over))
         if ordered:
             redo = self.redo = set(_where(map(ordered.__contains__, cids)))
@@ -667,6 +656,35 @@ class _Ledger:
                 (r for r in theirs if r.amount > ZERO and r.date <= as_of
                  and r.purpose not in fee_purposes), key=_DATE))
             self._open_parts(sorted(self.redo))
+
+    def _sort_out(self, odd: list[Receipt]) -> tuple[list[Receipt], set[str]]:
+        """The receipts not simply applied (``odd``, in sheet order): those of late fees
+        received or waived into ``fee_receipts``, settled once fees are priced
+        (``_settle``); of the others, those dated up to the as-of date (a receipt dated
+        after it does not exist yet), first those of no positive amount, then those naming
+        an installment that is unknown, unusable or of another contract, or none; and the
+        contracts an unnamed one makes redo in date order."""
+        self.fee_receipts = [r for r in odd if r.purpose in FEE_PURPOSES]
+        if self.fee_receipts:
+            odd = [r for r in odd if r.purpose not in FEE_PURPOSES]
+        as_of = self.as_of
+        others = [r for r in odd if r.date <= as_of and r.amount <= ZERO]
+        others += [r for r in odd if r.date <= as_of and r.amount > ZERO]
+        contracts = self.index.contracts
+        ordered = {r.contract_id for r in others
+                   if not r.installment_id and r.contract_id in contracts}
+        return others, ordered
+
+    def _oldest_first(self, positions: Iterable[int]) -> dict[str, list[int]]:
+        """Contract -> its usable installments among ``positions``, oldest due first (then
+        by ID): the order in which unnamed receipts pay them, and settle their fees."""
+        queues: dict[str, list[int]] = {}
+        for p in positions:
+            if self.valid[p]:
+                queues.setdefault(self.cids[p], []).append(p)
+        for ps in queues.values():
+            ps.sort(key=lambda p: (self.due[p], self.insts[p].installment_id))
+        return queues
 
     def _open_parts(self, positions: Iterable[int]) -> list[int]:
         """The open part (what is left to pay) of each of ``positions`` that is past due,
@@ -733,12 +751,7 @@ class _Ledger:
     def _chronological(self, ordered: set[str], receipts: list[Receipt]) -> None:
         """The rule as stated, receipt by receipt in date order, named receipts first
         within a day, for the contracts in ``ordered`` (``receipts`` are theirs)."""
-        queues: dict[str, list[int]] = {}
-        for p in sorted(self.redo):
-            if self.valid[p]:
-                queues.setdefault(self.cids[p], []).append(p)
-        for ps in queues.values():
-            ps.sort(key=lambda p: (self.due[p], self.insts[p].installment_id))
+        queues = self._oldest_first(sorted(self.redo))
         named: dict[str, list[Receipt]] = {}
         unnamed: dict[str, list[Receipt]] = {}
         for r in receipts:
@@ -812,7 +825,7 @@ class _Ledger:
                 weighted[p] = w if before is None else before + w
         # × the daily rate (0 when exempt), capped, rounded half-up.
         terms_of = self.index.terms
-        rate_of = {c: ZERO if t.late_fee_exempt else t.late_fee_rate for c, t in terms_of.items()}
+        rate_of = {c: t.charged_rate for c, t in terms_of.items()}
         cap_of = {c: t.late_fee_cap_pct for c, t in terms_of.items()
                   if t.late_fee_cap_pct is not None}
         where = list(weighted)
@@ -843,15 +856,9 @@ class _Ledger:
         if not entries:
             return
         cids, owed = self.cids, self.owed
-        fee = dict(zip(self.priced, self.fees, strict=True))
-        queues: dict[str, list[int]] = {}
+        fee = self.fee_by_position()
         unnamed = {r.contract_id for r in entries if not r.installment_id}
-        if unnamed:
-            for p in _where(map(unnamed.__contains__, cids)):
-                if self.valid[p]:
-                    queues.setdefault(cids[p], []).append(p)
-            for ps in queues.values():
-                ps.sort(key=lambda p: (self.due[p], self.insts[p].installment_id))
+        queues = self._oldest_first(_where(map(unnamed.__contains__, cids))) if unnamed else {}
         for r in entries:
             if self._unusable(r):
                 continue
@@ -946,7 +953,7 @@ class _Ledger:
     def position_columns(self) -> tuple[Sequence[object], ...]:
         """The fields of every usable installment's :class:`Position`, column by column,
         as the rows would have them (paid = amount - outstanding)."""
-        fee = dict(zip(self.priced, self.fees, strict=True))
+        fee = self.fee_by_position()
         grace = {c: t.grace_days or 0 for c, t in self.index.terms.items()}
         due, as_of = self.due, self.as_of
         ps = self.positions()
@@ -963,10 +970,13 @@ class _Ledger:
                 list(map(sub, amounts, outstanding)), outstanding, overdue, late, fees,
                 list(map(_SRC, insts)), owed)
 
+    def fee_by_position(self) -> dict[int, Decimal]:
+        """Position -> its fee, of the installments with a part late."""
+        return dict(zip(self.priced, self.fees, strict=True))
+
     def fee_of(self) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
         """Position -> Σ segment fees (uncapped, unrounded), and -> its fee."""
-        return (dict(zip(self.priced, self.exact, strict=True)),
-                dict(zip(self.priced, self.fees, strict=True)))
+        return dict(zip(self.priced, self.exact, strict=True)), self.fee_by_position()
 
 
 def _overpaid(r: Receipt, excess: Decimal, what: str) -> Problem:
@@ -1028,7 +1038,7 @@ class InstallmentFees(Sequence[InstallmentFee]):
                                       else (c.src, "late_fee_rate"))
                 known = per_contract[cid] = (
                     c, terms, terms.grace_days or 0, terms.late_fee_exempt,
-                    ZERO if terms.late_fee_exempt else terms.late_fee_rate,
+                    terms.charged_rate,
                     terms.late_fee_cap_pct, rate_src, rate_key)
             c, terms, grace, exempt, rate, cap_pct, rate_src, rate_key = known
             inst = insts[p]
