@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from contract_tracker.engine.calendar import LAST_YEAR, calendar_for, calendar_in_force
@@ -306,3 +306,85 @@ def test_every_presentation_is_the_same_whichever_ledger_ran(
     assert by_columns[0] == by_records[0]
     assert by_columns[1] == by_records[1]
     assert by_columns[2] == by_records[2]
+
+
+# -- amounts in fen from the float cells the reader read them from
+
+def _fen_of_one(x: float) -> int | None:
+    from contract_tracker.engine.columnar import _fen_of_floats
+
+    found = _fen_of_floats([x])
+    return None if found is None else int(found[0])
+
+
+@CHECKS
+@given(st.floats(allow_nan=True, allow_infinity=True))
+@example(2.0**49 + 0.125)  # floats 1/8 apart: repr gives .1, the nearest fen is .12
+@example(0.1 + 0.2)
+def test_a_float_taken_in_one_go_is_the_decimal_the_reader_made(x: float) -> None:
+    """Whatever the float, one taken is in fen exactly what ``Decimal(repr(x))``, the
+    amount read (``money.to_decimal``), is; one with more decimals is not taken."""
+    fen = _fen_of_one(x)
+    if fen is not None:
+        assert Decimal(fen).scaleb(-2) == Decimal(repr(x))
+
+
+@CHECKS
+@given(st.integers(0, 2**44 * 100 - 1) | st.integers(0, 100_000_000))
+def test_every_amount_in_whole_fen_below_the_bound_is_taken(fen: int) -> None:
+    """The float a cell holds for an amount typed with at most two decimals (as Excel
+    parses the typed text) is taken, as that amount."""
+    typed = str(Decimal(fen).scaleb(-2))
+    assert _fen_of_one(float(typed)) == fen
+
+
+@pytest.mark.parametrize("x", [
+    0.1 + 0.2,  # 0.30000000000000004: the reader rounds it to 0.30, with a warning
+    250000.005, 1e-3, -0.01, -100.0, 2.0**44, 1e15, float("nan"), float("inf"),
+])
+def test_floats_the_reader_does_not_read_as_they_are_are_not_taken(x: float) -> None:
+    assert _fen_of_one(x) is None
+
+
+def test_cells_not_all_floats_are_not_taken() -> None:
+    from contract_tracker.engine.columnar import _fen_of_floats
+
+    assert _fen_of_floats([1.0, "2.00"]) is None
+    assert _fen_of_floats([1.0, None]) is None
+    assert _fen_of_floats([1.0, True]) is None
+    assert _fen_of_floats([1.0, 2]) is None
+    found = _fen_of_floats([1.0, 2.5, 0.0, -0.0, 18446.5])
+    assert found is not None and found.tolist() == [100, 250, 0, 0, 1844650]
+
+
+@pytest.mark.parametrize(("cell", "taken"), [
+    (None, True),  # as the sample has it
+    ("1,000.00", False),  # typed as text
+    (1000.005, False),  # more decimals than a fen: rounded by the reader
+])
+def test_a_book_read_from_float_cells_takes_its_fen_from_them(
+        monkeypatch: pytest.MonkeyPatch, cell: object, taken: bool) -> None:
+    """The Receipts amounts of a book read from an .xlsx come in one go from the float
+    cells when they can, else from the Decimals, with the same result either way."""
+    from contract_tracker.engine import columnar
+    from contract_tracker.parse import parse_book
+
+    from .conftest import grids_of
+
+    grids = _float_cells(grids_of(sample_book("small")))
+    if cell is not None:
+        header = grids["Receipts"][0]
+        at = next(i for i, h in enumerate(header) if "(amount)" in str(h))
+        grids["Receipts"][1][at] = cell
+    parsed, _ = parse_book(grids)
+    seen: list[bool] = []
+    real = columnar._fen_of_floats
+
+    def spy(cells: Any) -> Any:
+        found = real(cells)
+        seen.append(found is not None)
+        return found
+
+    monkeypatch.setattr(columnar, "_fen_of_floats", spy)
+    assert assert_same(parsed, SAMPLE_AS_OF)
+    assert seen == [True, taken]  # Installments, then Receipts

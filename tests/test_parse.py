@@ -601,9 +601,11 @@ def test_fee_receipts_do_not_count_toward_the_schedule(mini_grids: Grids) -> Non
 
 
 def _columns_match(book: Book) -> None:
-    """The reader's columns of a sheet are its records' fields, row for row."""
+    """The reader's columns of a sheet are its records' fields, row for row, and the
+    money cells are those the amounts were converted from."""
+    from contract_tracker.money import round_fen, to_decimal
     from contract_tracker.parse import COLUMNS_FOR_THE_ENGINE
-    from contract_tracker.records import columns_of
+    from contract_tracker.records import cells_of, columns_of
 
     for sheet in COLUMNS_FOR_THE_ENGINE:
         rows = book.installments if sheet == "Installments" else book.receipts
@@ -613,10 +615,32 @@ def _columns_match(book: Book) -> None:
         assert sorted(fields) == sorted(names)
         for name in names:
             assert list(fields[name]) == [getattr(r, name) for r in rows], (sheet, name)
+        cells = cells_of(book, sheet, rows)
+        assert cells is not None and list(cells) == ["amount"], sheet
+        read = [to_decimal(cell) for cell in cells["amount"]]
+        assert [round_fen(x) if x is not None else None for x in read] == [
+            r.amount for r in rows], sheet
 
 
 def test_the_columns_for_the_engine_are_the_records_fields(mini_grids: Grids) -> None:
     book, _ = parse_book(mini_grids)
+    _columns_match(book)
+
+
+def test_the_money_cells_are_as_the_sheet_held_them(mini_grids: Grids) -> None:
+    """The engine gets the cells amounts were read from as they were, a number typed
+    with more decimals than a fen or an amount typed as text too (it then uses the
+    Decimals)."""
+    from contract_tracker.records import cells_of
+
+    set_cell(mini_grids, "Receipts", 2, "amount", "1,000.00")
+    set_cell(mini_grids, "Receipts", 3, "amount", 250000.005)
+    book, problems = parse_book(mini_grids)
+    assert any("250000.005 has more than two decimals" in p.message for p in problems)
+    cells = cells_of(book, "Receipts", book.receipts)
+    assert cells is not None
+    assert cells["amount"][:2] == ("1,000.00", 250000.005)
+    assert [r.amount for r in book.receipts[:2]] == [D("1000.00"), D("250000.01")]
     _columns_match(book)
 
 

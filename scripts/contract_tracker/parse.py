@@ -393,6 +393,7 @@ class TableRead(NamedTuple):
     rejected: dict[str, Source]  # key of each row skipped for its own errors -> its row
     usable: bool  # False: the sheet or a required column is missing
     fields: Mapping[str, list[Any]] = MappingProxyType({})  # field -> values, as ``rows``
+    cells: Mapping[str, list[Any]] = MappingProxyType({})  # money field -> its cells, as read
 
 
 class Shared:
@@ -481,6 +482,9 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
         itertools.repeat(sheet), shared.row_numbers(len(body)), itertools.repeat(letters))))
     fields = [columns[positions.get(f, len(plan))] for f in _field_names(cls)]
     records: list[Row] = list(map(new, zip(*fields, sources, strict=True)))
+    # the cells amounts came from, for the engine's fen (floats it can convert in one go)
+    cells = {c.key: raw for (c, _, _), raw in zip(plan, raw_columns, strict=True)
+             if c.kind is Kind.MONEY}
     if flagged or blank:
         for j in sorted(flagged - blank):
             src = sources[j]
@@ -505,8 +509,9 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
         kept = [j for j in range(len(body)) if j not in skipped]
         records = list(map(records.__getitem__, kept))
         fields = [list(map(column.__getitem__, kept)) for column in fields]
+        cells = {key: list(map(raw.__getitem__, kept)) for key, raw in cells.items()}
     return TableRead(records, problems, rejected, True,
-                     dict(zip(_field_names(cls), fields, strict=False)))
+                     dict(zip(_field_names(cls), fields, strict=False)), cells)
 
 
 def _holds(values: list[Any], marker: object) -> bool:
@@ -812,7 +817,7 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
         incidents=rows["Incidents"],
         availability=rows["Availability"],
         schema_version=schema_version,
-        columns={sheet: SheetColumns(rows[sheet], _kept_fields(reads[sheet], rows[sheet]))
+        columns={sheet: SheetColumns(rows[sheet], *_kept_fields(reads[sheet], rows[sheet]))
                  for sheet in COLUMNS_FOR_THE_ENGINE if reads[sheet].usable},
     )
     return book, tuple(problems)
@@ -822,15 +827,20 @@ COLUMNS_FOR_THE_ENGINE = ("Installments", "Receipts")
 """The sheets whose records the engine reads by whole columns (``Book.columns``)."""
 
 
-def _kept_fields(read: TableRead, rows: tuple[Row, ...]) -> dict[str, tuple[Any, ...]]:
-    """The fields of ``read`` for the rows of it that were kept (checks after reading
-    drop rows, never reorder or change them)."""
-    fields = read.fields
+def _kept_fields(read: TableRead, rows: tuple[Row, ...]
+                 ) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+    """The fields and money cells of ``read`` for the rows of it that were kept (checks
+    after reading drop rows, never reorder or change them)."""
+    def kept(found: Mapping[str, list[Any]]) -> dict[str, tuple[Any, ...]]:
+        if at is None:
+            return {name: tuple(values) for name, values in found.items()}
+        return {name: tuple(map(values.__getitem__, at)) for name, values in found.items()}
+
+    at = None
     if len(rows) != len(read.rows):
-        kept = {id(r) for r in rows}
-        at = [j for j, r in enumerate(read.rows) if id(r) in kept]
-        return {name: tuple(map(values.__getitem__, at)) for name, values in fields.items()}
-    return {name: tuple(values) for name, values in fields.items()}
+        ids = {id(r) for r in rows}
+        at = [j for j, r in enumerate(read.rows) if id(r) in ids]
+    return kept(read.fields), kept(read.cells)
 
 
 class Check(NamedTuple):

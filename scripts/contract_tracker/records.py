@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 
@@ -266,6 +267,10 @@ class SheetColumns(NamedTuple):
 
     rows: tuple[Any, ...]
     fields: Mapping[str, Sequence[Any]]
+    # money field -> the cells it was converted from, as the sheet held them (a typed
+    # number is a float): ``cells[name][j]`` became ``rows[j].name`` through
+    # ``money.to_decimal``, rounded to the fen (with a warning) when it had more decimals
+    cells: Mapping[str, Sequence[object]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,3 +297,11 @@ def columns_of(book: Book, sheet: str, rows: tuple[Any, ...]
     """The reader's columns of ``sheet`` when they are those of ``rows``, else None."""
     found = book.columns.get(sheet)
     return found.fields if found is not None and found.rows is rows else None
+
+
+def cells_of(book: Book, sheet: str, rows: tuple[Any, ...]
+             ) -> Mapping[str, Sequence[object]] | None:
+    """The cells the reader converted the money fields of ``rows`` from (see
+    :class:`SheetColumns`), or None."""
+    found = book.columns.get(sheet)
+    return found.cells if found is not None and found.rows is rows else None

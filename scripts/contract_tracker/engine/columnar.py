@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..money import FEN, ZERO
-from ..records import Book, Receipt, Source, columns_of
+from ..records import Book, Receipt, Source, cells_of, columns_of
 from ..schema import FEE_PURPOSES
 from .calendar import (
     WORKING_DAYS,
@@ -101,8 +101,14 @@ def _ordinals(days: Sequence[dt.date | None]) -> Ints:
     return np.fromiter(map(known.__getitem__, days), np.int64, len(days))
 
 
-def _fen(values: Sequence[Decimal]) -> Ints:
-    """Amounts in fen, each distinct amount converted once."""
+def _fen(values: Sequence[Decimal], cells: Sequence[object] | None = None) -> Ints:
+    """Amounts in fen: from the cells they were read from when those are floats that
+    convert exactly (:func:`_fen_of_floats`), else from the Decimals, each distinct amount
+    converted once."""
+    if cells is not None:
+        found = _fen_of_floats(cells)
+        if found is not None:
+            return found
     fen: dict[Decimal, int] = {}
     try:
         for x in set(values):
@@ -115,16 +121,40 @@ def _fen(values: Sequence[Decimal]) -> Ints:
     return np.fromiter(map(fen.__getitem__, values), np.int64, len(values))
 
 
-def _columns(book: Book, sheet: str, rows: tuple[Any, ...]) -> Callable[[str], Sequence[Any]]:
+_FLOATS_EXACT_BELOW = 2.0**44
+"""Below this (1.76e13 yuan), floats are closer together than a hundredth, so a float
+within a hundredth of a whole number of fen is the one its two-decimal figure parses to."""
+
+
+def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
+    """Amounts in fen from the cells the reader converted (``records.SheetColumns.cells``),
+    in one go, when every cell is a float from 0 to 1.76e13 whose figure has at most two
+    decimals, so that ``Decimal(repr(x))`` (``money.to_decimal``), the amount read, is
+    exactly fen / 100; else None (text, a blank, more decimals: the reader rounded those)."""
+    if not all(map(float.__instancecheck__, cells)):
+        return None
+    floats = np.array(cells, np.float64)
+    if not ((floats >= 0) & (floats < _FLOATS_EXACT_BELOW)).all():
+        return None  # NaN and infinity too
+    fen = np.rint(floats * 100)
+    if not (fen / 100 == floats).all():
+        return None
+    whole: Ints = fen.astype(np.int64)
+    return whole
+
+
+def _columns(book: Book, sheet: str, rows: tuple[Any, ...]
+             ) -> tuple[Callable[[str], Sequence[Any]], Callable[[str], Sequence[object] | None]]:
     """A field of ``rows`` as a column: the reader's when it has one (no record touched),
-    else read off the records."""
+    else read off the records; and the cells a money field was read from, when known."""
     found = columns_of(book, sheet, rows)
+    money = cells_of(book, sheet, rows) or {}
 
     def column(name: str) -> Sequence[Any]:
         if found is not None and name in found:
             return found[name]
         return list(map(attrgetter(name), rows))
-    return column
+    return column, money.get
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -196,7 +226,7 @@ class _ColumnarLedger(_Ledger):
         """Positions, contracts, amounts in fen, due dates and last days not late."""
         insts, index = self.insts, self.index
         n = len(insts)
-        column = _columns(self.book, "Installments", insts)
+        column, cells = _columns(self.book, "Installments", insts)
         ids = column("installment_id")
         cids = self.cids = list(column("contract_id"))
         self.amounts = list(column("amount"))
@@ -213,7 +243,7 @@ class _ColumnarLedger(_Ledger):
         terms = self._terms = list(map(index.terms.__getitem__, order))
         move = np.fromiter((t.move_due_off_rest_days for t in terms), np.bool_, len(terms))[code]
         grace = np.fromiter((t.grace_days or 0 for t in terms), np.int64, len(terms))
-        self._amount = _fen(self.amounts)
+        self._amount = _fen(self.amounts, cells("amount"))
 
         # every due date as a rule: (base, N, working days?) with the contract's move
         base = _ordinals(fixed)
@@ -321,11 +351,11 @@ class _ColumnarLedger(_Ledger):
         day = as_of.toordinal()
         slot_get, code_get = self.slot_of.get, self._code_of.get
         m = len(receipts)
-        column = _columns(self.book, "Receipts", receipts)
+        column, cells = _columns(self.book, "Receipts", receipts)
         pos = np.fromiter(map(slot_get, column("installment_id"), repeat(-1)), np.int64, m)
         rcode = np.fromiter(map(code_get, column("contract_id"), repeat(-1)), np.int64, m)
         rday = _ordinals(column("date"))
-        ramount = _fen(column("amount"))
+        ramount = _fen(column("amount"), cells("amount"))
         purposes = column("purpose")
         is_fee = np.zeros(m, np.bool_)
         if purposes.count(None) != m:
