@@ -4,7 +4,7 @@ Usage: ``.venv/bin/python benchmarks/bench_engine.py [--repeat N] [--as-of YYYY-
 [--book workbook|records|synthetic]``. The book is the large sample (60,000 installments,
 60,000 receipts, 20,000 incidents across 5,000 contracts) as the reader hands it to the
 engine in a refresh: read from the large sample workbook (``large_sample.py`` builds it
-once), records and the columns of Installments and Receipts; ``records``: as
+once), records and the columns of Installments, Receipts and Incidents; ``records``: as
 ``sample_book("large")`` makes it, records alone (the engine then reads each record);
 ``synthetic``: a book of the same shape built here. Prints the machine, the book's size, the
 best and median wall time of the engine alone, whether that meets the target (<= 100 ms),
@@ -143,7 +143,8 @@ def synthetic_book(contracts: int = 5000, per_contract: int = 12,
 
 def load_book(source: str) -> tuple[Book, str]:
     """The large book: as the reader hands it to the engine (``workbook``: records and
-    the columns of Installments and Receipts, read from the large sample workbook), as
+    the columns of Installments, Receipts and Incidents, read from the large sample
+    workbook), as
     ``sample_book`` makes it (``records``: records alone), or ``synthetic``."""
     if source == "workbook":
         from large_sample import large_workbook

@@ -411,3 +411,37 @@ def test_notable_rows_hold_each_clock_still_running_within_its_limit() -> None:
         c = s.clock_of(clock)
         assert c is not None and c.stop is None and not c.breached
         assert not any(x.breached for x in s.clocks)
+
+
+def test_incidents_read_by_the_readers_columns_are_judged_as_by_their_records() -> None:
+    """The SLA pass reads the reader's columns of the Incidents sheet when they describe
+    the book's incidents, and each record otherwise, with the same verdicts either way."""
+    from dataclasses import replace
+
+    from contract_tracker.engine import sla
+    from contract_tracker.parse import parse_book
+    from contract_tracker.records import columns_of
+    from contract_tracker.sample import SAMPLE_AS_OF, sample_book
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(grids_of(sample_book("small")))
+    assert columns_of(parsed, "Incidents", parsed.incidents) is not None
+    by_records = replace(parsed, columns={})
+    for as_of in (SAMPLE_AS_OF, dt.date(2026, 11, 25)):
+        run, problems = incident_slas(parsed, as_of)
+        assert run.breaches > 0 and any(s.severity == "major" for s in run.incidents)
+        assert (run, problems) == incident_slas(by_records, as_of)
+    fewer = replace(parsed, incidents=parsed.incidents[1:])
+    assert columns_of(fewer, "Incidents", fewer.incidents) is None
+    assert incident_slas(fewer, SAMPLE_AS_OF) == incident_slas(
+        replace(fewer, columns={}), SAMPLE_AS_OF)
+    assert len(incident_slas(fewer, SAMPLE_AS_OF)[0].incidents) == len(
+        incident_slas(parsed, SAMPLE_AS_OF)[0].incidents) - 1
+    # the columns are what the pass reads: ones that disagree with the records show
+    wrong = dict(columns_of(parsed, "Incidents", parsed.incidents) or {})
+    wrong["responded_at"] = tuple(r.reported_at + dt.timedelta(days=3) for r in parsed.incidents)
+    lied = replace(parsed, columns={**parsed.columns, "Incidents": parsed.columns["Incidents"]
+                                    ._replace(fields=wrong)})
+    assert sla.incident_slas(lied, SAMPLE_AS_OF)[0].breaches > incident_slas(
+        parsed, SAMPLE_AS_OF)[0].breaches

@@ -607,8 +607,9 @@ def _columns_match(book: Book) -> None:
     from contract_tracker.parse import COLUMNS_FOR_THE_ENGINE
     from contract_tracker.records import cells_of, columns_of
 
+    assert COLUMNS_FOR_THE_ENGINE == ("Installments", "Receipts", "Incidents")
     for sheet in COLUMNS_FOR_THE_ENGINE:
-        rows = book.installments if sheet == "Installments" else book.receipts
+        rows = getattr(book, sheet.lower())
         fields = columns_of(book, sheet, rows)
         assert fields is not None, sheet
         names = [f for f in type(rows[0])._fields if f != "src"]
@@ -616,10 +617,13 @@ def _columns_match(book: Book) -> None:
         for name in names:
             assert list(fields[name]) == [getattr(r, name) for r in rows], (sheet, name)
         cells = cells_of(book, sheet, rows)
-        assert cells is not None and list(cells) == ["amount"], sheet
-        read = [to_decimal(cell) for cell in cells["amount"]]
-        assert [round_fen(x) if x is not None else None for x in read] == [
-            r.amount for r in rows], sheet
+        assert cells is not None
+        money = ["amount"] if sheet != "Incidents" else []
+        assert list(cells) == money, sheet
+        for name in money:
+            read = [to_decimal(cell) for cell in cells[name]]
+            assert [round_fen(x) if x is not None else None for x in read] == [
+                getattr(r, name) for r in rows], sheet
 
 
 def test_the_columns_for_the_engine_are_the_records_fields(mini_grids: Grids) -> None:
@@ -649,15 +653,16 @@ def test_the_money_cells_are_as_the_sheet_held_them(mini_grids: Grids) -> None:
     ("Installments", 4, "installment_id", "HT-2026-001-1", "a repeated ID, skipped after"),
     ("Receipts", 2, "installment_id", "NOPE", "skipped by a check across sheets"),
     ("Receipts", 3, "amount", "lots", "skipped while reading"),
+    ("Incidents", 2, "reported_at", "soon", "skipped while reading"),
+    ("Incidents", 3, "contract_id", "HT-NOPE", "skipped by a check across sheets"),
 ])
 def test_the_columns_skip_the_rows_the_records_skip(
         mini_grids: Grids, sheet: str, row: int, key: str, value: Any, why: str) -> None:
     before, _ = parse_book(mini_grids)
     set_cell(mini_grids, sheet, row, key, value)
     book, _ = parse_book(mini_grids)
-    rows = book.installments if sheet == "Installments" else book.receipts
-    assert len(rows) < len(before.installments if sheet == "Installments"
-                           else before.receipts), why
+    rows = getattr(book, sheet.lower())
+    assert len(rows) < len(getattr(before, sheet.lower())), why
     _columns_match(book)
 
 

@@ -823,7 +823,7 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     return book, tuple(problems)
 
 
-COLUMNS_FOR_THE_ENGINE = ("Installments", "Receipts")
+COLUMNS_FOR_THE_ENGINE = ("Installments", "Receipts", "Incidents")
 """The sheets whose records the engine reads by whole columns (``Book.columns``)."""
 
 

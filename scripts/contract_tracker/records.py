@@ -10,10 +10,11 @@ Collections of records are tuples. Nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -297,6 +298,18 @@ def columns_of(book: Book, sheet: str, rows: tuple[Any, ...]
     """The reader's columns of ``sheet`` when they are those of ``rows``, else None."""
     found = book.columns.get(sheet)
     return found.fields if found is not None and found.rows is rows else None
+
+
+def field_columns(book: Book, sheet: str, rows: tuple[Any, ...]
+                  ) -> Callable[[str], Sequence[Any]]:
+    """A field of ``rows`` as a column: the reader's when it has one (no record is
+    touched), else read off the records."""
+    found = columns_of(book, sheet, rows) or {}
+
+    def column(name: str) -> Sequence[Any]:
+        got = found.get(name)
+        return list(map(attrgetter(name), rows)) if got is None else got
+    return column
 
 
 def cells_of(book: Book, sheet: str, rows: tuple[Any, ...]

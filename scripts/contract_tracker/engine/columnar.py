@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..money import FEN, ZERO
-from ..records import Book, Receipt, Source, cells_of, columns_of
+from ..records import Book, Receipt, Source, cells_of, field_columns
 from ..schema import FEE_PURPOSES
 from .calendar import (
     WORKING_DAYS,
@@ -145,16 +145,9 @@ def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
 
 def _columns(book: Book, sheet: str, rows: tuple[Any, ...]
              ) -> tuple[Callable[[str], Sequence[Any]], Callable[[str], Sequence[object] | None]]:
-    """A field of ``rows`` as a column: the reader's when it has one (no record touched),
-    else read off the records; and the cells a money field was read from, when known."""
-    found = columns_of(book, sheet, rows)
-    money = cells_of(book, sheet, rows) or {}
-
-    def column(name: str) -> Sequence[Any]:
-        if found is not None and name in found:
-            return found[name]
-        return list(map(attrgetter(name), rows))
-    return column, money.get
+    """The fields of ``rows`` as columns (``records.field_columns``), and the cells a
+    money field was read from, when known."""
+    return field_columns(book, sheet, rows), (cells_of(book, sheet, rows) or {}).get
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()

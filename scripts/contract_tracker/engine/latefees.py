@@ -35,7 +35,8 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
 
 Implementation: ``late_fees`` runs ``columnar.columnar_ledger`` first: the same state by
 whole columns in numpy (money in fen, days as ordinals), reading the reader's columns of
-Installments and Receipts where the book has them; it hands the exceptions below to this
+Installments and Receipts where the book has them (amounts in fen from the float cells
+they were read from, when exact); it hands the exceptions below to this
 module's code and a book it does not take to ``_Ledger`` whole. ``_Ledger``: in the
 common case (each receipt names an installment of its own
 contract and none is overpaid) allocation does not depend on order, so receipts are

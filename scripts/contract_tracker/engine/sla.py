@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from calendar import isleap
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress, count, repeat
 from operator import add, attrgetter, eq, gt, is_, itemgetter, le, methodcaller, mul, or_, sub
@@ -42,6 +42,7 @@ from ..records import (
     Severity,
     SlaPenaltyRule,
     Source,
+    field_columns,
 )
 from ..terms import Terms
 from .calendar import (
@@ -323,7 +324,6 @@ class SlaRun(NamedTuple):
 
 
 _NO_TIME = dt.timedelta(0)
-_INCIDENT_ID = attrgetter("incident_id")
 
 
 def _first_of_each(incidents: tuple[Incident, ...], problems: list[Problem]
@@ -394,20 +394,18 @@ def _judge_all(book: Book, end: dt.datetime, index: ContractIndex, ctx: SlaConte
                problems: list[Problem], provisional_from: dt.datetime | None,
                ) -> tuple[SlaRun, tuple[Problem, ...]]:
     incidents = book.incidents
-    if len(set(map(_INCIDENT_ID, incidents))) != len(incidents):
+    column = field_columns(book, "Incidents", incidents)
+    if len(set(column("incident_id"))) != len(incidents):
         incidents = _first_of_each(incidents, problems)
+        column = field_columns(book, "Incidents", incidents)  # the records' own
     run = _SlaPass(incidents, index.terms, end, ctx, book.settings.source_of("work_day_start"),
-                   index.contracts, provisional_from)
+                   index.contracts, provisional_from, column)
     problems.extend(run.problems())
     return (SlaRun(IncidentSlas(run.kept(), index.terms, end, ctx, run.breached()),
                    run.penalties(), run.breaches),
             tuple(problems))
 
 
-_CONTRACT_ID = attrgetter("contract_id")
-_REPORTED = attrgetter("reported_at")
-_SEVERITY = attrgetter("severity")
-_PAUSED = attrgetter("paused_minutes")
 _STOP_OF = tuple(attrgetter(spec.stop) for spec in CLOCKS)
 _NOTHING = repeat(None)
 
@@ -430,8 +428,11 @@ class _SlaPass:
     def __init__(self, incidents: tuple[Incident, ...], terms_of: Mapping[str, Terms],
                  end: dt.datetime, ctx: SlaContext, settings_src: Source = NO_SOURCE,
                  contracts: Mapping[str, Contract] | None = None,
-                 provisional_from: dt.datetime | None = None) -> None:
+                 provisional_from: dt.datetime | None = None,
+                 column: Callable[[str], Sequence[Any]] | None = None) -> None:
         self.incidents, self.terms_of, self.end, self.ctx = incidents, terms_of, end, ctx
+        # a field of every incident (the reader's columns, or read off the records)
+        self.column = column or (lambda name: list(map(attrgetter(name), incidents)))
         self.provisional_from = provisional_from  # where the provisional days begin
         self.provisional: list[int] = []  # working-hours incidents whose clocks reach them
         self.settings_src = settings_src  # where work_day_start is set (for its problem)
@@ -442,8 +443,8 @@ class _SlaPass:
         self.hit: list[int] = []  # positions with a breached clock
         self._prices: dict[tuple[str, int], Decimal] = {}
         n = len(incidents)
-        cids = self.cids = list(map(_CONTRACT_ID, incidents))
-        reported = self.reported = list(map(_REPORTED, incidents))
+        cids = self.cids = self.column("contract_id")
+        reported = self.reported = self.column("reported_at")
         late: list[int] = []  # reported after the as-of date: not judged
         if n and max(reported) >= end:
             late = _where(map(le, repeat(end), reported))
@@ -475,12 +476,12 @@ class _SlaPass:
 
     def _24x7(self) -> None:
         rows, reported, cids, skip = self.incidents, self.reported, self.cids, self.skip
-        end, terms_of = self.end, self.terms_of
+        end, terms_of, column = self.end, self.terms_of, self.column
 
-        def elapsed(stop_of: attrgetter[dt.datetime | None], rows: Sequence[Incident],
-                    reported: list[dt.datetime]) -> list[dt.timedelta]:
+        def elapsed(stops: Iterable[dt.datetime | None], reported: Sequence[dt.datetime]
+                    ) -> list[dt.timedelta]:
             """stop - reported, a stop missing or after the as-of date counting as ``end``."""
-            found = list(map(stop_of, rows))
+            found = list(stops)
             if None in found:
                 for i in _where(map(is_, found, _NOTHING)):
                     found[i] = end
@@ -492,10 +493,10 @@ class _SlaPass:
         distinct_terms = {id(t): t for t in terms_of.values() if t.sla_clock != CLOCK_WORKING}
         limits = {k: _limits(t) for k, t in distinct_terms.items()}
         distinct = set(limits.values())
-        paused = list(map(_PAUSED, rows))
+        paused = column("paused_minutes")
         pause = {m: dt.timedelta(minutes=m) if m else _NO_TIME for m in set(paused)}
-        response_spent = elapsed(_STOP_OF[0], rows, reported)
-        solution_raw = elapsed(_STOP_OF[1], rows, reported)
+        response_spent = elapsed(column(CLOCKS[0].stop), reported)
+        solution_raw = elapsed(column(CLOCKS[1].stop), reported)
         if len(distinct) == 1:
             (lim,) = distinct
             response = list(map(gt, response_spent, repeat(lim[0])))
@@ -507,12 +508,12 @@ class _SlaPass:
             response = list(map(gt, response_spent, map(itemgetter(0), lims)))
             solution = list(map(gt, solution_raw, map(
                 add, map(itemgetter(1), lims), map(pause.__getitem__, paused))))
-        majors = _where(map(eq, map(_SEVERITY, rows), repeat("major")))
+        majors = _where(map(eq, column("severity"), repeat("major")))
         major_hit: set[int] = set()
         negative: set[int] = set()
         if majors:
-            m_rows = list(map(rows.__getitem__, majors))
-            raw = elapsed(_STOP_OF[2], m_rows, list(map(reported.__getitem__, majors)))
+            raw = elapsed(map(column(CLOCKS[2].stop).__getitem__, majors),
+                          list(map(reported.__getitem__, majors)))
             m_paused = map(pause.__getitem__, map(paused.__getitem__, majors))
             if len(distinct) == 1:
                 m_allowed = map(add, repeat(lim[2]), m_paused)
