@@ -144,8 +144,8 @@ def synthetic_book(contracts: int = 5000, per_contract: int = 12,
 def load_book(source: str) -> tuple[Book, str]:
     """The large book: as the reader hands it to the engine (``workbook``: records and
     the columns of Installments, Receipts and Incidents, read from the large sample
-    workbook), as
-    ``sample_book`` makes it (``records``: records alone), or ``synthetic``."""
+    workbook), as ``sample_book`` makes it (``records``: records alone), or
+    ``synthetic``."""
     if source == "workbook":
         from large_sample import large_workbook
 
