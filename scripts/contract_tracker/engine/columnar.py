@@ -222,7 +222,7 @@ class _ColumnarLedger(_Ledger):
         column, cells = _columns(self.book, "Installments", insts)
         ids = column("installment_id")
         cids = self.cids = list(column("contract_id"))
-        self.amounts = list(column("amount"))
+        self.amounts = column("amount")  # the reader's tuple, not copied: no amount is touched
         fixed = column("due_date")
         self._installment_column = column
         slot_of = self.slot_of = dict(zip(ids, range(n), strict=True))

@@ -436,7 +436,7 @@ class _Ledger:
         n = len(insts)
         ids = list(map(_IID, insts))
         cids = self.cids = list(map(_CID, insts))
-        self.amounts = list(map(_AMOUNT, insts))
+        self.amounts: Sequence[Decimal] = list(map(_AMOUNT, insts))
         fixed = list(map(_DUE, insts))
         valid = self.valid = [True] * n
         slot_of = self.slot_of = dict(zip(ids, range(n), strict=True))
