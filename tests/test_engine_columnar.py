@@ -212,11 +212,45 @@ def test_a_parsed_book_is_read_by_the_readers_columns_and_agrees() -> None:
     parsed, _ = parse_book(grids_of(sample_book("small")))
     assert columns_of(parsed, "Receipts", parsed.receipts) is not None
     assert assert_same(parsed, SAMPLE_AS_OF)
+    # the receipts' installments come from the reader's link, not found again
+    link = parsed.columns["Receipts"].links["installment_id"][1]
+    ledger = late_fees(parsed, SAMPLE_AS_OF)[0].installments._ledger
+    assert ledger.slot_of is link.slot
     # other receipts than the reader's: its columns must not be used
     fewer = replace(parsed, receipts=parsed.receipts[::2])
     assert columns_of(fewer, "Receipts", fewer.receipts) is None
     assert assert_same(fewer, SAMPLE_AS_OF)
     assert late_fees(fewer, SAMPLE_AS_OF)[0] != late_fees(parsed, SAMPLE_AS_OF)[0]
+
+
+def test_the_readers_link_is_what_the_columns_read() -> None:
+    """A link that names other installments than the records shows in the fees (so the
+    test above compares the link's result, not a lookup made again)."""
+    from contract_tracker.parse import parse_book
+    from contract_tracker.records import Link
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(grids_of(sample_book("small")))
+    receipts = parsed.columns["Receipts"]
+    installments, link = receipts.links["installment_id"]
+    before = late_fees(parsed, SAMPLE_AS_OF)[0].installments.positions()
+    # a receipt of a contract whose receipts all name an installment, said to pay another
+    # installment of it that nothing has paid yet and that it cannot overpay
+    unnamed = {r.contract_id for r in parsed.receipts if r.installment_id is None}
+    j, p = next((j, p) for j, r in enumerate(parsed.receipts)
+                if r.contract_id not in unnamed and r.purpose is None
+                and r.date <= SAMPLE_AS_OF
+                for p, pos in enumerate(before)
+                if pos.contract_id == r.contract_id and pos.paid == 0
+                and pos.amount >= r.amount and p != link.positions[j])
+    moved = list(link.positions)
+    moved[j] = p
+    lied = replace(parsed, columns={**parsed.columns, "Receipts": receipts._replace(
+        links={"installment_id": (installments, Link(link.slot, moved))})})
+    after = late_fees(lied, SAMPLE_AS_OF)[0].installments.positions()
+    assert after[p].paid == parsed.receipts[j].amount != before[p].paid
+    assert late_fees(replace(lied, columns={}), SAMPLE_AS_OF)[0].installments.positions() == before
 
 
 def test_a_book_without_the_receipts_sheet_goes_by_the_records() -> None:

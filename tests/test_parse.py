@@ -666,6 +666,52 @@ def test_the_columns_skip_the_rows_the_records_skip(
     _columns_match(book)
 
 
+def _link_matches(book: Book) -> None:
+    """The reader's link from the receipts to the installments they name is the book's."""
+    from contract_tracker.records import link_of
+
+    link = link_of(book, "Receipts", book.receipts, "installment_id", book.installments)
+    assert link is not None
+    assert dict(link.slot) == {r.installment_id: j for j, r in enumerate(book.installments)}
+    assert list(link.positions) == [link.slot.get(r.installment_id, -1) if r.installment_id
+                                    else -1 for r in book.receipts]
+
+
+@pytest.mark.parametrize(("sheet", "row", "key", "value"), [
+    ("Receipts", 2, "installment_id", None),  # names none: -1
+    ("Receipts", 3, "installment_id", "HT-2026-001-2"),  # another contract's: dropped
+    ("Receipts", 2, "installment_id", "NOPE"),  # an unknown one: dropped
+    ("Installments", 3, "contract_id", "HT-1999-001"),  # an installment dropped
+    ("Installments", 2, "due_date", "never"),  # an installment dropped while reading
+])
+def test_the_receipts_link_to_the_installments_they_name(
+        mini_grids: Grids, sheet: str, row: int, key: str, value: Any) -> None:
+    """The reader hands the engine the position of each receipt's installment, worked
+    out while checking that it is the receipt's contract's, right after rows are
+    dropped before, by and after that check."""
+    _link_matches(parse_book(mini_grids)[0])
+    set_cell(mini_grids, sheet, row, key, value)
+    book, _ = parse_book(mini_grids)
+    _link_matches(book)
+    assert -1 in book.columns["Receipts"].links["installment_id"][1].positions or value
+
+
+def test_the_link_does_not_apply_to_other_records(mini_grids: Grids) -> None:
+    from dataclasses import replace
+
+    from contract_tracker.records import link_of
+
+    book, _ = parse_book(mini_grids)
+    assert link_of(book, "Receipts", book.receipts, "installment_id",
+                   book.installments) is not None
+    fewer = replace(book, installments=book.installments[1:])
+    assert link_of(fewer, "Receipts", fewer.receipts, "installment_id",
+                   fewer.installments) is None
+    other = replace(book, receipts=book.receipts[1:])
+    assert link_of(other, "Receipts", other.receipts, "installment_id",
+                   other.installments) is None
+
+
 def test_columns_do_not_apply_to_other_records(mini_grids: Grids) -> None:
     """A book made from another with other records (dataclasses.replace) keeps the
     reader's columns, which no longer describe its records: they are not used."""

@@ -46,6 +46,7 @@ from .records import (
     HolidayRule,
     Incident,
     Installment,
+    Link,
     Problem,
     Receipt,
     Settings,
@@ -807,6 +808,13 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     problems.extend(checks.finish())
     ctx = checks.ctx
     rows = {t.sheet: tuple(ctx.rows(t.sheet)) for t in schema.DATA_TABLES}
+    columns = {sheet: SheetColumns(rows[sheet], *_kept_fields(reads[sheet], rows[sheet]))
+               for sheet in COLUMNS_FOR_THE_ENGINE if reads[sheet].usable}
+    if ctx.link is not None and "Receipts" in columns:
+        installments, receipts, link = ctx.link
+        if installments is ctx.rows("Installments") and receipts is ctx.rows("Receipts"):
+            columns["Receipts"] = columns["Receipts"]._replace(
+                links={"installment_id": (rows["Installments"], link)})
     book = Book(
         settings=settings,
         clients=rows["Clients"],
@@ -817,8 +825,7 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
         incidents=rows["Incidents"],
         availability=rows["Availability"],
         schema_version=schema_version,
-        columns={sheet: SheetColumns(rows[sheet], *_kept_fields(reads[sheet], rows[sheet]))
-                 for sheet in COLUMNS_FOR_THE_ENGINE if reads[sheet].usable},
+        columns=columns,
     )
     return book, tuple(problems)
 
@@ -861,9 +868,20 @@ class _Context:
         self.tables = tables
         self.problems = problems
         self.reads = reads
+        # Receipts' installments by position, for the engine (records.Link), and the
+        # rows they were worked out on
+        self.link: tuple[list[Row], list[Row], Link] | None = None
 
     def rows(self, sheet: str) -> list[Row]:
         return self.tables[sheet]
+
+    def column(self, sheet: str, name: str) -> Sequence[Any]:
+        """A field of the sheet's rows: the reader's column while no row read has been
+        dropped (checks only drop rows), else read off the rows."""
+        rows, read = self.tables[sheet], self.reads[sheet]
+        if len(rows) == len(read.rows) and name in read.fields:
+            return read.fields[name]
+        return list(map(attrgetter(name), rows))
 
     def keep(self, sheet: str, predicate: Callable[[Row], bool]) -> None:
         """Drop the rows failing ``predicate``; their keys count as skipped rows."""
@@ -945,8 +963,8 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
     """
     parent_table = next(t for t in schema.DATA_TABLES if t.sheet == parent)
     parent_key = parent_table.columns[0].key
-    good = set(map(attrgetter(parent_key), ctx.rows(parent)))
-    named = set(map(attrgetter(key), ctx.rows(sheet)))
+    good = set(ctx.column(parent, parent_key))
+    named = set(ctx.column(sheet, key))
     named.discard(None)
     if named <= good:
         return  # every row names a good parent row (a set test, not a call per row)
@@ -994,26 +1012,34 @@ def _references(sheet: str, key: str, parent: str) -> Check:
 
 
 def _check_receipt_owners(ctx: _Context) -> None:
-    """A receipt naming another contract's installment is skipped."""
-    owners = {row.installment_id: row.contract_id
-              for row in ctx.rows("Installments")}
-    receipts = ctx.rows("Receipts")
-    pairs = set(zip(map(attrgetter("installment_id"), receipts),
-                    map(attrgetter("contract_id"), receipts), strict=True))
-    if all(not named or owners.get(named, cid) == cid for named, cid in pairs):
-        return  # no receipt names another contract's installment
+    """A receipt naming another contract's installment is skipped. The position of each
+    receipt's installment, worked out for this, is kept for the engine (``records.Link``)."""
+    ids = ctx.column("Installments", "installment_id")
+    slot = dict(zip(ids, range(len(ids)), strict=True))  # IDs are unique by now (_unique)
+    positions = list(map(slot.get, ctx.column("Receipts", "installment_id"),
+                         itertools.repeat(-1)))
+    # The contract of each receipt's installment (None for a receipt naming none): each
+    # such receipt differs from its own contract once, every other one must not.
+    owner_at = [*ctx.column("Installments", "contract_id"), None]
+    owners = list(map(owner_at.__getitem__, positions))
+    if sum(map(operator.ne, owners, ctx.column("Receipts", "contract_id"))) != positions.count(-1):
+        bad = iter(owners)
 
-    def same_contract(row: Row) -> bool:
-        named = row.installment_id
-        owner = owners.get(named) if named else None
-        if owner is None or owner == row.contract_id:
-            return True
-        ctx.report(row, "installment_id", (
-            f"分期编号 '{named}' belongs to contract {owner}, not "
-            f"{row.contract_id}; row skipped"))
-        return False
+        def same_contract(row: Row) -> bool:
+            owner = next(bad)
+            if owner is None or owner == row.contract_id:
+                return True
+            ctx.report(row, "installment_id", (
+                f"分期编号 '{row.installment_id}' belongs to contract {owner}, not "
+                f"{row.contract_id}; row skipped"))
+            return False
 
-    ctx.keep("Receipts", same_contract)
+        before = len(ctx.rows("Receipts"))
+        ctx.keep("Receipts", same_contract)
+        if len(ctx.rows("Receipts")) != before:
+            positions = list(map(slot.get, map(attrgetter("installment_id"),
+                                               ctx.rows("Receipts")), itertools.repeat(-1)))
+    ctx.link = (ctx.rows("Installments"), ctx.rows("Receipts"), Link(slot, positions))
 
 
 def _check_sums(ctx: _Context) -> None:

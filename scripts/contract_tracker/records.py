@@ -260,6 +260,16 @@ class AvailabilityMonth(NamedTuple):
     src: Source = NO_SOURCE
 
 
+class Link(NamedTuple):
+    """The rows of one sheet that the rows of another name by ID: ``slot[id]`` is the
+    position of the row with that ID, ``positions[j]`` that of the row the j-th row
+    names (-1: it names none). Worked out once by the reader, which checks the names;
+    never changed after."""
+
+    slot: Mapping[str, int]
+    positions: Sequence[int]
+
+
 class SheetColumns(NamedTuple):
     """A sheet's records field by field, as the reader converted them: ``fields[name][j]``
     is ``rows[j].name``. They describe the very tuple ``rows`` and no other (a Book made
@@ -272,6 +282,8 @@ class SheetColumns(NamedTuple):
     # number is a float): ``cells[name][j]`` became ``rows[j].name`` through
     # ``money.to_decimal``, rounded to the fen (with a warning) when it had more decimals
     cells: Mapping[str, Sequence[object]] = MappingProxyType({})
+    # ID field -> (the rows it names, as the book holds them; their Link)
+    links: Mapping[str, tuple[tuple[Any, ...], Link]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +322,17 @@ def field_columns(book: Book, sheet: str, rows: tuple[Any, ...]
         got = found.get(name)
         return list(map(attrgetter(name), rows)) if got is None else got
     return column
+
+
+def link_of(book: Book, sheet: str, rows: tuple[Any, ...], name: str,
+            named: tuple[Any, ...]) -> Link | None:
+    """Which of ``named`` each of ``rows`` names by its field ``name``, as the reader
+    found it, when those are the very rows it found it for; else None."""
+    found = book.columns.get(sheet)
+    if found is None or found.rows is not rows:
+        return None
+    link = found.links.get(name)
+    return link[1] if link is not None and link[0] is named else None
 
 
 def cells_of(book: Book, sheet: str, rows: tuple[Any, ...]

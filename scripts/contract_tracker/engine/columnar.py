@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import repeat
 from operator import attrgetter, eq
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from ..money import FEN, ZERO
-from ..records import Book, Receipt, Source, cells_of, field_columns
+from ..records import Book, Receipt, Source, cells_of, field_columns, link_of
 from ..schema import FEE_PURPOSES
 from .calendar import (
     WORKING_DAYS,
@@ -225,7 +225,10 @@ class _ColumnarLedger(_Ledger):
         self.amounts = column("amount")  # the reader's tuple, not copied: no amount is touched
         fixed = column("due_date")
         self._installment_column = column
-        slot_of = self.slot_of = dict(zip(ids, range(n), strict=True))
+        # which installment each receipt names, as the reader found it checking them
+        self._link = link_of(self.book, "Receipts", self.book.receipts, "installment_id", insts)
+        slot_of = self.slot_of = (dict(zip(ids, range(n), strict=True)) if self._link is None
+                                  else cast(dict[str, int], self._link.slot))
         order = list(index.contracts)
         code_of = self._code_of = dict(zip(order, range(len(order)), strict=True))
         if len(slot_of) != n or not code_of.keys() >= set(cids):
@@ -345,7 +348,10 @@ class _ColumnarLedger(_Ledger):
         slot_get, code_get = self.slot_of.get, self._code_of.get
         m = len(receipts)
         column, cells = _columns(self.book, "Receipts", receipts)
-        pos = np.fromiter(map(slot_get, column("installment_id"), repeat(-1)), np.int64, m)
+        if self._link is not None:
+            pos = np.array(self._link.positions, np.int64)
+        else:
+            pos = np.fromiter(map(slot_get, column("installment_id"), repeat(-1)), np.int64, m)
         rcode = np.fromiter(map(code_get, column("contract_id"), repeat(-1)), np.int64, m)
         rday = _ordinals(column("date"))
         ramount = _fen(column("amount"), cells("amount"))
