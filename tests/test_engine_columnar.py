@@ -253,6 +253,57 @@ def test_the_readers_link_is_what_the_columns_read() -> None:
     assert late_fees(replace(lied, columns={}), SAMPLE_AS_OF)[0].installments.positions() == before
 
 
+def test_the_readers_contract_links_are_what_the_columns_read() -> None:
+    """An installment said by the link to be of a contract with other terms is priced by
+    those (so the parsed books above compare the links' result, not a lookup made
+    again)."""
+    from contract_tracker.engine.context import index_contracts
+    from contract_tracker.parse import parse_book
+    from contract_tracker.records import Link
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(grids_of(sample_book("small")))
+    index, _ = index_contracts(parsed)
+    before = late_fees(parsed, SAMPLE_AS_OF)[0].installments.positions()
+    p = next(p for p, pos in enumerate(before) if pos.fee > 0)
+    mine = index.terms[parsed.installments[p].contract_id]
+    other = next(k for k, c in enumerate(parsed.contracts)
+                 if index.terms[c.contract_id].charged_rate != mine.charged_rate)
+    columns = parsed.columns["Installments"]
+    contracts, link = columns.links["contract_id"]
+    moved = list(link.positions)
+    moved[p] = other
+    lied = replace(parsed, columns={**parsed.columns, "Installments": columns._replace(
+        links={"contract_id": (contracts, Link(link.slot, moved))})})
+    after = late_fees(lied, SAMPLE_AS_OF)[0].installments.positions()
+    assert after[p].fee != before[p].fee
+    assert late_fees(replace(lied, columns={}), SAMPLE_AS_OF)[0].installments.positions() == before
+
+
+def test_the_readers_day_numbers_are_what_the_columns_read() -> None:
+    """A receipt said by the reader's day numbers to be paid later costs more (so the
+    parsed books above compare their result, not dates converted again)."""
+    from contract_tracker.parse import parse_book
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(grids_of(sample_book("small")))
+    before = late_fees(parsed, SAMPLE_AS_OF)[0].installments.positions()
+    columns = parsed.columns["Receipts"]
+    link = columns.links["installment_id"][1]
+    j = next(j for j, r in enumerate(parsed.receipts)
+             if link.positions[j] >= 0 and r.purpose is None and r.date < SAMPLE_AS_OF
+             and before[link.positions[j]].fee > 0)
+    later = list(columns.days["date"])
+    later[j] += 1
+    lied = replace(parsed, columns={**parsed.columns, "Receipts": columns._replace(
+        days={"date": later})})
+    after = late_fees(lied, SAMPLE_AS_OF)[0].installments.positions()
+    assert after[link.positions[j]].fee > before[link.positions[j]].fee
+    assert late_fees(replace(lied, columns={}), SAMPLE_AS_OF)[0].installments.positions() == before
+
+
 def test_a_book_without_the_receipts_sheet_goes_by_the_records() -> None:
     """The reader hands no columns for a sheet it could not read (found in review: the
     empty columns of a missing Receipts sheet were taken for the empty records')."""

@@ -605,7 +605,7 @@ def _columns_match(book: Book) -> None:
     money cells are those the amounts were converted from."""
     from contract_tracker.money import round_fen, to_decimal
     from contract_tracker.parse import COLUMNS_FOR_THE_ENGINE
-    from contract_tracker.records import cells_of, columns_of
+    from contract_tracker.records import cells_of, columns_of, days_of
 
     assert COLUMNS_FOR_THE_ENGINE == ("Installments", "Receipts", "Incidents")
     for sheet in COLUMNS_FOR_THE_ENGINE:
@@ -624,6 +624,13 @@ def _columns_match(book: Book) -> None:
             read = [to_decimal(cell) for cell in cells[name]]
             assert [round_fen(x) if x is not None else None for x in read] == [
                 getattr(r, name) for r in rows], sheet
+        days = days_of(book, sheet, rows)
+        dated = {"Installments": ["due_date"], "Receipts": ["date"]}.get(sheet, [])
+        assert list(days) == dated, sheet
+        for name in dated:
+            assert isinstance(days[name], memoryview) and days[name].format == "q"
+            assert list(days[name]) == [getattr(r, name).toordinal() if getattr(r, name)
+                                        else 0 for r in rows], (sheet, name)
 
 
 def test_the_columns_for_the_engine_are_the_records_fields(mini_grids: Grids) -> None:
@@ -648,6 +655,43 @@ def test_the_money_cells_are_as_the_sheet_held_them(mini_grids: Grids) -> None:
     _columns_match(book)
 
 
+def test_numbers_are_packed_for_the_engine_and_anything_else_is_left_as_it_is() -> None:
+    from contract_tracker.parse import packed
+
+    floats = packed([1.5, 2.0, 0.1 + 0.2, 3], "d")
+    assert isinstance(floats, memoryview) and floats.readonly and floats.format == "d"
+    assert floats.tolist() == [1.5, 2.0, 0.1 + 0.2, 3.0]
+    ints = packed([0, -1, 59_999], "q")
+    assert isinstance(ints, memoryview) and ints.format == "q" and list(ints) == [0, -1, 59_999]
+    for values, code in (([1.0, "2.00"], "d"), ([1.0, None], "d"), ([2**63], "q"),
+                         ([10**400], "d")):
+        assert packed(values, code) is values
+
+
+@pytest.mark.parametrize("drop", [None, ("Installments", 3, "contract_id", "HT-1999-001")])
+def test_amounts_typed_as_numbers_reach_the_engine_packed(
+        mini_grids: Grids, drop: tuple[str, int, str, Any] | None) -> None:
+    """Amounts of an .xlsx (floats) are handed over packed, row for row with the records
+    (also after a check across sheets drops a row); so are the receipts' links."""
+    from contract_tracker.records import cells_of
+
+    for rows in mini_grids.values():
+        for line in rows[1:]:
+            line[:] = [float(v) if isinstance(v, D) else v for v in line]
+    if drop is not None:
+        set_cell(mini_grids, *drop)
+    book, _ = parse_book(mini_grids)
+    for sheet in ("Installments", "Receipts"):
+        rows = getattr(book, sheet.lower())
+        cells = (cells_of(book, sheet, rows) or {})["amount"]
+        assert isinstance(cells, memoryview) and cells.format == "d", sheet
+        assert [D(repr(x)) for x in cells] == [r.amount for r in rows], sheet
+    positions = book.columns["Receipts"].links["installment_id"][1].positions
+    assert isinstance(positions, memoryview) and positions.format == "q"
+    _columns_match(book)
+    _link_matches(book)
+
+
 @pytest.mark.parametrize(("sheet", "row", "key", "value", "why"), [
     ("Installments", 3, "due_date", "2026-13-01", "skipped while reading"),
     ("Installments", 4, "installment_id", "HT-2026-001-1", "a repeated ID, skipped after"),
@@ -667,14 +711,21 @@ def test_the_columns_skip_the_rows_the_records_skip(
 
 
 def _link_matches(book: Book) -> None:
-    """The reader's link from the receipts to the installments they name is the book's."""
+    """The reader's links from the receipts to the installments they name, and from both
+    to their contracts, are the book's."""
+    from contract_tracker.parse import LINKS_FOR_THE_ENGINE
     from contract_tracker.records import link_of
 
-    link = link_of(book, "Receipts", book.receipts, "installment_id", book.installments)
-    assert link is not None
-    assert dict(link.slot) == {r.installment_id: j for j, r in enumerate(book.installments)}
-    assert list(link.positions) == [link.slot.get(r.installment_id, -1) if r.installment_id
-                                    else -1 for r in book.receipts]
+    assert len(LINKS_FOR_THE_ENGINE) == 3
+    for (sheet, key), parent in LINKS_FOR_THE_ENGINE.items():
+        rows, parents = getattr(book, sheet.lower()), getattr(book, parent.lower())
+        link = link_of(book, sheet, rows, key, parents)
+        assert link is not None, (sheet, key)
+        parent_key = type(parents[0])._fields[0]
+        assert dict(link.slot) == {getattr(r, parent_key): j for j, r in enumerate(parents)}
+        assert list(link.positions) == [
+            next(j for j, p in enumerate(parents) if getattr(p, parent_key) == getattr(r, key))
+            if getattr(r, key) else -1 for r in rows], (sheet, key)
 
 
 @pytest.mark.parametrize(("sheet", "row", "key", "value"), [
@@ -683,6 +734,8 @@ def _link_matches(book: Book) -> None:
     ("Receipts", 2, "installment_id", "NOPE"),  # an unknown one: dropped
     ("Installments", 3, "contract_id", "HT-1999-001"),  # an installment dropped
     ("Installments", 2, "due_date", "never"),  # an installment dropped while reading
+    ("Contracts", 3, "end_date", dt.date(2020, 1, 1)),  # a contract dropped, and its rows
+    ("Receipts", 2, "contract_id", "HT-1999-001"),  # a receipt of no contract: dropped
 ])
 def test_the_receipts_link_to_the_installments_they_name(
         mini_grids: Grids, sheet: str, row: int, key: str, value: Any) -> None:

@@ -16,6 +16,7 @@ import functools
 import itertools
 import operator
 import re
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -394,7 +395,8 @@ class TableRead(NamedTuple):
     rejected: dict[str, Source]  # key of each row skipped for its own errors -> its row
     usable: bool  # False: the sheet or a required column is missing
     fields: Mapping[str, list[Any]] = MappingProxyType({})  # field -> values, as ``rows``
-    cells: Mapping[str, list[Any]] = MappingProxyType({})  # money field -> its cells, as read
+    cells: Mapping[str, Sequence[Any]] = MappingProxyType({})  # money field -> its cells (packed)
+    days: Mapping[str, Sequence[int]] = MappingProxyType({})  # date field -> ordinals (packed)
 
 
 class Shared:
@@ -407,6 +409,7 @@ class Shared:
         self.texts: dict[str, str] = {}
         self.dates: dict[dt.date, dt.date] = {}
         self.decimals = _DecimalOf()
+        self.ordinals = _OrdinalOf()
         self._rows: list[int] = []
 
     def row_numbers(self, n: int) -> list[int]:
@@ -414,6 +417,14 @@ class Shared:
         if len(self._rows) < n:
             self._rows.extend(range(len(self._rows) + 2, n + 2))
         return self._rows[:n]
+
+
+class _OrdinalOf(dict[Any, int]):
+    """date -> its day ordinal (None -> 0), each worked out once."""
+
+    def __missing__(self, day: dt.date | None) -> int:
+        number = self[day] = 0 if day is None else day.toordinal()
+        return number
 
 
 class _DecimalOf(dict[float, Decimal]):
@@ -424,8 +435,10 @@ class _DecimalOf(dict[float, Decimal]):
         return number
 
 
-def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) -> TableRead:
-    """Convert one table's rows; rows with errors are reported and left out."""
+def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
+               days: bool = False) -> TableRead:
+    """Convert one table's rows; rows with errors are reported and left out. ``days``:
+    hand over the date fields' day ordinals too (``TableRead.days``), for the engine."""
     if grid is None:
         return TableRead([], [Problem(table.sheet, "", (
             f"sheet is missing: the workbook needs a sheet named '{table.sheet}' "
@@ -484,8 +497,9 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
     fields = [columns[positions.get(f, len(plan))] for f in _field_names(cls)]
     records: list[Row] = list(map(new, zip(*fields, sources, strict=True)))
     # the cells amounts came from, for the engine's fen (floats it can convert in one go)
-    cells = {c.key: raw for (c, _, _), raw in zip(plan, raw_columns, strict=True)
-             if c.kind is Kind.MONEY}
+    cells: dict[str, Sequence[Any]] = {
+        c.key: raw for (c, _, _), raw in zip(plan, raw_columns, strict=True)
+        if c.kind is Kind.MONEY}
     if flagged or blank:
         for j in sorted(flagged - blank):
             src = sources[j]
@@ -511,8 +525,22 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None) ->
         records = list(map(records.__getitem__, kept))
         fields = [list(map(column.__getitem__, kept)) for column in fields]
         cells = {key: list(map(raw.__getitem__, kept)) for key, raw in cells.items()}
-    return TableRead(records, problems, rejected, True,
-                     dict(zip(_field_names(cls), fields, strict=False)), cells)
+    by_name = dict(zip(_field_names(cls), fields, strict=False))
+    ordinal = shared.ordinals.__getitem__
+    return TableRead(records, problems, rejected, True, by_name,
+                     {key: packed(raw, "d") for key, raw in cells.items()},
+                     {c.key: packed(list(map(ordinal, by_name[c.key])), "q")
+                      for c, _, _ in plan if days and c.kind is Kind.DATE})
+
+
+def packed(values: Sequence[Any], typecode: str) -> Sequence[Any]:
+    """``values`` as a read-only array of machine numbers (``array`` typecode ``d``:
+    floats, ``q``: 64-bit integers) when every one converts, else as they are: the
+    engine reads such an array in one go, without touching a Python object per value."""
+    try:
+        return memoryview(array(typecode, values)).toreadonly()
+    except (TypeError, OverflowError):  # text, a blank, a figure past the machine's
+        return values
 
 
 def _holds(values: list[Any], marker: object) -> bool:
@@ -797,7 +825,8 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     for table in schema.DATA_TABLES:
         # grids.get waits while the reader reads this sheet: the checks the sheets before
         # it made ready have run by then
-        read = reads[table.sheet] = read_table(table, grids.get(table.sheet), shared)
+        read = reads[table.sheet] = read_table(table, grids.get(table.sheet), shared,
+                                               days=table.sheet in COLUMNS_FOR_THE_ENGINE)
         problems.extend(read.problems)
         tables[table.sheet] = _unique(table, read.rows, problems)
         if table is schema.AVAILABILITY:
@@ -810,11 +839,10 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     rows = {t.sheet: tuple(ctx.rows(t.sheet)) for t in schema.DATA_TABLES}
     columns = {sheet: SheetColumns(rows[sheet], *_kept_fields(reads[sheet], rows[sheet]))
                for sheet in COLUMNS_FOR_THE_ENGINE if reads[sheet].usable}
-    if ctx.link is not None and "Receipts" in columns:
-        installments, receipts, link = ctx.link
-        if installments is ctx.rows("Installments") and receipts is ctx.rows("Receipts"):
-            columns["Receipts"] = columns["Receipts"]._replace(
-                links={"installment_id": (rows["Installments"], link)})
+    for (sheet, key), parent in LINKS_FOR_THE_ENGINE.items():
+        if sheet in columns and reads[parent].usable:  # the checks' own (unless rows dropped)
+            columns[sheet] = columns[sheet]._replace(links={
+                **columns[sheet].links, key: (rows[parent], ctx.link(sheet, key, parent))})
     book = Book(
         settings=settings,
         clients=rows["Clients"],
@@ -832,22 +860,35 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
 
 COLUMNS_FOR_THE_ENGINE = ("Installments", "Receipts", "Incidents")
 """The sheets whose records the engine reads by whole columns (``Book.columns``)."""
+LINKS_FOR_THE_ENGINE = {
+    ("Installments", "contract_id"): "Contracts",
+    ("Receipts", "contract_id"): "Contracts",
+    ("Receipts", "installment_id"): "Installments",
+}
+"""The IDs whose rows the checks find by position for the engine (``SheetColumns.links``)."""
 
 
-def _kept_fields(read: TableRead, rows: tuple[Row, ...]
-                 ) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
-    """The fields and money cells of ``read`` for the rows of it that were kept (checks
-    after reading drop rows, never reorder or change them)."""
-    def kept(found: Mapping[str, list[Any]]) -> dict[str, tuple[Any, ...]]:
-        if at is None:
-            return {name: tuple(values) for name, values in found.items()}
-        return {name: tuple(map(values.__getitem__, at)) for name, values in found.items()}
+def _table(sheet: str) -> Table:
+    return next(t for t in schema.DATA_TABLES if t.sheet == sheet)
+
+
+def _kept_fields(read: TableRead, rows: tuple[Row, ...]) -> tuple[
+        dict[str, Sequence[Any]], dict[str, Sequence[Any]], dict[str, Sequence[Any]]]:
+    """The fields, money cells and day ordinals of ``read`` for the rows of it that were
+    kept (checks after reading drop rows, never reorder or change them)."""
+    def kept(values: Sequence[Any]) -> Sequence[Any]:
+        if isinstance(values, memoryview):  # packed: stays packed
+            return values if at is None else packed(list(map(values.__getitem__, at)),
+                                                    values.format)
+        return tuple(values) if at is None else tuple(map(values.__getitem__, at))
 
     at = None
     if len(rows) != len(read.rows):
         ids = {id(r) for r in rows}
         at = [j for j, r in enumerate(read.rows) if id(r) in ids]
-    return kept(read.fields), kept(read.cells)
+    return ({name: kept(values) for name, values in read.fields.items()},
+            {name: kept(values) for name, values in read.cells.items()},
+            {name: kept(values) for name, values in read.days.items()})
 
 
 class Check(NamedTuple):
@@ -868,12 +909,27 @@ class _Context:
         self.tables = tables
         self.problems = problems
         self.reads = reads
-        # Receipts' installments by position, for the engine (records.Link), and the
-        # rows they were worked out on
-        self.link: tuple[list[Row], list[Row], Link] | None = None
+        # (sheet, key) -> (the parent's rows, the sheet's rows, which parent row each
+        # names): worked out by the checks, handed to the engine (records.Link)
+        self.links: dict[tuple[str, str], tuple[list[Row], list[Row], Link]] = {}
 
     def rows(self, sheet: str) -> list[Row]:
         return self.tables[sheet]
+
+    def link(self, sheet: str, key: str, parent: str) -> Link:
+        """Which row of ``parent`` each row of ``sheet`` names by ``key`` (its position,
+        -1 for none or an unknown ID), for the rows as they are now: worked out once while
+        neither sheet loses a row. The parent's keys are unique by now (``_unique``)."""
+        rows, parents = self.tables[sheet], self.tables[parent]
+        found = self.links.get((sheet, key))
+        if found is not None and found[0] is parents and found[1] is rows:
+            return found[2]
+        ids = self.column(parent, _table(parent).columns[0].key)
+        slot = dict(zip(ids, range(len(ids)), strict=True))
+        link = Link(slot, packed(list(map(slot.get, self.column(sheet, key),
+                                          itertools.repeat(-1))), "q"))
+        self.links[(sheet, key)] = (parents, rows, link)
+        return link
 
     def column(self, sheet: str, name: str) -> Sequence[Any]:
         """A field of the sheet's rows: the reader's column while no row read has been
@@ -886,14 +942,15 @@ class _Context:
     def keep(self, sheet: str, predicate: Callable[[Row], bool]) -> None:
         """Drop the rows failing ``predicate``; their keys count as skipped rows."""
         kept: list[Row] = []
-        key = next(t for t in schema.DATA_TABLES if t.sheet == sheet).columns[0]
+        key = _table(sheet).columns[0]
         rejected = self.reads[sheet].rejected
         for row in self.tables[sheet]:
             if predicate(row):
                 kept.append(row)
             elif key.unique:
                 rejected.setdefault(getattr(row, key.key), row.src)
-        self.tables[sheet] = kept
+        if len(kept) != len(self.tables[sheet]):  # the same list while no row is dropped
+            self.tables[sheet] = kept
 
     def report(self, row: Row, key: str, message: str, severity: Severity = Severity.ERROR
                ) -> None:
@@ -961,13 +1018,19 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
     A parent skipped for its own errors is named with its row; when the whole parent
     sheet is unusable, its dependants are dropped with one summary, not one per row.
     """
-    parent_table = next(t for t in schema.DATA_TABLES if t.sheet == parent)
-    parent_key = parent_table.columns[0].key
+    parent_key = _table(parent).columns[0].key
+    if (sheet, key) in LINKS_FOR_THE_ENGINE:
+        # the position of each row's parent row: -1 only for a row naming none
+        positions = ctx.link(sheet, key, parent).positions
+        if list(positions).count(-1) == ctx.column(sheet, key).count(None):
+            return
+    else:
+        good = set(ctx.column(parent, parent_key))
+        named = set(ctx.column(sheet, key))
+        named.discard(None)
+        if named <= good:
+            return  # every row names a good parent row (a set test, not a call per row)
     good = set(ctx.column(parent, parent_key))
-    named = set(ctx.column(sheet, key))
-    named.discard(None)
-    if named <= good:
-        return  # every row names a good parent row (a set test, not a call per row)
     read = ctx.reads[parent]
     label = next(t for t in schema.DATA_TABLES if t.sheet == sheet).column(key).zh
     dropped = 0
@@ -1012,34 +1075,27 @@ def _references(sheet: str, key: str, parent: str) -> Check:
 
 
 def _check_receipt_owners(ctx: _Context) -> None:
-    """A receipt naming another contract's installment is skipped. The position of each
-    receipt's installment, worked out for this, is kept for the engine (``records.Link``)."""
-    ids = ctx.column("Installments", "installment_id")
-    slot = dict(zip(ids, range(len(ids)), strict=True))  # IDs are unique by now (_unique)
-    positions = list(map(slot.get, ctx.column("Receipts", "installment_id"),
-                         itertools.repeat(-1)))
+    """A receipt naming another contract's installment is skipped."""
+    positions = ctx.link("Receipts", "installment_id", "Installments").positions
     # The contract of each receipt's installment (None for a receipt naming none): each
     # such receipt differs from its own contract once, every other one must not.
     owner_at = [*ctx.column("Installments", "contract_id"), None]
     owners = list(map(owner_at.__getitem__, positions))
-    if sum(map(operator.ne, owners, ctx.column("Receipts", "contract_id"))) != positions.count(-1):
-        bad = iter(owners)
+    if sum(map(operator.ne, owners, ctx.column("Receipts", "contract_id"))) == list(
+            positions).count(-1):
+        return
+    bad = iter(owners)
 
-        def same_contract(row: Row) -> bool:
-            owner = next(bad)
-            if owner is None or owner == row.contract_id:
-                return True
-            ctx.report(row, "installment_id", (
-                f"分期编号 '{row.installment_id}' belongs to contract {owner}, not "
-                f"{row.contract_id}; row skipped"))
-            return False
+    def same_contract(row: Row) -> bool:
+        owner = next(bad)
+        if owner is None or owner == row.contract_id:
+            return True
+        ctx.report(row, "installment_id", (
+            f"分期编号 '{row.installment_id}' belongs to contract {owner}, not "
+            f"{row.contract_id}; row skipped"))
+        return False
 
-        before = len(ctx.rows("Receipts"))
-        ctx.keep("Receipts", same_contract)
-        if len(ctx.rows("Receipts")) != before:
-            positions = list(map(slot.get, map(attrgetter("installment_id"),
-                                               ctx.rows("Receipts")), itertools.repeat(-1)))
-    ctx.link = (ctx.rows("Installments"), ctx.rows("Receipts"), Link(slot, positions))
+    ctx.keep("Receipts", same_contract)
 
 
 def _check_sums(ctx: _Context) -> None:

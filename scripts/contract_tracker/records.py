@@ -263,8 +263,8 @@ class AvailabilityMonth(NamedTuple):
 class Link(NamedTuple):
     """The rows of one sheet that the rows of another name by ID: ``slot[id]`` is the
     position of the row with that ID, ``positions[j]`` that of the row the j-th row
-    names (-1: it names none). Worked out once by the reader, which checks the names;
-    never changed after."""
+    names (-1: it names none), packed in a read-only array of 64-bit integers. Worked
+    out once by the reader, which checks the names; never changed after."""
 
     slot: Mapping[str, int]
     positions: Sequence[int]
@@ -280,8 +280,11 @@ class SheetColumns(NamedTuple):
     fields: Mapping[str, Sequence[Any]]
     # money field -> the cells it was converted from, as the sheet held them (a typed
     # number is a float): ``cells[name][j]`` became ``rows[j].name`` through
-    # ``money.to_decimal``, rounded to the fen (with a warning) when it had more decimals
+    # ``money.to_decimal``, rounded to the fen (with a warning) when it had more decimals;
+    # packed (``parse.packed``) in a read-only array of floats when every cell is a number
     cells: Mapping[str, Sequence[object]] = MappingProxyType({})
+    # date field -> each row's day ordinal (``date.toordinal``, 0 for none), packed
+    days: Mapping[str, Sequence[int]] = MappingProxyType({})
     # ID field -> (the rows it names, as the book holds them; their Link)
     links: Mapping[str, tuple[tuple[Any, ...], Link]] = MappingProxyType({})
 
@@ -333,6 +336,13 @@ def link_of(book: Book, sheet: str, rows: tuple[Any, ...], name: str,
         return None
     link = found.links.get(name)
     return link[1] if link is not None and link[0] is named else None
+
+
+def days_of(book: Book, sheet: str, rows: tuple[Any, ...]) -> Mapping[str, Sequence[int]]:
+    """The day ordinals of the date fields of ``rows`` (see :class:`SheetColumns`), as
+    the reader worked them out; empty when they are not known."""
+    found = book.columns.get(sheet)
+    return found.days if found is not None and found.rows is rows else {}
 
 
 def cells_of(book: Book, sheet: str, rows: tuple[Any, ...]

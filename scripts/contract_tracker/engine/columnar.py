@@ -9,6 +9,12 @@ them. What numpy does not add up is done by ``_Ledger``'s own code on the same s
 problems of receipts, the contracts redone receipt by receipt in date order (an unnamed
 receipt, an overpaid installment), and the settling of fees received or waived.
 
+Its columns come from the reader when it has them (``records.SheetColumns``: no record is
+touched, and touching 60,000 Python objects that have left the cache costs more than the
+arithmetic): the amounts' float cells and the dates' day ordinals packed in machine
+arrays, and the links its checks worked out (each receipt's installment, each row's
+contract, by position). A book made otherwise has its records read.
+
 It returns None, and the engine runs ``_Ledger``, for a book it does not take: an
 installment ID repeated, an installment of an unknown contract or without a usable due
 date, a date before the holiday data, an amount not a whole number of fen, a negative
@@ -17,8 +23,7 @@ fen (or fen × days, or fen × days × rate × 10**scale, in Python integers whe
 as a formula has too many decimals for 64 bits): nothing is rounded but the fee, half up,
 as clause 7.2 has it. Money comes out equal to ``_Ledger``'s, though its Decimal exponent
 may differ (600.00 made from fen where the records give 600.0); every presentation formats
-it. ``tests/test_engine_columnar.py`` compares both ledgers on
-generated books.
+it. ``tests/test_engine_columnar.py`` compares both ledgers on generated books.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..money import FEN, ZERO
-from ..records import Book, Receipt, Source, cells_of, field_columns, link_of
+from ..records import Book, Receipt, Source, cells_of, days_of, field_columns, link_of
 from ..schema import FEE_PURPOSES
 from .calendar import (
     WORKING_DAYS,
@@ -94,8 +99,12 @@ def _day_table(table: Calendar) -> tuple[Ints, Ints, Ints]:
     return found[1], found[2], found[3]
 
 
-def _ordinals(days: Sequence[dt.date | None]) -> Ints:
-    """Day ordinals (0 for None), each distinct date converted once."""
+def _ordinals(days: Sequence[dt.date | None], known_ordinals: Sequence[int] | None = None
+              ) -> Ints:
+    """Day ordinals (0 for None): the reader's when it worked them out (``SheetColumns.days``),
+    else each distinct date converted once."""
+    if known_ordinals is not None:
+        return _ints(known_ordinals).copy()  # writable: due dates are filled in
     known: dict[dt.date | None, int] = {d: d.toordinal() for d in set(days) if d is not None}
     known[None] = 0
     return np.fromiter(map(known.__getitem__, days), np.int64, len(days))
@@ -121,6 +130,14 @@ def _fen(values: Sequence[Decimal], cells: Sequence[object] | None = None) -> In
     return np.fromiter(map(fen.__getitem__, values), np.int64, len(values))
 
 
+def _ints(values: Sequence[int]) -> Ints:
+    """Integers as an array: read in place when the reader packed them (``parse.packed``)."""
+    if isinstance(values, memoryview) and values.format == "q":
+        found: Ints = np.frombuffer(values, np.int64)
+        return found
+    return np.array(values, np.int64)
+
+
 _FLOATS_EXACT_BELOW = 2.0**44
 """Below this (1.76e13 yuan), floats are closer together than a hundredth, so a float
 within a hundredth of a whole number of fen is the one its two-decimal figure parses to."""
@@ -131,9 +148,12 @@ def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
     in one go, when every cell is a float from 0 to 1.76e13 whose figure has at most two
     decimals, so that ``Decimal(repr(x))`` (``money.to_decimal``), the amount read, is
     exactly fen / 100; else None (text, a blank, more decimals: the reader rounded those)."""
-    if not all(map(float.__instancecheck__, cells)):
+    if isinstance(cells, memoryview) and cells.format == "d":  # numbers packed by the reader
+        floats = np.frombuffer(cells, np.float64)
+    elif all(map(float.__instancecheck__, cells)):
+        floats = np.array(cells, np.float64)
+    else:
         return None
-    floats = np.array(cells, np.float64)
     if not ((floats >= 0) & (floats < _FLOATS_EXACT_BELOW)).all():
         return None  # NaN and infinity too
     fen = np.rint(floats * 100)
@@ -143,11 +163,13 @@ def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
     return whole
 
 
-def _columns(book: Book, sheet: str, rows: tuple[Any, ...]
-             ) -> tuple[Callable[[str], Sequence[Any]], Callable[[str], Sequence[object] | None]]:
-    """The fields of ``rows`` as columns (``records.field_columns``), and the cells a
-    money field was read from, when known."""
-    return field_columns(book, sheet, rows), (cells_of(book, sheet, rows) or {}).get
+def _columns(book: Book, sheet: str, rows: tuple[Any, ...]) -> tuple[
+        Callable[[str], Sequence[Any]], Callable[[str], Sequence[object] | None],
+        Callable[[str], Sequence[int] | None]]:
+    """The fields of ``rows`` as columns (``records.field_columns``); the cells a money
+    field was read from, and the day ordinals of a date field, when the reader gave them."""
+    return (field_columns(book, sheet, rows), (cells_of(book, sheet, rows) or {}).get,
+            days_of(book, sheet, rows).get)
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -219,9 +241,9 @@ class _ColumnarLedger(_Ledger):
         """Positions, contracts, amounts in fen, due dates and last days not late."""
         insts, index = self.insts, self.index
         n = len(insts)
-        column, cells = _columns(self.book, "Installments", insts)
+        column, cells, ordinals = _columns(self.book, "Installments", insts)
         ids = column("installment_id")
-        cids = self.cids = list(column("contract_id"))
+        cids = self.cids = column("contract_id")  # as self.amounts
         self.amounts = column("amount")  # the reader's tuple, not copied: no amount is touched
         fixed = column("due_date")
         self._installment_column = column
@@ -231,18 +253,25 @@ class _ColumnarLedger(_Ledger):
                                   else cast(dict[str, int], self._link.slot))
         order = list(index.contracts)
         code_of = self._code_of = dict(zip(order, range(len(order)), strict=True))
-        if len(slot_of) != n or not code_of.keys() >= set(cids):
+        found = self._contracts_of("Installments", insts)
+        if found is not None:
+            code = found
+            if len(slot_of) != n or (code < 0).any():
+                raise _NotColumnar  # (as below)
+        elif len(slot_of) != n or not code_of.keys() >= set(cids):
             raise _NotColumnar  # repeated IDs, unknown contracts: _Ledger's problems
+        else:
+            code = np.fromiter(map(code_of.__getitem__, cids), np.int64, n)
+        self._code = code
         self.valid = [True] * n
         self.all_valid = True
-        code = self._code = np.fromiter(map(code_of.__getitem__, cids), np.int64, n)
         terms = self._terms = list(map(index.terms.__getitem__, order))
         move = np.fromiter((t.move_due_off_rest_days for t in terms), np.bool_, len(terms))[code]
         grace = np.fromiter((t.grace_days or 0 for t in terms), np.int64, len(terms))
         self._amount = _fen(self.amounts, cells("amount"))
 
         # every due date as a rule: (base, N, working days?) with the contract's move
-        base = _ordinals(fixed)
+        base = _ordinals(fixed, ordinals("due_date"))
         is_fixed = base > 0
         days = np.zeros(n, np.int64)
         working = np.zeros(n, np.bool_)
@@ -262,6 +291,14 @@ class _ColumnarLedger(_Ledger):
         self.problems.extend(provisional_problems(provisional, self.as_of))
         self._due = due
         self._last_ok = due + grace[code]
+
+    def _contracts_of(self, sheet: str, rows: tuple[Any, ...]) -> Ints | None:
+        """Each row's contract by its position, as the reader found it checking the rows
+        (``index.contracts`` is ``book.contracts`` when no contract ID repeats), or None."""
+        if len(self.index.contracts) != len(self.book.contracts):
+            return None
+        found = link_of(self.book, sheet, rows, "contract_id", self.book.contracts)
+        return None if found is None else _ints(found.positions)
 
     def _rules(self, ks: Ints, base: Ints, days: Ints, working: Flags) -> None:
         """(base, N, working days?) of prepayments and final payments without a date of
@@ -347,13 +384,15 @@ class _ColumnarLedger(_Ledger):
         day = as_of.toordinal()
         slot_get, code_get = self.slot_of.get, self._code_of.get
         m = len(receipts)
-        column, cells = _columns(self.book, "Receipts", receipts)
+        column, cells, ordinals = _columns(self.book, "Receipts", receipts)
         if self._link is not None:
-            pos = np.array(self._link.positions, np.int64)
+            pos = _ints(self._link.positions)
         else:
             pos = np.fromiter(map(slot_get, column("installment_id"), repeat(-1)), np.int64, m)
-        rcode = np.fromiter(map(code_get, column("contract_id"), repeat(-1)), np.int64, m)
-        rday = _ordinals(column("date"))
+        found = self._contracts_of("Receipts", receipts)
+        rcode = found if found is not None else np.fromiter(
+            map(code_get, column("contract_id"), repeat(-1)), np.int64, m)
+        rday = _ordinals(column("date"), ordinals("date"))
         ramount = _fen(column("amount"), cells("amount"))
         purposes = column("purpose")
         is_fee = np.zeros(m, np.bool_)

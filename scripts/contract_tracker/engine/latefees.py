@@ -35,8 +35,8 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
 
 Implementation: ``late_fees`` runs ``columnar.columnar_ledger`` first: the same state by
 whole columns in numpy (money in fen, days as ordinals), reading the reader's columns of
-Installments and Receipts where the book has them (amounts in fen from the float cells
-they were read from, when exact); it hands the exceptions below to this
+Installments and Receipts where the book has them (see its docstring); it hands the
+exceptions below to this
 module's code and a book it does not take to ``_Ledger`` whole. ``_Ledger``: in the
 common case (each receipt names an installment of its own
 contract and none is overpaid) allocation does not depend on order, so receipts are
@@ -435,7 +435,8 @@ class _Ledger:
         contracts, terms_of, insts = self.index.contracts, self.index.terms, self.insts
         n = len(insts)
         ids = list(map(_IID, insts))
-        cids = self.cids = list(map(_CID, insts))
+        cids: Sequence[str] = list(map(_CID, insts))
+        self.cids = cids
         self.amounts: Sequence[Decimal] = list(map(_AMOUNT, insts))
         fixed = list(map(_DUE, insts))
         valid = self.valid = [True] * n
