@@ -36,10 +36,9 @@ Rules, every one a per-contract setting with a Settings default (see ``terms.py`
 Implementation: ``late_fees`` runs ``columnar.columnar_ledger`` first: the same state by
 whole columns in numpy (money in fen, days as ordinals), reading the reader's columns of
 Installments and Receipts where the book has them (see its docstring); it hands the
-exceptions below to this
-module's code and a book it does not take to ``_Ledger`` whole. ``_Ledger``: in the
-common case (each receipt names an installment of its own
-contract and none is overpaid) allocation does not depend on order, so receipts are
+exceptions below to this module's code and a book it does not take to ``_Ledger`` whole.
+``_Ledger``: in the common case (each receipt names an installment of its own contract
+and none is overpaid) allocation does not depend on order, so receipts are
 simply added up in one pass, which also weighs each part paid late (part × days late);
 contracts with an unnamed receipt or an overpaid installment are then redone receipt by
 receipt in date order, the rule as stated. Only the installments not paid exactly in
