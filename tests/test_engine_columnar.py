@@ -177,6 +177,22 @@ def test_books_the_columns_do_not_take_go_to_the_ledger_with_the_same_result(
     assert not assert_same(b, AS_OF)
 
 
+@pytest.mark.parametrize("other_days", [None, 30])
+def test_a_rule_is_read_whether_or_not_every_contract_gives_its_days(
+        other_days: int | None) -> None:
+    """A prepayment due 10 working days after signing, beside a contract without a rule
+    of its own (its days not typed) or with one: the columns take both books."""
+    b = book(inst("P-1", "100.00", None, kind="prepayment"),
+             inst("Q-1", "100.00", "2026-03-31", cid="HT-2", row=3),
+             receipt("SK-1", "2026-02-10", "100.00", "P-1"),
+             contracts=(contract(prepay_days=10, prepay_day_type="working"),
+                        contract("HT-2", row=3, prepay_days=other_days)))
+    assert _columnar(b, AS_OF) is not None
+    assert assert_same(b, AS_OF)
+    first = late_fees(b, AS_OF)[0].installments.positions()[0]
+    assert first.due_date == dt.date(2026, 1, 19)  # 2026-01-05 + 10 working days
+
+
 def test_a_negative_rate_goes_to_the_ledger() -> None:
     b = book(inst("P-1", "100.00", "2026-03-31"),
              contracts=(contract(late_fee_rate=Decimal("-0.001")),))

@@ -322,8 +322,9 @@ class _ColumnarLedger(_Ledger):
             cc = code[mine]
             if not (whole & known & (base_c > 0))[cc].all():
                 raise _NotColumnar
-            n_c = np.array([x if w else 0 for x, w in zip(ns, whole.tolist(), strict=True)],
-                           np.int64)
+            n_c = (np.array(ns, np.int64) if whole.all() else  # N typed everywhere
+                   np.array([x if w else 0 for x, w in zip(ns, whole.tolist(), strict=True)],
+                            np.int64))
             working_c = np.fromiter(map(eq, types, repeat(WORKING_DAYS)), np.bool_, len(types))
             base[mine] = base_c[cc]
             days[mine] = n_c[cc]
