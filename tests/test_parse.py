@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from decimal import Decimal as D
 from typing import Any
 
@@ -628,7 +629,7 @@ def _columns_match(book: Book) -> None:
         dated = {"Installments": ["due_date"], "Receipts": ["date"]}.get(sheet, [])
         assert list(days) == dated, sheet
         for name in dated:
-            assert isinstance(days[name], memoryview) and days[name].format == "q"
+            assert isinstance(days[name], array) and days[name].typecode == "q"
             assert list(days[name]) == [getattr(r, name).toordinal() if getattr(r, name)
                                         else 0 for r in rows], (sheet, name)
 
@@ -659,10 +660,10 @@ def test_numbers_are_packed_for_the_engine_and_anything_else_is_left_as_it_is() 
     from contract_tracker.parse import packed
 
     floats = packed([1.5, 2.0, 0.1 + 0.2, 3], "d")
-    assert isinstance(floats, memoryview) and floats.readonly and floats.format == "d"
+    assert isinstance(floats, array) and floats.typecode == "d"
     assert floats.tolist() == [1.5, 2.0, 0.1 + 0.2, 3.0]
     ints = packed([0, -1, 59_999], "q")
-    assert isinstance(ints, memoryview) and ints.format == "q" and list(ints) == [0, -1, 59_999]
+    assert isinstance(ints, array) and ints.typecode == "q" and list(ints) == [0, -1, 59_999]
     for values, code in (([1.0, "2.00"], "d"), ([1.0, None], "d"), ([2**63], "q"),
                          ([10**400], "d")):
         assert packed(values, code) is values
@@ -684,10 +685,10 @@ def test_amounts_typed_as_numbers_reach_the_engine_packed(
     for sheet in ("Installments", "Receipts"):
         rows = getattr(book, sheet.lower())
         cells = (cells_of(book, sheet, rows) or {})["amount"]
-        assert isinstance(cells, memoryview) and cells.format == "d", sheet
+        assert isinstance(cells, array) and cells.typecode == "d", sheet
         assert [D(repr(x)) for x in cells] == [r.amount for r in rows], sheet
     positions = book.columns["Receipts"].links["installment_id"][1].positions
-    assert isinstance(positions, memoryview) and positions.format == "q"
+    assert isinstance(positions, array) and positions.typecode == "q"
     _columns_match(book)
     _link_matches(book)
 
@@ -777,3 +778,19 @@ def test_columns_do_not_apply_to_other_records(mini_grids: Grids) -> None:
     assert columns_of(other, "Receipts", other.receipts) is None
     assert columns_of(other, "Installments", other.installments) is not None
     assert other == replace(book, receipts=book.receipts[:1], columns={})
+
+
+def test_a_book_with_the_readers_columns_pickles(mini_grids: Grids) -> None:
+    """The columns handed to the engine (packed arrays, links) keep a Book picklable,
+    as it was before they existed (found in review: a memoryview did not pickle)."""
+    import pickle
+
+    for rows in mini_grids.values():
+        for line in rows[1:]:
+            line[:] = [float(v) if isinstance(v, D) else v for v in line]
+    book, _ = parse_book(mini_grids)
+    again = pickle.loads(pickle.dumps(book))
+    assert again == book
+    assert again.columns["Receipts"].cells["amount"] == book.columns["Receipts"].cells["amount"]
+    assert list(again.columns["Receipts"].links["installment_id"][1].positions) == list(
+        book.columns["Receipts"].links["installment_id"][1].positions)

@@ -534,11 +534,12 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
 
 
 def packed(values: Sequence[Any], typecode: str) -> Sequence[Any]:
-    """``values`` as a read-only array of machine numbers (``array`` typecode ``d``:
-    floats, ``q``: 64-bit integers) when every one converts, else as they are: the
-    engine reads such an array in one go, without touching a Python object per value."""
+    """``values`` as an array of machine numbers (``array`` typecode ``d``: floats, ``q``:
+    64-bit integers) when every one converts, else as they are: the engine reads such an
+    array in one go, without touching a Python object per value. Nothing changes it once
+    made (an array, not a memoryview, so that a Book still pickles)."""
     try:
-        return memoryview(array(typecode, values)).toreadonly()
+        return array(typecode, values)
     except (TypeError, OverflowError):  # text, a blank, a figure past the machine's
         return values
 
@@ -837,7 +838,7 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
     problems.extend(checks.finish())
     ctx = checks.ctx
     rows = {t.sheet: tuple(ctx.rows(t.sheet)) for t in schema.DATA_TABLES}
-    columns = {sheet: SheetColumns(rows[sheet], *_kept_fields(reads[sheet], rows[sheet]))
+    columns = {sheet: SheetColumns(rows[sheet], *_kept_fields(reads[sheet], rows[sheet]), {})
                for sheet in COLUMNS_FOR_THE_ENGINE if reads[sheet].usable}
     for (sheet, key), parent in LINKS_FOR_THE_ENGINE.items():
         if sheet in columns and reads[parent].usable:  # the checks' own (unless rows dropped)
@@ -877,9 +878,9 @@ def _kept_fields(read: TableRead, rows: tuple[Row, ...]) -> tuple[
     """The fields, money cells and day ordinals of ``read`` for the rows of it that were
     kept (checks after reading drop rows, never reorder or change them)."""
     def kept(values: Sequence[Any]) -> Sequence[Any]:
-        if isinstance(values, memoryview):  # packed: stays packed
-            return values if at is None else packed(list(map(values.__getitem__, at)),
-                                                    values.format)
+        if isinstance(values, array):  # packed: stays packed
+            return values if at is None else array(values.typecode,
+                                                   map(values.__getitem__, at))
         return tuple(values) if at is None else tuple(map(values.__getitem__, at))
 
     at = None

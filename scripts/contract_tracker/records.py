@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 
@@ -263,8 +262,8 @@ class AvailabilityMonth(NamedTuple):
 class Link(NamedTuple):
     """The rows of one sheet that the rows of another name by ID: ``slot[id]`` is the
     position of the row with that ID, ``positions[j]`` that of the row the j-th row
-    names (-1: it names none), packed in a read-only array of 64-bit integers. Worked
-    out once by the reader, which checks the names; never changed after."""
+    names (-1: it names none), packed in an array of 64-bit integers. Worked out once by
+    the reader, which checks the names; never changed after."""
 
     slot: Mapping[str, int]
     positions: Sequence[int]
@@ -281,12 +280,12 @@ class SheetColumns(NamedTuple):
     # money field -> the cells it was converted from, as the sheet held them (a typed
     # number is a float): ``cells[name][j]`` became ``rows[j].name`` through
     # ``money.to_decimal``, rounded to the fen (with a warning) when it had more decimals;
-    # packed (``parse.packed``) in a read-only array of floats when every cell is a number
-    cells: Mapping[str, Sequence[object]] = MappingProxyType({})
+    # packed (``parse.packed``) in an array of floats when every cell is a number
+    cells: Mapping[str, Sequence[object]]
     # date field -> each row's day ordinal (``date.toordinal``, 0 for none), packed
-    days: Mapping[str, Sequence[int]] = MappingProxyType({})
+    days: Mapping[str, Sequence[int]]
     # ID field -> (the rows it names, as the book holds them; their Link)
-    links: Mapping[str, tuple[tuple[Any, ...], Link]] = MappingProxyType({})
+    links: Mapping[str, tuple[tuple[Any, ...], Link]]
 
 
 @dataclass(frozen=True, slots=True)

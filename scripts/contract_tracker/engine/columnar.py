@@ -29,6 +29,7 @@ it. ``tests/test_engine_columnar.py`` compares both ledgers on generated books.
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -132,8 +133,9 @@ def _fen(values: Sequence[Decimal], cells: Sequence[object] | None = None) -> In
 
 def _ints(values: Sequence[int]) -> Ints:
     """Integers as an array: read in place when the reader packed them (``parse.packed``)."""
-    if isinstance(values, memoryview) and values.format == "q":
+    if isinstance(values, array) and values.typecode == "q":
         found: Ints = np.frombuffer(values, np.int64)
+        found.flags.writeable = False  # a view of the book's own
         return found
     return np.array(values, np.int64)
 
@@ -148,7 +150,7 @@ def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
     in one go, when every cell is a float from 0 to 1.76e13 whose figure has at most two
     decimals, so that ``Decimal(repr(x))`` (``money.to_decimal``), the amount read, is
     exactly fen / 100; else None (text, a blank, more decimals: the reader rounded those)."""
-    if isinstance(cells, memoryview) and cells.format == "d":  # numbers packed by the reader
+    if isinstance(cells, array) and cells.typecode == "d":  # numbers packed by the reader
         floats = np.frombuffer(cells, np.float64)
     elif all(map(float.__instancecheck__, cells)):
         floats = np.array(cells, np.float64)
