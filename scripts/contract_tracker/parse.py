@@ -1021,19 +1021,17 @@ def _check_reference(ctx: _Context, sheet: str, key: str, parent: str,
     """
     parent_key = _table(parent).columns[0].key
     if (sheet, key) in LINKS_FOR_THE_ENGINE:
-        # the position of each row's parent row: -1 only for a row naming none
-        positions = ctx.link(sheet, key, parent).positions
-        if list(positions).count(-1) == ctx.column(sheet, key).count(None):
+        # each row's parent row by position (kept for the engine): -1 only for no name
+        if ctx.link(sheet, key, parent).positions.count(-1) == ctx.column(sheet, key).count(None):
             return
     else:
-        good = set(ctx.column(parent, parent_key))
         named = set(ctx.column(sheet, key))
         named.discard(None)
-        if named <= good:
+        if named <= set(ctx.column(parent, parent_key)):
             return  # every row names a good parent row (a set test, not a call per row)
     good = set(ctx.column(parent, parent_key))
     read = ctx.reads[parent]
-    label = next(t for t in schema.DATA_TABLES if t.sheet == sheet).column(key).zh
+    label = _table(sheet).column(key).zh
     dropped = 0
 
     def keep(row: Row) -> bool:
@@ -1082,8 +1080,7 @@ def _check_receipt_owners(ctx: _Context) -> None:
     # such receipt differs from its own contract once, every other one must not.
     owner_at = [*ctx.column("Installments", "contract_id"), None]
     owners = list(map(owner_at.__getitem__, positions))
-    if sum(map(operator.ne, owners, ctx.column("Receipts", "contract_id"))) == list(
-            positions).count(-1):
+    if sum(map(operator.ne, owners, ctx.column("Receipts", "contract_id"))) == positions.count(-1):
         return
     bad = iter(owners)
 

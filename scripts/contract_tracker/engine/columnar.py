@@ -147,9 +147,10 @@ within a hundredth of a whole number of fen is the one its two-decimal figure pa
 
 def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
     """Amounts in fen from the cells the reader converted (``records.SheetColumns.cells``),
-    in one go, when every cell is a float from 0 to 1.76e13 whose figure has at most two
-    decimals, so that ``Decimal(repr(x))`` (``money.to_decimal``), the amount read, is
-    exactly fen / 100; else None (text, a blank, more decimals: the reader rounded those)."""
+    in one go, when every cell is a number (a float, or packed by the reader as one) from 0
+    to 1.76e13 whose figure has at most two decimals, so that ``Decimal(repr(x))``
+    (``money.to_decimal``; an int converts exactly), the amount read, is exactly fen / 100;
+    else None (text, a blank, more decimals: the reader rounded those)."""
     if isinstance(cells, array) and cells.typecode == "d":  # numbers packed by the reader
         floats = np.frombuffer(cells, np.float64)
     elif all(map(float.__instancecheck__, cells)):
