@@ -320,6 +320,24 @@ def test_the_readers_day_numbers_are_what_the_columns_read() -> None:
     assert late_fees(replace(lied, columns={}), SAMPLE_AS_OF)[0].installments.positions() == before
 
 
+def test_an_index_of_the_contracts_in_another_order_is_not_read_by_position() -> None:
+    """The contract links are positions in the book's contracts: an index made from them
+    in another order (late_fees takes any) must not be read by position (found in review)."""
+    from contract_tracker.engine.context import index_contracts
+    from contract_tracker.parse import parse_book
+
+    from .conftest import grids_of
+
+    parsed, _ = parse_book(grids_of(sample_book("small")))
+    index, _ = index_contracts(replace(parsed, contracts=parsed.contracts[::-1]))
+    fees = late_fees(parsed, SAMPLE_AS_OF, index)[0]
+    assert type(fees.installments._ledger).__name__ == "_ColumnarLedger"
+    assert fees.installments.positions() == late_fees(
+        parsed, SAMPLE_AS_OF, index, columnar=False)[0].installments.positions()
+    assert fees.installments.positions() == late_fees(
+        parsed, SAMPLE_AS_OF)[0].installments.positions()
+
+
 def test_a_book_without_the_receipts_sheet_goes_by_the_records() -> None:
     """The reader hands no columns for a sheet it could not read (found in review: the
     empty columns of a missing Receipts sheet were taken for the empty records')."""

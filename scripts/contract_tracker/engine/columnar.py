@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import repeat
-from operator import attrgetter, eq
+from operator import attrgetter, eq, is_
 from typing import Any, cast
 
 import numpy as np
@@ -296,9 +296,12 @@ class _ColumnarLedger(_Ledger):
         self._last_ok = due + grace[code]
 
     def _contracts_of(self, sheet: str, rows: tuple[Any, ...]) -> Ints | None:
-        """Each row's contract by its position, as the reader found it checking the rows
-        (``index.contracts`` is ``book.contracts`` when no contract ID repeats), or None."""
-        if len(self.index.contracts) != len(self.book.contracts):
+        """Each row's contract by its position, as the reader found it checking the rows,
+        when ``index.contracts`` holds the book's contracts in their order (it does when
+        no contract ID repeats and it was made from this book), else None."""
+        contracts = self.book.contracts
+        if len(self.index.contracts) != len(contracts) or not all(
+                map(is_, self.index.contracts.values(), contracts)):
             return None
         found = link_of(self.book, sheet, rows, "contract_id", self.book.contracts)
         return None if found is None else _ints(found.positions)
