@@ -606,7 +606,7 @@ def _columns_match(book: Book) -> None:
     money cells are those the amounts were converted from."""
     from contract_tracker.money import round_fen, to_decimal
     from contract_tracker.parse import COLUMNS_FOR_THE_ENGINE
-    from contract_tracker.records import cells_of, columns_of, days_of
+    from contract_tracker.records import columns_of, sheet_columns
 
     assert COLUMNS_FOR_THE_ENGINE == ("Installments", "Receipts", "Incidents")
     for sheet in COLUMNS_FOR_THE_ENGINE:
@@ -617,15 +617,16 @@ def _columns_match(book: Book) -> None:
         assert sorted(fields) == sorted(names)
         for name in names:
             assert list(fields[name]) == [getattr(r, name) for r in rows], (sheet, name)
-        cells = cells_of(book, sheet, rows)
-        assert cells is not None
+        found = sheet_columns(book, sheet, rows)
+        assert found is not None
+        cells = found.cells
         money = ["amount"] if sheet != "Incidents" else []
         assert list(cells) == money, sheet
         for name in money:
             read = [to_decimal(cell) for cell in cells[name]]
             assert [round_fen(x) if x is not None else None for x in read] == [
                 getattr(r, name) for r in rows], sheet
-        days = days_of(book, sheet, rows)
+        days = found.days
         dated = {"Installments": ["due_date"], "Receipts": ["date"]}.get(sheet, [])
         assert list(days) == dated, sheet
         for name in dated:
@@ -643,14 +644,15 @@ def test_the_money_cells_are_as_the_sheet_held_them(mini_grids: Grids) -> None:
     """The engine gets the cells amounts were read from as they were, a number typed
     with more decimals than a fen or an amount typed as text too (it then uses the
     Decimals)."""
-    from contract_tracker.records import cells_of
+    from contract_tracker.records import sheet_columns
 
     set_cell(mini_grids, "Receipts", 2, "amount", "1,000.00")
     set_cell(mini_grids, "Receipts", 3, "amount", 250000.005)
     book, problems = parse_book(mini_grids)
     assert any("250000.005 has more than two decimals" in p.message for p in problems)
-    cells = cells_of(book, "Receipts", book.receipts)
-    assert cells is not None
+    found = sheet_columns(book, "Receipts", book.receipts)
+    assert found is not None
+    cells = found.cells
     assert cells["amount"][:2] == ("1,000.00", 250000.005)
     assert [r.amount for r in book.receipts[:2]] == [D("1000.00"), D("250000.01")]
     _columns_match(book)
@@ -674,7 +676,7 @@ def test_amounts_typed_as_numbers_reach_the_engine_packed(
         mini_grids: Grids, drop: tuple[str, int, str, Any] | None) -> None:
     """Amounts of an .xlsx (floats) are handed over packed, row for row with the records
     (also after a check across sheets drops a row); so are the receipts' links."""
-    from contract_tracker.records import cells_of
+    from contract_tracker.records import sheet_columns
 
     for rows in mini_grids.values():
         for line in rows[1:]:
@@ -684,7 +686,9 @@ def test_amounts_typed_as_numbers_reach_the_engine_packed(
     book, _ = parse_book(mini_grids)
     for sheet in ("Installments", "Receipts"):
         rows = getattr(book, sheet.lower())
-        cells = (cells_of(book, sheet, rows) or {})["amount"]
+        found = sheet_columns(book, sheet, rows)
+        assert found is not None
+        cells = found.cells["amount"]
         assert isinstance(cells, array) and cells.typecode == "d", sheet
         assert [D(repr(x)) for x in cells] == [r.amount for r in rows], sheet
     positions = book.columns["Receipts"].links["installment_id"][1].positions

@@ -436,9 +436,9 @@ class _DecimalOf(dict[float, Decimal]):
 
 
 def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
-               days: bool = False) -> TableRead:
-    """Convert one table's rows; rows with errors are reported and left out. ``days``:
-    hand over the date fields' day ordinals too (``TableRead.days``), for the engine."""
+               engine: bool = False) -> TableRead:
+    """Convert one table's rows; rows with errors are reported and left out. ``engine``:
+    hand over what the engine reads in one go too (``TableRead.cells`` and ``.days``)."""
     if grid is None:
         return TableRead([], [Problem(table.sheet, "", (
             f"sheet is missing: the workbook needs a sheet named '{table.sheet}' "
@@ -499,7 +499,7 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
     # the cells amounts came from, for the engine's fen (floats it can convert in one go)
     cells: dict[str, Sequence[Any]] = {
         c.key: raw for (c, _, _), raw in zip(plan, raw_columns, strict=True)
-        if c.kind is Kind.MONEY}
+        if engine and c.kind is Kind.MONEY}
     if flagged or blank:
         for j in sorted(flagged - blank):
             src = sources[j]
@@ -530,7 +530,7 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
     return TableRead(records, problems, rejected, True, by_name,
                      {key: packed(raw, "d") for key, raw in cells.items()},
                      {c.key: packed(list(map(ordinal, by_name[c.key])), "q")
-                      for c, _, _ in plan if days and c.kind is Kind.DATE})
+                      for c, _, _ in plan if engine and c.kind is Kind.DATE})
 
 
 def packed(values: Sequence[Any], typecode: str) -> Sequence[Any]:
@@ -827,7 +827,7 @@ def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
         # grids.get waits while the reader reads this sheet: the checks the sheets before
         # it made ready have run by then
         read = reads[table.sheet] = read_table(table, grids.get(table.sheet), shared,
-                                               days=table.sheet in COLUMNS_FOR_THE_ENGINE)
+                                               engine=table.sheet in COLUMNS_FOR_THE_ENGINE)
         problems.extend(read.problems)
         tables[table.sheet] = _unique(table, read.rows, problems)
         if table is schema.AVAILABILITY:

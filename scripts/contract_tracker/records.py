@@ -307,11 +307,17 @@ class Book:
                                                 repr=False)
 
 
-def columns_of(book: Book, sheet: str, rows: tuple[Any, ...]
-               ) -> Mapping[str, Sequence[Any]] | None:
+def sheet_columns(book: Book, sheet: str, rows: tuple[Any, ...]) -> SheetColumns | None:
     """The reader's columns of ``sheet`` when they are those of ``rows``, else None."""
     found = book.columns.get(sheet)
-    return found.fields if found is not None and found.rows is rows else None
+    return found if found is not None and found.rows is rows else None
+
+
+def columns_of(book: Book, sheet: str, rows: tuple[Any, ...]
+               ) -> Mapping[str, Sequence[Any]] | None:
+    """The reader's fields of ``rows`` (see :func:`sheet_columns`), or None."""
+    found = sheet_columns(book, sheet, rows)
+    return None if found is None else found.fields
 
 
 def field_columns(book: Book, sheet: str, rows: tuple[Any, ...]
@@ -330,23 +336,6 @@ def link_of(book: Book, sheet: str, rows: tuple[Any, ...], name: str,
             named: tuple[Any, ...]) -> Link | None:
     """Which of ``named`` each of ``rows`` names by its field ``name``, as the reader
     found it, when those are the very rows it found it for; else None."""
-    found = book.columns.get(sheet)
-    if found is None or found.rows is not rows:
-        return None
-    link = found.links.get(name)
+    found = sheet_columns(book, sheet, rows)
+    link = None if found is None else found.links.get(name)
     return link[1] if link is not None and link[0] is named else None
-
-
-def days_of(book: Book, sheet: str, rows: tuple[Any, ...]) -> Mapping[str, Sequence[int]]:
-    """The day ordinals of the date fields of ``rows`` (see :class:`SheetColumns`), as
-    the reader worked them out; empty when they are not known."""
-    found = book.columns.get(sheet)
-    return found.days if found is not None and found.rows is rows else {}
-
-
-def cells_of(book: Book, sheet: str, rows: tuple[Any, ...]
-             ) -> Mapping[str, Sequence[object]] | None:
-    """The cells the reader converted the money fields of ``rows`` from (see
-    :class:`SheetColumns`), or None."""
-    found = book.columns.get(sheet)
-    return found.cells if found is not None and found.rows is rows else None

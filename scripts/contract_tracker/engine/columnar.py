@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..money import FEN, ZERO
-from ..records import Book, Receipt, Source, cells_of, days_of, field_columns, link_of
+from ..records import Book, Receipt, Source, field_columns, link_of, sheet_columns
 from ..schema import FEE_PURPOSES
 from .calendar import (
     WORKING_DAYS,
@@ -112,9 +112,9 @@ def _ordinals(days: Sequence[dt.date | None], known_ordinals: Sequence[int] | No
 
 
 def _fen(values: Sequence[Decimal], cells: Sequence[object] | None = None) -> Ints:
-    """Amounts in fen: from the cells they were read from when those are floats that
-    convert exactly (:func:`_fen_of_floats`), else from the Decimals, each distinct amount
-    converted once."""
+    """Amounts in fen: from the cells they were read from when the reader packed them and
+    they convert exactly (:func:`_fen_of_floats`), else from the Decimals, each distinct
+    amount converted once."""
     if cells is not None:
         found = _fen_of_floats(cells)
         if found is not None:
@@ -147,16 +147,14 @@ within a hundredth of a whole number of fen is the one its two-decimal figure pa
 
 def _fen_of_floats(cells: Sequence[object]) -> Ints | None:
     """Amounts in fen from the cells the reader converted (``records.SheetColumns.cells``),
-    in one go, when every cell is a number (a float, or packed by the reader as one) from 0
-    to 1.76e13 whose figure has at most two decimals, so that ``Decimal(repr(x))``
-    (``money.to_decimal``; an int converts exactly), the amount read, is exactly fen / 100;
-    else None (text, a blank, more decimals: the reader rounded those)."""
-    if isinstance(cells, array) and cells.typecode == "d":  # numbers packed by the reader
-        floats = np.frombuffer(cells, np.float64)
-    elif all(map(float.__instancecheck__, cells)):
-        floats = np.array(cells, np.float64)
-    else:
+    in one go, when it packed them as floats (every cell a number: ``parse.packed``) and
+    each is from 0 to 1.76e13 with at most two decimals in its figure, so that
+    ``Decimal(repr(x))`` (``money.to_decimal``; an int converts exactly), the amount read,
+    is exactly fen / 100; else None (text, a blank, more decimals: the reader rounded
+    those)."""
+    if not isinstance(cells, array) or cells.typecode != "d":
         return None
+    floats = np.frombuffer(cells, np.float64)
     if not ((floats >= 0) & (floats < _FLOATS_EXACT_BELOW)).all():
         return None  # NaN and infinity too
     fen = np.rint(floats * 100)
@@ -171,8 +169,9 @@ def _columns(book: Book, sheet: str, rows: tuple[Any, ...]) -> tuple[
         Callable[[str], Sequence[int] | None]]:
     """The fields of ``rows`` as columns (``records.field_columns``); the cells a money
     field was read from, and the day ordinals of a date field, when the reader gave them."""
-    return (field_columns(book, sheet, rows), (cells_of(book, sheet, rows) or {}).get,
-            days_of(book, sheet, rows).get)
+    found = sheet_columns(book, sheet, rows)
+    return (field_columns(book, sheet, rows), (found.cells if found else {}).get,
+            (found.days if found else {}).get)
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -303,7 +302,7 @@ class _ColumnarLedger(_Ledger):
         if len(self.index.contracts) != len(contracts) or not all(
                 map(is_, self.index.contracts.values(), contracts)):
             return None
-        found = link_of(self.book, sheet, rows, "contract_id", self.book.contracts)
+        found = link_of(self.book, sheet, rows, "contract_id", contracts)
         return None if found is None else _ints(found.positions)
 
     def _rules(self, ks: Ints, base: Ints, days: Ints, working: Flags) -> None:
