@@ -76,7 +76,7 @@ def child_refresh(path: Path, profile: bool, workings: bool = False) -> dict[str
 
     started = time.perf_counter()
     from contract_tracker import sheetwriter as sw
-    from contract_tracker.jobs import refresh_job
+    from contract_tracker.jobs import REFRESH_IMPORTS, refresh_job
     from contract_tracker.reader import load_book
     from contract_tracker.toolsheets import write_master
 
@@ -102,7 +102,7 @@ def child_refresh(path: Path, profile: bool, workings: bool = False) -> dict[str
 
         profiler = cProfile.Profile()
         profiler.enable()
-    book, problems = load_book(path)
+    book, problems = load_book(path, REFRESH_IMPORTS)  # as the command preloads
     assert book is not None
     loaded = time.perf_counter()
     cpu.append(time.process_time())

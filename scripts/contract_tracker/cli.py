@@ -203,10 +203,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_or_report(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
+def _load_or_report(path: Path, preload: Sequence[str] = ()
+                    ) -> tuple[Book | None, tuple[Problem, ...]]:
+    """The book, or None with its problems printed; ``preload``: the modules the command
+    needs next, imported while the workbook is read."""
     from .reader import load_book
 
-    book, problems = load_book(path)
+    book, problems = load_book(path, preload)
     if book is None:
         print_problems(problems)
     return book, problems
@@ -261,13 +264,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_penalties(args: argparse.Namespace) -> int:
     import json
 
-    from .engine import penalties_json, penalties_table
-    from .jobs import penalties_job
+    from .jobs import PENALTIES_IMPORTS, penalties_job
 
     path = Path(args.workbook)
-    book, data_problems = _load_or_report(path)
+    book, data_problems = _load_or_report(path, PENALTIES_IMPORTS)
     if book is None:
         return EXIT_UNREADABLE
+    from .engine import penalties_json, penalties_table  # preloaded while reading
     as_of = _as_of(args)
     job, result = penalties_job(book, as_of)
     if args.json:
@@ -288,12 +291,13 @@ def cmd_penalties(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from .dashboard import dashboard_job
+    from .jobs import REFRESH_IMPORTS
 
     path = Path(args.workbook)
-    book, data_problems = _load_or_report(path)
+    book, data_problems = _load_or_report(path, REFRESH_IMPORTS)
     if book is None:
         return EXIT_UNREADABLE
+    from .dashboard import dashboard_job  # preloaded while reading
     as_of = _as_of(args)
     job = dashboard_job(book, as_of)
     print_problems((*data_problems, *job.problems), None if args.all else 50)
@@ -305,10 +309,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from .jobs import refresh_job
+    from .jobs import REFRESH_IMPORTS, refresh_job
 
     path = Path(args.workbook)
-    book, data_problems = _load_or_report(path)
+    book, data_problems = _load_or_report(path, REFRESH_IMPORTS)
     if book is None:
         return EXIT_UNREADABLE
     as_of = _as_of(args)

@@ -130,6 +130,16 @@ def _lines(values: Sequence[CellValue], room: int) -> list[int]:
     return out
 
 
+PENALTIES_IMPORTS = ("numpy", "numpy.ma",  # np.unique imports numpy.ma on first use
+                     "chinese_calendar", f"{__package__}.engine",
+                     f"{__package__}.engine.columnar")
+"""The modules :func:`penalties_job` imports when it first runs: a command preloads them
+while it reads the workbook (``reader.load_book(path, preload=...)``); a test checks
+that the job then imports nothing more."""
+REFRESH_IMPORTS = (*PENALTIES_IMPORTS, f"{__package__}.dashboard")
+"""The same for :func:`refresh_job` (and the Dashboard job alone)."""
+
+
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None
                   ) -> tuple[JobResult, PenaltyResult]:
     """Late fees and SLA penalties as of ``as_of``: the Workings sheet, and the engine's

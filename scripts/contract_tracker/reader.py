@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from . import schema
 from .gcpause import gc_paused
 from .parse import CellError, Grid, parse_book
+from .preload import Preload
 from .records import Book, Problem
 
 _ERROR_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?t="e"[^>]*>(?:<f[^>]*/>|<f[^>]*>.*?</f>)?'
@@ -205,11 +206,14 @@ def read_grids(path: Path) -> tuple[dict[str, Grid], int | None]:
         reader.close()
 
 
-def load_book(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
+def load_book(path: Path, preload: Sequence[str] = ()
+              ) -> tuple[Book | None, tuple[Problem, ...]]:
     """The validated book, or ``None`` with the reason when the file cannot be read.
 
     The sheets are parsed as they are read: a second thread reads the next sheet with
-    python-calamine while this one converts and checks the last.
+    python-calamine while this one converts and checks the last. ``preload``: modules the
+    caller needs next, imported on a third thread meanwhile (see :mod:`.preload`); they
+    are imported when this returns.
     """
     name = path.name
     if not path.exists():
@@ -221,7 +225,8 @@ def load_book(path: Path) -> tuple[Book | None, tuple[Problem, ...]]:
     except Exception as exc:  # any reader failure is one clear message, not a traceback
         return None, (_unreadable(name, exc),)
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="reader") as pool, gc_paused():
+        with Preload(preload), ThreadPoolExecutor(1, thread_name_prefix="reader") as pool, \
+                gc_paused():
             try:
                 book, problems = parse_book(_Grids(reader, pool), reader.version)
             except BaseException:  # don't wait for sheets queued ahead that nobody will use

@@ -183,15 +183,19 @@ class _Session:
                 self.grids[name] = read_grid(self.book.sheets[name])
         return {name: self.grids[name] for name in names if name in self.grids}
 
-    def load(self) -> tuple[Book, tuple[Problem, ...]]:
-        """Every user sheet, parsed and validated, as the command line reads the file."""
+    def load(self, preload: Sequence[str] = ()) -> tuple[Book, tuple[Problem, ...]]:
+        """Every user sheet, parsed and validated, as the command line reads the file;
+        ``preload``: the modules the action needs next, imported meanwhile (COM calls
+        let go of the GIL)."""
         from contract_tracker import schema
         from contract_tracker.parse import parse_book
+        from contract_tracker.preload import Preload
 
         self.check_schema()
-        grids = self.read(schema.USER_SHEETS)
-        self.status("校验数据… validating")
-        return parse_book(grids, schema.SCHEMA_VERSION)
+        with Preload(preload):
+            grids = self.read(schema.USER_SHEETS)
+            self.status("校验数据… validating")
+            return parse_book(grids, schema.SCHEMA_VERSION)
 
     def settings(self) -> Settings:
         """The Settings sheet alone (for actions that need no other data)."""
@@ -342,10 +346,10 @@ def validate(book: XlBook) -> ActionResult:
 
 def penalties(book: XlBook) -> ActionResult:
     """计算违约金: late fees and SLA penalties as of today on the Workings sheet."""
-    from contract_tracker.jobs import penalties_job
+    from contract_tracker.jobs import PENALTIES_IMPORTS, penalties_job
 
     session = _Session(book)
-    data, problems = session.load()
+    data, problems = session.load(PENALTIES_IMPORTS)
     session.status("计算违约金… computing")
     job, _ = penalties_job(data, session.today, now=session.now)
     done = (f"违约金已计算（截至 {session.today:%Y-%m-%d} 日终）见 Workings 工作表。"
@@ -355,10 +359,10 @@ def penalties(book: XlBook) -> ActionResult:
 
 def refresh(book: XlBook) -> ActionResult:
     """刷新看板: validate, penalties and the Dashboard, as of today."""
-    from contract_tracker.jobs import refresh_job
+    from contract_tracker.jobs import REFRESH_IMPORTS, refresh_job
 
     session = _Session(book)
-    data, problems = session.load()
+    data, problems = session.load(REFRESH_IMPORTS)
     session.status("刷新看板… computing")
     job = refresh_job(data, problems, session.today, now=session.now)
     done = (f"看板已刷新 Dashboard refreshed: {job.summary}.\n\n计算过程 Workings 表未更新，"
