@@ -7,7 +7,11 @@ every thread; on a shared, busy machine it is the steadier figure):
 - ``read_grids`` (calamine + error cells, one sheet after another);
 - ``parse_book`` on those grids, as ``load_book`` runs it (cyclic GC paused) and with the
   collector running, to show what pausing it saves;
-- ``load_book`` (calamine on a second thread a sheet ahead of the parser);
+- ``read_grids(by_columns=True)``: the data sheets as fastexcel's typed columns turned into
+  calamine's values (``arrowcells``), one sheet after another;
+- ``load_book`` as the commands run it (on the large sample: fastexcel on a second thread
+  ahead of the parser) and with ``by_columns=False`` (python-calamine alone, a sheet
+  ahead: the reader before fastexcel);
 - openpyxl read-only, values only, for contrast (``--openpyxl``; slow).
 
 Usage: ``.venv/bin/python benchmarks/bench_read.py [--repeat 3] [--openpyxl]``
@@ -86,7 +90,10 @@ def main() -> int:
         ("parse_book, GC paused (as load_book)",
          timed(lambda: parse_paused(grids, version), args.repeat)),  # type: ignore[arg-type]
         ("parse_book, GC running", timed(lambda: parse_book(grids, version), args.repeat)),
+        ("read_grids(by_columns=True)", timed(lambda: read_grids(path, True), args.repeat)),
         ("load_book (read || parse)", timed(lambda: load_book(path), args.repeat)),
+        ("load_book(by_columns=False)",
+         timed(lambda: load_book(path, by_columns=False), args.repeat)),
     ]
     if args.openpyxl:
         rows.append(("openpyxl read-only (contrast)", timed(lambda: openpyxl_only(path), 1)))

@@ -101,9 +101,9 @@ def test_after_the_preloaded_read_the_job_imports_nothing(preload: str, job: str
 
 
 @pytest.mark.parametrize("job", ["refresh", "penalties"])
-def test_without_preload_the_job_imports_numpy_and_the_engine(job: str) -> None:
+def test_without_preload_the_job_imports_the_engine(job: str) -> None:
     imported = _imported_by_job("-", job)
-    assert {"numpy", "contract_tracker.engine"} <= set(imported)
+    assert {"contract_tracker.engine", "chinese_calendar"} <= set(imported)
 
 
 def test_the_lists_name_what_they_preload() -> None:

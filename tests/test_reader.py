@@ -181,21 +181,28 @@ def test_a_sheet_that_cannot_be_read_is_one_clear_problem(mini_workbook: Path) -
     mini_workbook.rename(mini_workbook.with_suffix(".moved"))  # closed: Windows could too
 
 
+@pytest.mark.parametrize("by_columns", [False, True])
 def test_sheets_come_in_the_order_asked_and_again_when_asked_again(
-        mini_workbook: Path) -> None:
+        mini_workbook: Path, by_columns: bool) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    from contract_tracker.parse import Columns
     from contract_tracker.reader import _Grids, _Reader, read_grids
 
+    def rows(grid: object) -> object:
+        return grid.rows() if isinstance(grid, Columns) else grid
+
     whole, _ = read_grids(mini_workbook)
-    reader = _Reader(mini_workbook)
+    reader = _Reader(mini_workbook, by_columns)
     try:
         with ThreadPoolExecutor(1) as pool:
             grids = _Grids(reader, pool)
             assert list(grids) == [n for n in schema.USER_SHEETS if n in whole]
-            assert grids["Receipts"] == whole["Receipts"]  # ahead of its turn
+            receipts = grids["Receipts"]  # ahead of its turn
+            assert isinstance(receipts, Columns) is by_columns
+            assert rows(receipts) == whole["Receipts"]
             assert grids["Settings"] == whole["Settings"]
-            assert grids["Receipts"] == whole["Receipts"]  # read again
+            assert rows(grids["Receipts"]) == whole["Receipts"]  # read again
             assert grids.get("Nope") is None and "Nope" not in grids
     finally:
         reader.close()

@@ -19,6 +19,7 @@ import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
@@ -59,7 +60,29 @@ from .records import (
 from .schema import Column, Kind, Table, col_letter
 
 Grid = Sequence[Sequence[object]]
-"""A sheet's values: ``grid[0]`` is Excel row 1, ``grid[r][0]`` column A."""
+"""A sheet's values by row: ``grid[0]`` is Excel row 1, ``grid[r][0]`` column A."""
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A sheet's values by column, as a reader of whole columns hands them over:
+    ``header`` is Excel row 1, ``columns[i][j]`` the cell of column i in Excel row j + 2;
+    every column has ``height`` cells, a blank one ``""`` (as a row :data:`Grid` holds
+    it). Not a tuple, so that no code reads it as rows by mistake."""
+
+    header: list[object]
+    columns: list[list[object]]
+    height: int
+
+    def rows(self) -> list[list[object]]:
+        """The same values as a row :data:`Grid`."""
+        return [self.header, *map(list, zip(*self.columns, strict=True))] if self.columns \
+            else [self.header, *([] for _ in range(self.height))]
+
+
+SheetGrid = Grid | Columns
+"""A sheet as a reader hands it to :func:`parse_book`: by row or by column."""
+
 
 W = Severity.WARNING
 
@@ -435,7 +458,7 @@ class _DecimalOf(dict[float, Decimal]):
         return number
 
 
-def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
+def read_table(table: Table, grid: SheetGrid | None, shared: Shared | None = None,
                engine: bool = False) -> TableRead:
     """Convert one table's rows; rows with errors are reported and left out. ``engine``:
     hand over what the engine reads in one go too (``TableRead.cells`` and ``.days``)."""
@@ -448,20 +471,20 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
     if not grid:
         return TableRead([], [Problem(table.sheet, "A1", f"sheet is empty: the header row of "
                                       f"{table.zh} is missing")], {}, False)
-    found, problems = _locate_columns(table, grid[0])
+    found, problems = _locate_columns(table, grid.header if isinstance(grid, Columns)
+                                      else grid[0])
     if any(p.severity is Severity.ERROR for p in problems):
         return TableRead([], problems, {}, False)
     key_column = table.columns[0] if table.columns[0].unique else None
     rejected: dict[str, Source] = {}
     letters = tuple((key, col_letter(i)) for key, i in found.items())
     plan = [(c, found[c.key], converter(c)) for c in table.columns if c.key in found]
-    body = grid[1:]
     width = max(i for _, i, _ in plan) + 1
-    if body and min(map(len, body)) < width:
-        body = [[*line, *([None] * (width - len(line)))] for line in body]
+    column_of = _column_reader(grid, width)
+    height = grid.height if isinstance(grid, Columns) else len(grid) - 1
     # Column by column: most cells take the fast path; a flagged cell is re-read slowly
     # to say what is wrong with it.
-    raw_columns = [list(map(itemgetter(i), body)) for _, i, _ in plan]
+    raw_columns = [column_of(i) for _, i, _ in plan]
     shared = shared or Shared()
     columns = [_convert_column(c, conv, raw, shared) for (c, _, conv), raw in
                zip(plan, raw_columns, strict=True)]
@@ -479,13 +502,12 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
     first, last = min(i for _, i, _ in plan), width
     # any() is a fast test for "not blank"; a row of only zeros / blanks is checked exactly.
     at = {i: n for n, (_, i, _) in enumerate(plan)}
-    region = [raw_columns[at[i]] if i in at else list(map(itemgetter(i), body))
-              for i in range(first, last)]
+    region = [raw_columns[at[i]] if i in at else column_of(i) for i in range(first, last)]
     blank = {j for j, filled in enumerate(map(any, zip(*region, strict=True))) if not filled
-             and all(v == "" or v is None for v in body[j][first:last])}
+             and all(v == "" or v is None for v in (c[j] for c in region))}
     # Fields the record has but the sheet lacks (an optional column) stay None.
     positions = {c.key: n for n, (c, _, _) in enumerate(plan)}
-    columns.append([None] * len(body))
+    columns.append([None] * height)
     cls = RECORD_OF[table.name]
     sheet = table.sheet
     # tuple.__new__ builds a NamedTuple without its Python-level __new__: every field is
@@ -493,7 +515,7 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
     # at C speed; this runs once per row of the largest sheets.
     new = functools.partial(tuple.__new__, cls)
     sources = list(map(functools.partial(tuple.__new__, Source), zip(
-        itertools.repeat(sheet), shared.row_numbers(len(body)), itertools.repeat(letters))))
+        itertools.repeat(sheet), shared.row_numbers(height), itertools.repeat(letters))))
     fields = [columns[positions.get(f, len(plan))] for f in _field_names(cls)]
     records: list[Row] = list(map(new, zip(*fields, sources, strict=True)))
     # the cells amounts came from, for the engine's fen (floats it can convert in one go)
@@ -521,7 +543,7 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
             if isinstance(key, str) and key:
                 rejected.setdefault(key, src)
         skipped = flagged | blank
-        kept = [j for j in range(len(body)) if j not in skipped]
+        kept = [j for j in range(height) if j not in skipped]
         records = list(map(records.__getitem__, kept))
         fields = [list(map(column.__getitem__, kept)) for column in fields]
         cells = {key: list(map(raw.__getitem__, kept)) for key, raw in cells.items()}
@@ -531,6 +553,18 @@ def read_table(table: Table, grid: Grid | None, shared: Shared | None = None,
                      {key: packed(raw, "d") for key, raw in cells.items()},
                      {c.key: packed(list(map(ordinal, by_name[c.key])), "q")
                       for c, _, _ in plan if engine and c.kind is Kind.DATE})
+
+
+def _column_reader(grid: SheetGrid, width: int) -> Callable[[int], list[Any]]:
+    """Column i of the grid's body as a list (nobody changes it); the cells past a short
+    row are None."""
+    if isinstance(grid, Columns):
+        cols = grid.columns
+        return lambda i: cols[i] if i < len(cols) else [None] * grid.height
+    body = grid[1:]
+    if body and min(map(len, body)) < width:
+        body = [[*line, *([None] * (width - len(line)))] for line in body]
+    return lambda i: list(map(itemgetter(i), body))
 
 
 def packed(values: Sequence[Any], typecode: str) -> Sequence[Any]:
@@ -701,7 +735,7 @@ def _unique(table: Table, rows: list[Row], problems: list[Problem],
 # --- settings -----------------------------------------------------------------------
 
 
-def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Settings:
+def _parse_settings(grids: Mapping[str, SheetGrid], problems: list[Problem]) -> Settings:
     grid = grids.get("Settings")
     read = read_table(schema.SETTINGS_TABLE, grid)
     problems.extend(read.problems)
@@ -771,7 +805,7 @@ def _parse_settings(grids: Mapping[str, Grid], problems: list[Problem]) -> Setti
                     src=Source("Settings", 1))
 
 
-def _table_rows(table: Table, grid: Grid | None, problems: list[Problem],
+def _table_rows(table: Table, grid: SheetGrid | None, problems: list[Problem],
                 optional: bool = False) -> list[Row]:
     """The rows of a side table of the Settings sheet. An ``optional`` table none of
     whose headers is there (a workbook built before the table existed) has no rows."""
@@ -779,7 +813,7 @@ def _table_rows(table: Table, grid: Grid | None, problems: list[Problem],
         return []  # the missing sheet is reported once, by the settings table
     if optional:
         start, stop = _region(table)
-        header = grid[0] if grid else []
+        header = grid.header if isinstance(grid, Columns) else grid[0] if grid else []
         if all(is_blank(v) for v in header[start:stop]):
             return []
     read = read_table(table, grid)
@@ -813,7 +847,7 @@ def _holiday_ok(rule: HolidayRule, problems: list[Problem]) -> bool:
 # --- the whole book -------------------------------------------------------------------
 
 
-def parse_book(grids: Mapping[str, Grid], schema_version: int | None = None
+def parse_book(grids: Mapping[str, SheetGrid], schema_version: int | None = None
                ) -> tuple[Book, tuple[Problem, ...]]:
     """Every user-owned table of a workbook, validated: ``(book, problems)``."""
     problems: list[Problem] = []
