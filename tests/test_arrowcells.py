@@ -325,3 +325,17 @@ def test_damaged_workbooks_load_the_same_both_ways(tmp_path: Path, cells: Damage
     by_columns, by_rows = load_book(path, by_columns=True), load_book(path, by_columns=False)
     assert by_columns[1] == by_rows[1]
     assert by_columns[0] == by_rows[0]
+
+
+def test_shared_texts_under_another_part_name_are_searched_too(tmp_path: Path) -> None:
+    from contract_tracker.reader import _shared_na_texts
+
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/SharedStrings.xml", '<sst xmlns="x"><si><t>N/A</t></si></sst>')
+    with zipfile.ZipFile(path) as z:
+        assert _shared_na_texts(z) is True
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with zipfile.ZipFile(path) as z:
+        assert _shared_na_texts(z) is False

@@ -20,10 +20,12 @@ month of both; only a problem about such a cell in a column of another kind woul
 it without the time.
 
 Whatever else might convert otherwise than calamine does makes :func:`sheet_columns`
-answer None, and the caller reads the sheet with calamine: a time of day alone or a day before
-1 March 1900 (calamine gives a ``time``, or counts Excel's 29 February 1900), a
+answer None, and the caller reads the sheet with calamine: a time of day alone or a day
+before 1 March 1900 (calamine gives a ``time``, or counts Excel's 29 February 1900), a
 duration, a whole-number column, a text holding NUL, columns that do not start at A, a
-header fastexcel may have renamed (it adds ``_1`` to a repeated one).
+header fastexcel may have renamed (it adds ``_1`` to a repeated one), a NaN, and a blank
+in a column of numbers, dates or truth values where the workbook may hold one of the
+texts fastexcel reads as a blank there (:data:`NA_TEXTS`).
 """
 
 from __future__ import annotations

@@ -157,10 +157,11 @@ _TEXT_RUN = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
 def _shared_na_texts(zf: zipfile.ZipFile) -> bool:
     """Whether the workbook's shared texts may hold one of :data:`.arrowcells.NA_TEXTS`
     (a whole text, or the runs of a rich text joined)."""
-    try:
-        data = zf.read(_SHARED_STRINGS)
-    except KeyError:
-        return False
+    name = _SHARED_STRINGS if _SHARED_STRINGS in zf.NameToInfo else next(
+        (n for n in zf.namelist() if n.lower().endswith("sharedstrings.xml")), None)
+    if name is None:
+        return False  # no shared texts: every text is the sheet's own (_sheet_marks)
+    data = zf.read(name)
     if _NA_TEXT.search(data):
         return True
     if b"<r>" not in data:
@@ -228,8 +229,8 @@ class _Reader:
         where it can be (see :meth:`load`), else the values as calamine reads them (an
         error value as an empty cell). Both parse the XML without the GIL, so this runs
         well beside the parser; fastexcel holds it not at all, calamine while it makes
-        the Python values. Only the reading thread calls this and :meth:`rows` (neither
-        reader may be used by two threads at once)."""
+        the Python values. Only the reading thread calls this (fastexcel's reader is for
+        one thread); :meth:`rows` may be called from any, one at a time."""
         if self.by_columns and name in _BY_COLUMNS:
             loaded = self.load(name)
             if loaded is not None:
@@ -313,10 +314,10 @@ _BY_COLUMNS = frozenset(t.sheet for t in schema.DATA_TABLES)
 """The sheets fastexcel may load: every data table's (Settings mixes types in its
 columns: calamine reads it)."""
 BY_COLUMNS_FROM = 10_000_000
-"""The data sheets' XML, in bytes, from which fastexcel reads them: it saves about 0.3 s
-on the large sample (52 MB) and costs about 0.05 s on a small workbook (its imports and
-second open); the two paths took as long at 10-15 MB (workbooks of 500 and 1,500
-contracts cut from the large sample: 5 and 16 MB)."""
+"""The data sheets' XML, in bytes, from which fastexcel reads them: it takes about 0.4 s
+off reading the large sample (52 MB: load_book 1.04 s against 1.44 s, bench_read.py) and
+adds about 0.05 s to a small workbook (its imports and second open); the two took as
+long between 5 and 16 MB (workbooks of 500 and 1,500 contracts cut from the sample)."""
 
 
 def _data_xml_bytes(zf: zipfile.ZipFile, parts: Mapping[str, str]) -> int:
