@@ -339,3 +339,25 @@ def test_shared_texts_under_another_part_name_are_searched_too(tmp_path: Path) -
         z.writestr("xl/workbook.xml", "<workbook/>")
     with zipfile.ZipFile(path) as z:
         assert _shared_na_texts(z) is False
+
+
+def test_a_shared_text_fastexcel_reads_as_blank_sends_the_sheet_to_calamine(
+        tmp_path: Path) -> None:
+    """As Excel and XlsxWriter save texts: in the shared texts, not in the sheet."""
+    import xlsxwriter
+
+    def write(path: Path, rows: list[list[Any]]) -> Path:
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet(SHEET)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is not None:
+                    sheet.write(r, c, value)
+        book.close()
+        with zipfile.ZipFile(path) as z:
+            assert "xl/sharedStrings.xml" in z.namelist()
+        return path
+
+    read = _by_rows(write(tmp_path / "na.xlsx", [["a (x)", "b (y)"], ["1", 2.0], ["2", "N/A"]]))
+    assert read[2][1] == "N/A"  # fastexcel: a blank (not a NaN, which is refused anyway)
+    _by_columns(write(tmp_path / "fine.xlsx", [["a (x)", "b (y)"], ["1", 2.0], ["2", None]]))

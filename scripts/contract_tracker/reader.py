@@ -131,7 +131,7 @@ _NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b")</t>")  # a whole text (or
 _OWN_NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b")</[tv]>|<is><r>")
 """In a sheet: an inline text, or a formula's text result (``<v>``), that is one; or an
 inline rich text (its runs are not joined here)."""
-_OWN_TEXT_MARKS = (b"<is>", b't="str"')
+_OWN_TEXT_MARK = b'tr"'  # ends t="str" (a formula's text) and t="inlineStr" (an inline one)
 
 
 def _sheet_marks(zf: zipfile.ZipFile, part: str) -> _Marks:
@@ -142,11 +142,11 @@ def _sheet_marks(zf: zipfile.ZipFile, part: str) -> _Marks:
     tail = b""
     with zf.open(part) as f:
         while chunk := f.read(_CHUNK):
-            window = tail + chunk
-            errors = errors or _ERROR_MARK in window
-            if not na_texts and any(mark in window for mark in _OWN_TEXT_MARKS):
-                na_texts = _OWN_NA_TEXT.search(window) is not None
-            tail = window[-overlap:]
+            joint = tail + chunk[:overlap]  # a mark split between two chunks
+            errors = errors or _ERROR_MARK in chunk or _ERROR_MARK in joint
+            if not na_texts and (_OWN_TEXT_MARK in chunk or _OWN_TEXT_MARK in joint):
+                na_texts = _OWN_NA_TEXT.search(tail + chunk) is not None
+            tail = chunk[-overlap:]
     return _Marks(errors, na_texts)
 
 
