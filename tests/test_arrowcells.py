@@ -98,7 +98,7 @@ _NUMBER = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_
 _DAY = st.dates(dt.date(1900, 3, 1), dt.date(9999, 12, 31))
 _MOMENT = st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(9999, 12, 31))
 _KINDS = {"text": _TEXT, "number": _NUMBER, "day": _DAY, "moment": _MOMENT,
-          "truth": st.booleans()}
+          "truth": st.booleans()}  # (truth values: read by rows, equal all the same)
 
 
 @st.composite
@@ -122,12 +122,11 @@ def test_random_sheets_read_the_same_both_ways(tmp_path: Path, rows: list[list[A
 
 
 def test_a_typical_sheet_is_read_by_columns(tmp_path: Path) -> None:
-    rows = [["编号 (installment_id)", "金额 (amount)", "到期日 (due_date)", "时间 (at)",
-             "是否 (flag)"],
-            ["HT-1", 192000.0, dt.date(2026, 3, 31), dt.datetime(2026, 3, 1, 10, 0, 0), True],
-            ["客户 甲", 0.1, None, dt.datetime(2026, 3, 1, 0, 0), False],
-            [None, None, dt.date(2026, 4, 30), dt.datetime(2026, 3, 1, 23, 59, 59, 123000), None],
-            ["  spaced  ", -0.0, dt.date(2026, 5, 31), None, True]]
+    rows = [["编号 (installment_id)", "金额 (amount)", "到期日 (due_date)", "时间 (at)"],
+            ["HT-1", 192000.0, dt.date(2026, 3, 31), dt.datetime(2026, 3, 1, 10, 0, 0)],
+            ["客户 甲", 0.1, None, dt.datetime(2026, 3, 1, 0, 0)],
+            [None, None, dt.date(2026, 4, 30), dt.datetime(2026, 3, 1, 23, 59, 59, 123000)],
+            ["  spaced  ", -0.0, dt.date(2026, 5, 31), None]]
     read = _by_columns(_write(tmp_path / "typical.xlsx", rows))
     # what the parser relies on: a blank cell is "", a midnight moment a date
     assert read[3][0] == "" and read[2][2] == "" and read[4][3] == ""
@@ -170,6 +169,7 @@ def test_an_all_blank_column_is_read_by_columns(tmp_path: Path) -> None:
     ("numbers and text in a column", [["a (x)", "b (y)"], ["1", 2.0], ["2", "two"]], "A1"),
     ("a time of day alone", [["a (x)", "b (y)"], ["1", dt.time(10, 30)]], "A1"),
     ("a day before March 1900", [["a (x)", "b (y)"], ["1", dt.date(1900, 2, 1)]], "A1"),
+    ("truth values", [["a (x)", "b (y)"], ["1", True], ["2", False]], "A1"),
 ])
 def test_what_might_read_otherwise_is_read_by_rows(tmp_path: Path, case: str,
                                                    rows: list[list[Any]], start: str) -> None:
@@ -361,3 +361,76 @@ def test_a_shared_text_fastexcel_reads_as_blank_sends_the_sheet_to_calamine(
     read = _by_rows(write(tmp_path / "na.xlsx", [["a (x)", "b (y)"], ["1", 2.0], ["2", "N/A"]]))
     assert read[2][1] == "N/A"  # fastexcel: a blank (not a NaN, which is refused anyway)
     _by_columns(write(tmp_path / "fine.xlsx", [["a (x)", "b (y)"], ["1", 2.0], ["2", None]]))
+
+
+
+def _xlsxwriter(path: Path, rows: list[list[Any]], options: dict[str, Any] | None = None,
+                date_cells: dict[tuple[int, int], float] | None = None) -> Path:
+    """``rows`` written as Excel writes them (shared texts); ``date_cells``: numbers
+    written with a date format, as a user who types 2958466 into a date cell."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), options or {})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    sheet = book.add_worksheet(SHEET)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, dt.date):
+                sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()), day)
+            elif value is not None:
+                sheet.write(r, c, value)
+    for (r, c), number in (date_cells or {}).items():
+        sheet.write_number(r, c, number, day)
+    book.close()
+    return path
+
+
+@pytest.mark.parametrize("number", [2958466.0, 2958466.5, 1e10, 13812345678.0])
+def test_a_date_cell_past_9999_is_read_by_rows(tmp_path: Path, number: float) -> None:
+    """Found in review: past 9999 Python has no date (it crashed the read), and past
+    fastexcel's dates it reads the number as a blank (a due date silently lost)."""
+    rows = [["a (x)", "b (y)"], ["1", dt.date(2026, 1, 1)], ["2", None], ["3", None]]
+    read = _by_rows(_xlsxwriter(tmp_path / "big.xlsx", rows, date_cells={(3, 1): number}))
+    assert read[3][1] == number
+
+
+def test_a_1904_workbook_is_read_by_rows(tmp_path: Path) -> None:
+    rows = [["a (x)", "b (y)"], ["1", dt.date(2026, 1, 1)], ["2", dt.date(2026, 1, 2)]]
+    path = _xlsxwriter(tmp_path / "1904.xlsx", rows, {"date_1904": True})
+    assert _Reader(path).by_columns is False and _Reader(path, True).by_columns is False
+    _by_rows(path)
+
+
+def test_a_formula_text_past_a_chunk_boundary_is_found(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a formula's cached "N/A" more than the overlap after its t="str"
+    mark, across a chunk boundary (chunks of 256 bytes here)."""
+    import xlsxwriter
+
+    monkeypatch.setattr(reader_module, "_CHUNK", 256)
+    path = tmp_path / "chunk.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet(SHEET)
+    sheet.write_row(0, 0, ["a (x)", "b (y)"])
+    for r in range(1, 40):
+        sheet.write_string(r, 0, f"id{r}")
+        if r == 20:
+            sheet.write_formula(r, 1, '=IF(TRUE,"N/A","' + "x" * 300 + '")', None, "N/A")
+        elif r != 5:
+            sheet.write_number(r, 1, r * 1.5)
+    book.close()
+    read = _by_rows(path)
+    assert read[20][1] == "N/A"
+
+
+def test_texts_written_in_ways_the_search_does_not_read_count_as_possible(
+        tmp_path: Path) -> None:
+    from contract_tracker.reader import _shared_na_texts
+
+    for n, body in enumerate(["<si><t>N&#47;A</t></si>", "<si><t><![CDATA[N/A]]></t></si>",
+                              '<si><x:t>N/A</x:t></si>',
+                              "<si><r><t>N</t></r><r><t>/A</t></r><rPh sb=\"0\" eb=\"1\">"
+                              "<t>x</t></rPh></si>"]):
+        path = _shared(tmp_path / f"w{n}.zip", f'<sst xmlns="x">{body}</sst>')
+        with zipfile.ZipFile(path) as z:
+            assert _shared_na_texts(z) is True, body

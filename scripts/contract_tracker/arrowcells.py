@@ -7,25 +7,27 @@ turns each column into Python values in one go:
 
 * a text column: the column's UTF-8 bytes joined with a NUL between cells, decoded and
   split once (not a Python object made per slice);
-* a number column: floats; a true/false column: bools;
+* a number column: floats;
 * a date column (milliseconds since 1970): a ``date`` for a cell with no time of day, a
   ``datetime`` otherwise (as calamine reads them);
 * a blank cell: ``""`` (as calamine reads it).
 
-One difference is left, and documented: fastexcel keeps a moment to the millisecond, so
-a moment less than half a millisecond after midnight (a serial whose fraction of a day
-is too small to show: typed, Excel stores whole milliseconds at most) is the day here
-and midnight, a ``datetime``, to calamine. The parser makes the same date, moment or
-month of both; only a problem about such a cell in a column of another kind would show
-it without the time.
+One difference is left, and documented: fastexcel keeps a moment to the millisecond,
+rounded, so a moment within half a millisecond of midnight whose serial is not a whole
+day (a formula's result, by float error: 1/24 added 24 times) is the day here, and
+midnight, a ``datetime``, to calamine. The parser makes the same date, moment or month
+of both; a text field holding such a cell shows '2026-01-01' here and '2026-01-01 00:00'
+by rows, and a problem about it in a column of numbers shows it without the time.
 
 Whatever else might convert otherwise than calamine does makes :func:`sheet_columns`
 answer None, and the caller reads the sheet with calamine: a time of day alone or a day
 before 1 March 1900 (calamine gives a ``time``, or counts Excel's 29 February 1900), a
-duration, a whole-number column, a text holding NUL, columns that do not start at A, a
+day past 9999, a duration, truth values (fastexcel reads ``false`` typed in the XML as
+true), a whole-number column, a text holding NUL, columns that do not start at A, a
 header fastexcel may have renamed (it adds ``_1`` to a repeated one), a NaN, and a blank
-in a column of numbers, dates or truth values where the workbook may hold one of the
-texts fastexcel reads as a blank there (:data:`NA_TEXTS`).
+in a column of numbers or dates where the workbook may hold one of the texts fastexcel
+reads as a blank there (:data:`NA_TEXTS`), or in a date column where the sheet holds a
+number too large for fastexcel's dates (it reads one as a blank).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any, NamedTuple, cast
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DAY_MS = 86_400_000
 _FIRST_DAY_MS = (dt.date(1900, 3, 1).toordinal() - _EPOCH_ORDINAL) * _DAY_MS
+_END_MS = (dt.date(9999, 12, 31).toordinal() + 1 - _EPOCH_ORDINAL) * _DAY_MS  # Python's last
 _RENAMED = re.compile(r"(.*)_\d+", re.S)
 _DAYS: dict[int, dt.date] = {}  # days since 1970 -> date, each made once
 
@@ -69,6 +72,7 @@ class LoadedSheet(NamedTuple):
     batch: Any  # a nanoarrow Array: the sheet as a struct of columns
     height: int
     na_texts: bool
+    big_numbers: bool  # a number past fastexcel's dates, which it reads as a blank there
 
 
 class SheetCells(NamedTuple):
@@ -78,14 +82,14 @@ class SheetCells(NamedTuple):
     blanks: bool  # whether any cell below the header is blank (an error value may be one)
 
 
-def loaded_sheet(sheet: Any, na_texts: bool) -> LoadedSheet:
+def loaded_sheet(sheet: Any, na_texts: bool, big_numbers: bool) -> LoadedSheet:
     """A fastexcel ``ExcelSheet``'s columns and data (through the Arrow C interface)."""
     import nanoarrow as na
 
     columns = tuple(Column(str(i.name), i.column_name_from == "looked_up",
                            int(i.absolute_index), str(i.dtype))
                     for i in sheet.available_columns())
-    return LoadedSheet(columns, na.Array(sheet), int(sheet.height), na_texts)
+    return LoadedSheet(columns, na.Array(sheet), int(sheet.height), na_texts, big_numbers)
 
 
 def sheet_columns(sheet: LoadedSheet) -> SheetCells | None:
@@ -107,7 +111,8 @@ def sheet_columns(sheet: LoadedSheet) -> SheetCells | None:
     columns: list[list[object]] = []
     blanks = False
     for n, info in enumerate(infos):
-        converted = _column(sheet.batch.child(n), info.dtype, height, sheet.na_texts)
+        converted = _column(sheet.batch.child(n), info.dtype, height,
+                            sheet.na_texts or (info.dtype == "datetime" and sheet.big_numbers))
         if converted is None:
             return None
         column, blank = converted
@@ -116,11 +121,12 @@ def sheet_columns(sheet: LoadedSheet) -> SheetCells | None:
     return SheetCells(header, columns, height, blanks)
 
 
-def _column(child: Any, dtype: str, height: int, na_texts: bool
+def _column(child: Any, dtype: str, height: int, suspect_blanks: bool
             ) -> tuple[list[object], bool] | None:
     """One column's cells and whether any is blank; None where they might differ (a
-    blank in a column of numbers, dates or truth values that may be one of
-    :data:`NA_TEXTS`, a NaN: Excel stores none)."""
+    blank in a column of numbers or dates that may be something else: one of
+    :data:`NA_TEXTS`, or in a date column a number past fastexcel's dates; a NaN: Excel
+    stores none)."""
     import nanoarrow as na
     import numpy as np
 
@@ -144,7 +150,7 @@ def _column(child: Any, dtype: str, height: int, na_texts: bool
         joined = np.insert(data, offsets[1:-1], 0).tobytes()
         texts: list[str] = joined.decode("utf-8").split("\x00") if height else []
         return cast(list[object], texts), bool(nulls)  # a blank cell's text is "" already
-    if nulls and na_texts:
+    if nulls and suspect_blanks:
         return None
     if dtype == "float" and kind == na.Type.DOUBLE:
         numbers = np.frombuffer(buffers[1], np.float64)[:height]
@@ -152,9 +158,6 @@ def _column(child: Any, dtype: str, height: int, na_texts: bool
                 np.delete(numbers, nulls)).any()):
             return None  # "NaN" typed as text
         values = numbers.tolist()
-    elif dtype == "boolean" and kind == na.Type.BOOL:
-        bits = np.unpackbits(np.frombuffer(buffers[1], np.uint8), bitorder="little")
-        values = bits[:height].astype(bool).tolist()
     elif dtype == "datetime" and kind == na.Type.TIMESTAMP and \
             child.schema.unit == na.TimeUnit.MILLI and not child.schema.timezone:
         converted = _moments(np.frombuffer(buffers[1], np.int64)[:height], nulls)
@@ -176,8 +179,8 @@ def _moments(ms: Any, nulls: list[int]) -> list[object] | None:
     if nulls:
         ms = ms.copy()
         ms[nulls] = _FIRST_DAY_MS
-    if len(ms) and int(ms.min()) < _FIRST_DAY_MS:
-        return None
+    if len(ms) and (int(ms.min()) < _FIRST_DAY_MS or int(ms.max()) >= _END_MS):
+        return None  # calamine: a time of day, or a number (no Python date holds it)
     whole = ms % _DAY_MS == 0
     values: list[object]
     if whole.all():  # a column of dates: most days recur, each is made once

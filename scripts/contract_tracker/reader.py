@@ -13,6 +13,7 @@ cannot be read at all yields ``(None, problems)`` — never an exception.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
@@ -32,6 +33,7 @@ from .records import Book, Problem
 
 _ERROR_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?t="e"[^>]*>(?:<f[^>]*/>|<f[^>]*>.*?</f>)?'
                          rb"<v>([^<]*)</v>", re.S)
+_DATE_1904 = re.compile(rb'\bdate1904="(?:1|true)"')
 _SCHEMA_NAME = re.compile(rb'<definedName name="CT_SCHEMA_VERSION"[^>]*>([^<]*)</definedName>')
 
 
@@ -117,41 +119,66 @@ def _has_error_cell(zf: zipfile.ZipFile, part: str) -> bool:
 
 class _Marks(NamedTuple):
     """What a sheet's XML holds that fastexcel's columns would not show: an Excel error
-    value (read as a blank), or a text of its own (inline, or a formula's) that may be
-    one of the texts fastexcel reads as a blank (:data:`.arrowcells.NA_TEXTS`)."""
+    value (read as a blank) or an ISO date cell (``t="d"``: fastexcel drops what is finer
+    than a millisecond), a text of its own (inline, or a formula's) that may be one of the
+    texts fastexcel reads as a blank (:data:`.arrowcells.NA_TEXTS`), a number too large for
+    fastexcel's dates (read as a blank in a date column)."""
 
     errors: bool
     na_texts: bool
+    big_numbers: bool
 
 
 _SHARED_STRINGS = "xl/sharedStrings.xml"
 _NA_ALTERNATIVES = b"|".join(re.escape(xml_escape(t).encode())
                              for t in sorted(NA_TEXTS, key=len, reverse=True))
 _NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b")</t>")  # a whole text (or run)
-_OWN_NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b")</[tv]>|<is><r>")
+_OWN_NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b"|&lt;NA>)</[tv]>|<is>\\s*<r>")
+_ENCODED_TEXT = re.compile(rb">([^<]{0,80}?&#[^<]{0,80}?)</[tv]>")
+"""A short text written with character references (openpyxl writes every non-ASCII
+character so): decoded, it may be one of the texts fastexcel reads as a blank."""
+
+
+def _na_text_in(xml: bytes, plain: re.Pattern[bytes]) -> bool:
+    """Whether ``xml`` holds one of :data:`.arrowcells.NA_TEXTS` as a whole text: as
+    written (``plain``), or written with character references."""
+    return plain.search(xml) is not None or (b"&#" in xml and any(
+        html.unescape(m[1].decode("utf-8", "replace")) in NA_TEXTS
+        for m in _ENCODED_TEXT.finditer(xml)))
 """In a sheet: an inline text, or a formula's text result (``<v>``), that is one; or an
 inline rich text (its runs are not joined here)."""
 _OWN_TEXT_MARK = b'tr"'  # ends t="str" (a formula's text) and t="inlineStr" (an inline one)
+_ISO_DATE_MARK = b't="d"'
+_BIG_NUMBER = re.compile(rb"<v>-?\d{8}")
+_BIG_EXPONENT = re.compile(rb"<v>-?\d(?:\.\d*)?E\+\d")  # as Excel writes 1E+20
+"""A number of 10,000,000 or more (fastexcel's dates end at 95 million days; those past
+9999 it reads are refused by arrowcells)."""
 
 
 def _sheet_marks(zf: zipfile.ZipFile, part: str) -> _Marks:
-    """The part's :class:`_Marks`, read a megabyte at a time (the search for texts only
-    in a sheet with texts of its own: Excel and XlsxWriter share them all)."""
-    overlap = 64  # longer than any mark or text searched for, with its tags
-    errors = na_texts = False
+    """The part's :class:`_Marks`, read a megabyte at a time (its own texts are searched
+    from the first chunk that has one on: Excel and XlsxWriter share them all)."""
+    overlap = 64  # longer than any mark, number or text searched for, with its tags
+    errors = na_texts = big = texts = False
     tail = b""
     with zf.open(part) as f:
         while chunk := f.read(_CHUNK):
             joint = tail + chunk[:overlap]  # a mark split between two chunks
-            errors = errors or _ERROR_MARK in chunk or _ERROR_MARK in joint
-            if not na_texts and (_OWN_TEXT_MARK in chunk or _OWN_TEXT_MARK in joint):
-                na_texts = _OWN_NA_TEXT.search(tail + chunk) is not None
+            errors = errors or any(m in chunk or m in joint
+                                   for m in (_ERROR_MARK, _ISO_DATE_MARK))
+            texts = texts or _OWN_TEXT_MARK in chunk or _OWN_TEXT_MARK in joint
+            if texts and not na_texts:
+                na_texts = _na_text_in(tail + chunk, _OWN_NA_TEXT)
+            window = tail + chunk
+            big = big or _BIG_NUMBER.search(window) is not None or (
+                b"E+" in window and _BIG_EXPONENT.search(window) is not None)
             tail = chunk[-overlap:]
-    return _Marks(errors, na_texts)
+    return _Marks(errors, na_texts, big)
 
 
 _RICH_TEXT = re.compile(rb"<si>(?:(?!</si>).)*?<r>.*?</si>", re.S)
 _TEXT_RUN = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
+_PHONETIC = re.compile(rb"<rPh\b.*?</rPh>", re.S)  # a reading guide: not part of the text
 
 
 def _shared_na_texts(zf: zipfile.ZipFile) -> bool:
@@ -162,12 +189,13 @@ def _shared_na_texts(zf: zipfile.ZipFile) -> bool:
     if name is None:
         return False  # no shared texts: every text is the sheet's own (_sheet_marks)
     data = zf.read(name)
-    if _NA_TEXT.search(data):
-        return True
+    if _na_text_in(data, _NA_TEXT) or b"<![CDATA[" in data or re.search(
+            rb"<\w+:t[\s>]", data):
+        return True  # one, or texts written in ways this search does not read
     if b"<r>" not in data:
         return False
-    return any(_unescape(b"".join(_TEXT_RUN.findall(si[0])).decode("utf-8", "replace"))
-               in NA_TEXTS for si in _RICH_TEXT.finditer(data))
+    return any(html.unescape(b"".join(_TEXT_RUN.findall(_PHONETIC.sub(b"", si[0]))).decode(
+        "utf-8", "replace")) in NA_TEXTS for si in _RICH_TEXT.finditer(data))
 
 
 def _error_cells(zf: zipfile.ZipFile, part: str) -> dict[tuple[int, int], str]:
@@ -196,6 +224,8 @@ class _Reader:
             self.parts = _sheet_parts(self.zip)
             self.by_columns = _data_xml_bytes(self.zip, self.parts) >= BY_COLUMNS_FROM \
                 if by_columns is None else by_columns
+            if _DATE_1904.search(workbook):
+                self.by_columns = False  # arrowcells' date checks are for 1900's serials
             match = _SCHEMA_NAME.search(workbook)
             self.version = int(match[1]) if match and match[1].strip().isdigit() else None
             if not self.by_columns:
@@ -260,16 +290,18 @@ class _Reader:
             return None
         na_texts = marks.na_texts or (self._na_texts.result() if self._na_texts is not None
                                        else _shared_na_texts(self.zip))
-        if self._fastexcel is None:
-            # it logs a warning for every blank column (it reads it as text): not news
-            logging.getLogger("fastexcel").setLevel(logging.ERROR)
-            self._fastexcel = fastexcel.read_excel(self.path)
         try:
+            if self._fastexcel is None:
+                # it logs a warning for every blank column (it reads it as text): not news
+                logging.getLogger("fastexcel").setLevel(logging.ERROR)
+                self._fastexcel = fastexcel.read_excel(self.path)
             sheet = self._fastexcel.load_sheet(name, header_row=0, schema_sample_rows=None,
                                                dtype_coercion="strict")
-        except Exception:  # fastexcel raises its own types: calamine reads it cell by cell
+            return loaded_sheet(sheet, na_texts, marks.big_numbers)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # its own types, a Rust panic too: calamine reads it instead
             return None
-        return loaded_sheet(sheet, na_texts)
 
     def scan(self, pool: ThreadPoolExecutor) -> None:
         """Look through the XML of the sheets fastexcel will load, and the shared texts,
