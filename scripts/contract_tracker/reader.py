@@ -134,9 +134,17 @@ _NA_ALTERNATIVES = b"|".join(re.escape(xml_escape(t).encode())
                              for t in sorted(NA_TEXTS, key=len, reverse=True))
 _NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b")</t>")  # a whole text (or run)
 _OWN_NA_TEXT = re.compile(b">(?:" + _NA_ALTERNATIVES + b"|&lt;NA>)</[tv]>|<is>\\s*<r>")
+"""In a sheet: an inline text, or a formula's text result (``<v>``), that is one; or an
+inline rich text (its runs are not joined here)."""
 _ENCODED_TEXT = re.compile(rb">([^<]{0,80}?&#[^<]{0,80}?)</[tv]>")
 """A short text written with character references (openpyxl writes every non-ASCII
 character so): decoded, it may be one of the texts fastexcel reads as a blank."""
+_OWN_TEXT_MARK = b'tr"'  # ends t="str" (a formula's text) and t="inlineStr" (an inline one)
+_ISO_DATE_MARK = b't="d"'
+_BIG_NUMBER = re.compile(rb"<v>-?\d{8}")
+"""A number of 10,000,000 or more (fastexcel's dates end at 95 million days; those past
+9999 it reads are refused by arrowcells)."""
+_BIG_EXPONENT = re.compile(rb"<v>-?\d(?:\.\d*)?E\+\d")  # as Excel writes 1E+20
 
 
 def _na_text_in(xml: bytes, plain: re.Pattern[bytes]) -> bool:
@@ -145,14 +153,6 @@ def _na_text_in(xml: bytes, plain: re.Pattern[bytes]) -> bool:
     return plain.search(xml) is not None or (b"&#" in xml and any(
         html.unescape(m[1].decode("utf-8", "replace")) in NA_TEXTS
         for m in _ENCODED_TEXT.finditer(xml)))
-"""In a sheet: an inline text, or a formula's text result (``<v>``), that is one; or an
-inline rich text (its runs are not joined here)."""
-_OWN_TEXT_MARK = b'tr"'  # ends t="str" (a formula's text) and t="inlineStr" (an inline one)
-_ISO_DATE_MARK = b't="d"'
-_BIG_NUMBER = re.compile(rb"<v>-?\d{8}")
-_BIG_EXPONENT = re.compile(rb"<v>-?\d(?:\.\d*)?E\+\d")  # as Excel writes 1E+20
-"""A number of 10,000,000 or more (fastexcel's dates end at 95 million days; those past
-9999 it reads are refused by arrowcells)."""
 
 
 def _sheet_marks(zf: zipfile.ZipFile, part: str) -> _Marks:
@@ -167,9 +167,9 @@ def _sheet_marks(zf: zipfile.ZipFile, part: str) -> _Marks:
             errors = errors or any(m in chunk or m in joint
                                    for m in (_ERROR_MARK, _ISO_DATE_MARK))
             texts = texts or _OWN_TEXT_MARK in chunk or _OWN_TEXT_MARK in joint
-            if texts and not na_texts:
-                na_texts = _na_text_in(tail + chunk, _OWN_NA_TEXT)
             window = tail + chunk
+            if texts and not na_texts:
+                na_texts = _na_text_in(window, _OWN_NA_TEXT)
             big = big or _BIG_NUMBER.search(window) is not None or (
                 b"E+" in window and _BIG_EXPONENT.search(window) is not None)
             tail = chunk[-overlap:]
