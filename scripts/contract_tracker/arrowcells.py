@@ -36,6 +36,8 @@ import datetime as dt
 import re
 from typing import Any, NamedTuple, cast
 
+from .parse import Columns
+
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DAY_MS = 86_400_000
 _FIRST_DAY_MS = (dt.date(1900, 3, 1).toordinal() - _EPOCH_ORDINAL) * _DAY_MS
@@ -75,13 +77,6 @@ class LoadedSheet(NamedTuple):
     big_numbers: bool  # a number past fastexcel's dates, which it reads as a blank there
 
 
-class SheetCells(NamedTuple):
-    header: list[object]  # row 1: a blank header cell is ""
-    columns: list[list[object]]  # column i's cells from row 2 on
-    height: int
-    blanks: bool  # whether any cell below the header is blank (an error value may be one)
-
-
 def loaded_sheet(sheet: Any, na_texts: bool, big_numbers: bool) -> LoadedSheet:
     """A fastexcel ``ExcelSheet``'s columns and data (through the Arrow C interface)."""
     import nanoarrow as na
@@ -92,8 +87,9 @@ def loaded_sheet(sheet: Any, na_texts: bool, big_numbers: bool) -> LoadedSheet:
     return LoadedSheet(columns, na.Array(sheet), int(sheet.height), na_texts, big_numbers)
 
 
-def sheet_columns(sheet: LoadedSheet) -> SheetCells | None:
-    """A loaded sheet's cells, or None where they might differ from calamine's."""
+def sheet_columns(sheet: LoadedSheet) -> Columns | None:
+    """A loaded sheet's cells, for the parser (a blank header cell is ""), or None where
+    they might differ from calamine's."""
     infos = sheet.columns
     if [i.position for i in infos] != list(range(len(infos))):
         return None  # the cells' range does not start in column A
@@ -109,21 +105,18 @@ def sheet_columns(sheet: LoadedSheet) -> SheetCells | None:
             header.append("")  # a blank header cell, named by fastexcel
     height = sheet.height
     columns: list[list[object]] = []
-    blanks = False
     for n, info in enumerate(infos):
-        converted = _column(sheet.batch.child(n), info.dtype, height,
-                            sheet.na_texts or (info.dtype == "datetime" and sheet.big_numbers))
-        if converted is None:
+        column = _column(sheet.batch.child(n), info.dtype, height,
+                         sheet.na_texts or (info.dtype == "datetime" and sheet.big_numbers))
+        if column is None:
             return None
-        column, blank = converted
-        blanks = blanks or blank
         columns.append(column)
-    return SheetCells(header, columns, height, blanks)
+    return Columns(header, columns, height)
 
 
 def _column(child: Any, dtype: str, height: int, suspect_blanks: bool
-            ) -> tuple[list[object], bool] | None:
-    """One column's cells and whether any is blank; None where they might differ (a
+            ) -> list[object] | None:
+    """One column's cells; None where they might differ (a
     blank in a column of numbers or dates that may be something else: one of
     :data:`NA_TEXTS`, or in a date column a number past fastexcel's dates; a NaN: Excel
     stores none)."""
@@ -133,7 +126,7 @@ def _column(child: Any, dtype: str, height: int, suspect_blanks: bool
     if child.offset or len(child) != height:
         return None
     if dtype == "null":
-        return [""] * height, bool(height)
+        return [""] * height
     buffers = child.buffers
     nulls: list[int] = []
     if len(buffers[0]):  # a validity bitmap: a clear bit is a blank cell
@@ -149,7 +142,7 @@ def _column(child: Any, dtype: str, height: int, suspect_blanks: bool
             return None  # a NUL in a text would split it in two
         joined = np.insert(data, offsets[1:-1], 0).tobytes()
         texts: list[str] = joined.decode("utf-8").split("\x00") if height else []
-        return cast(list[object], texts), bool(nulls)  # a blank cell's text is "" already
+        return cast(list[object], texts)  # a blank cell's text is "" already
     if nulls and suspect_blanks:
         return None
     if dtype == "float" and kind == na.Type.DOUBLE:
@@ -168,7 +161,7 @@ def _column(child: Any, dtype: str, height: int, suspect_blanks: bool
         return None
     for j in nulls:
         values[j] = ""
-    return values, bool(nulls)
+    return values
 
 
 def _moments(ms: Any, nulls: list[int]) -> list[object] | None:

@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape as xml_escape
 from . import schema
 from .arrowcells import NA_TEXTS, LoadedSheet, loaded_sheet, sheet_columns
 from .gcpause import gc_paused
-from .parse import CellError, Columns, SheetGrid, parse_book
+from .parse import CellError, SheetGrid, parse_book
 from .preload import Preload
 from .records import Book, Problem
 
@@ -248,7 +248,7 @@ class _Reader:
         thread)."""
         values = self.values(name)
         if isinstance(values, LoadedSheet):
-            columns = self.columns(values)
+            columns = sheet_columns(values)
             if columns is not None:
                 return columns
             values = self.rows(name)
@@ -288,8 +288,10 @@ class _Reader:
         marks = scan.result() if scan is not None else _sheet_marks(self.zip, part)
         if marks.errors:
             return None
-        na_texts = marks.na_texts or (self._na_texts.result() if self._na_texts is not None
-                                       else _shared_na_texts(self.zip))
+        if self._na_texts is None:  # not scanned ahead (read_grids): once for the book
+            self._na_texts = Future()
+            self._na_texts.set_result(_shared_na_texts(self.zip))
+        na_texts = marks.na_texts or self._na_texts.result()
         try:
             if self._fastexcel is None:
                 # it logs a warning for every blank column (it reads it as text): not news
@@ -313,13 +315,6 @@ class _Reader:
                 part = self.parts.get(name)
                 if name in _BY_COLUMNS and part is not None:
                     self._scans[name] = pool.submit(_sheet_marks, self.zip, part)
-
-    @staticmethod
-    def columns(loaded: LoadedSheet) -> Columns | None:
-        """fastexcel's columns as the values calamine would give (:mod:`.arrowcells`), or
-        None where they might differ. Any thread: it uses no reader."""
-        cells = sheet_columns(loaded)
-        return None if cells is None else Columns(cells.header, cells.columns, cells.height)
 
     def with_errors(self, name: str, values: list[list[Any]]) -> SheetGrid:
         """``values`` (calamine's) with the sheet's Excel error values put back as
@@ -408,7 +403,7 @@ class _Grids(Mapping[str, SheetGrid]):
             values = future.result()
             self._top_up()
             if isinstance(values, LoadedSheet):  # converted here: the reading thread reads on
-                columns = self._reader.columns(values)
+                columns = sheet_columns(values)  # uses no reader: any thread
                 if columns is not None:
                     return columns
                 # calamine reads it after all, on its thread (a time of day alone, say)
