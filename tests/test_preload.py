@@ -2,9 +2,9 @@
 
 What is checked: the imports happen on the background thread and are done when the
 caller goes on; a module that fails to import is noted, never raised; and the lists the
-commands preload (``jobs.REFRESH_IMPORTS``, ``PENALTIES_IMPORTS``) are complete: after
-reading with them, the job imports nothing more (and without them it does, so the check
-can fail).
+commands preload (``jobs.REFRESH_IMPORTS``, ``PENALTIES_IMPORTS``, ``REPORT_IMPORTS``)
+are complete: after reading with them, the job imports nothing more (and without them it
+does, so the check can fail).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from contract_tracker.jobs import PENALTIES_IMPORTS, REFRESH_IMPORTS
+from contract_tracker.jobs import PENALTIES_IMPORTS, REFRESH_IMPORTS, REPORT_IMPORTS
 from contract_tracker.preload import Preload
 from contract_tracker.reader import load_book
 
@@ -81,31 +81,56 @@ before = set(sys.modules)
 as_of = dt.date(2026, 11, 25)
 if sys.argv[3] == "refresh":
     jobs.refresh_job(book, problems, as_of)
+elif sys.argv[3] == "report":  # the letters in worker processes, as a big batch would be
+    import contract_tracker.report as report
+    report.PARALLEL_FROM = 1
+    report.report_job(book, "2026-W48", Path(sys.argv[4]), read_problems=problems)
 else:
     jobs.penalties_job(book, as_of)
-print(json.dumps(sorted(set(sys.modules) - before)))
+# a codec's module is imported when the codec is first looked up: microseconds
+print(json.dumps(sorted(m for m in set(sys.modules) - before
+                        if not m.startswith("encodings."))))
 """
 
 
-def _imported_by_job(preload: str, job: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", JOB_IMPORTS, str(BUNDLED), preload, job],
-                          capture_output=True, text=True, check=True, timeout=120)
+def _imported_by_job(preload: str, job: str, out: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", JOB_IMPORTS, str(BUNDLED), preload, job, str(out)],
+        capture_output=True, text=True, check=True, timeout=120)
     imported: list[str] = json.loads(done.stdout)
     return imported
 
 
-@pytest.mark.parametrize(("preload", "job"), [("REFRESH_IMPORTS", "refresh"),
-                                              ("PENALTIES_IMPORTS", "penalties")])
-def test_after_the_preloaded_read_the_job_imports_nothing(preload: str, job: str) -> None:
-    assert _imported_by_job(preload, job) == []
+JOBS = [("REFRESH_IMPORTS", "refresh"), ("PENALTIES_IMPORTS", "penalties"),
+        ("REPORT_IMPORTS", "report")]
 
 
-@pytest.mark.parametrize("job", ["refresh", "penalties"])
-def test_without_preload_the_job_imports_the_engine(job: str) -> None:
-    imported = _imported_by_job("-", job)
-    assert {"contract_tracker.engine", "chinese_calendar"} <= set(imported)
+@pytest.mark.parametrize(("preload", "job"), JOBS)
+def test_after_the_preloaded_read_the_job_imports_nothing(preload: str, job: str,
+                                                          tmp_path: Path) -> None:
+    assert _imported_by_job(preload, job, tmp_path) == []
+
+
+@pytest.mark.parametrize("job", [job for _, job in JOBS])
+def test_without_preload_the_job_imports_the_engine(job: str, tmp_path: Path) -> None:
+    imported = set(_imported_by_job("-", job, tmp_path))
+    assert {"contract_tracker.engine", "chinese_calendar"} <= imported
+    if job == "report":
+        assert {"docxtpl", "xlsxwriter", "concurrent.futures.process"} <= imported
+
+
+def test_the_report_job_ran_with_its_letters_forked(tmp_path: Path) -> None:
+    """The import check above is only worth its pass if the report was written, letters
+    and drafts included."""
+    _imported_by_job("REPORT_IMPORTS", "report", tmp_path)
+    week = tmp_path / "2026-W48"
+    assert list((week / "letters").glob("*.docx"))
+    assert list((week / "mail").glob("*.eml"))
+    assert (week / "overdue-report_2026-W48.xlsx").stat().st_size > 0
 
 
 def test_the_lists_name_what_they_preload() -> None:
     assert set(PENALTIES_IMPORTS) < set(REFRESH_IMPORTS)
+    assert set(PENALTIES_IMPORTS) < set(REPORT_IMPORTS)
     assert "contract_tracker.dashboard" in REFRESH_IMPORTS
+    assert "contract_tracker.report" in REPORT_IMPORTS

@@ -335,13 +335,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     """The weekly report's files, then its Log lines in the master. The files are the
     report: a master open in Excel (which refuses the Log write) only costs the Log lines,
     so that is a warning and the exit code says how the report went."""
-    from .jobs import output_dir
-    from .report import report_job
+    from .jobs import REPORT_IMPORTS, output_dir
     from .sheetwriter import WriteRefused
     from .toolsheets import write_master
 
     path = Path(args.workbook)
-    book, data_problems = _load_or_report(path)
+    book, data_problems = _load_or_report(path, REPORT_IMPORTS)
     if book is None:
         return EXIT_UNREADABLE
     out = output_dir(path, book.settings.output_folder, args.out)
@@ -349,6 +348,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = out / "reports"
     if not _folder_usable(out):
         return EXIT_UNREADABLE
+    from .report import report_job  # preloaded
+
     job = report_job(book, args.week, out, read_problems=data_problems)
     print_problems(job.problems, None if args.all else 50)
     _out(job.summary)

@@ -138,6 +138,13 @@ while it reads the workbook (``reader.load_book(path, preload=...)``); a test ch
 that the job then imports nothing more."""
 REFRESH_IMPORTS = (*PENALTIES_IMPORTS, f"{__package__}.dashboard")
 """The same for :func:`refresh_job` (and the Dashboard job alone)."""
+REPORT_IMPORTS = (*PENALTIES_IMPORTS, f"{__package__}.report", "xlsxwriter",
+                  f"{__package__}.docgen.generate",  # docxtpl, python-docx, jinja2, lxml
+                  f"{__package__}.build",  # the report workbook's zip normalised
+                  "concurrent.futures.process", "multiprocessing.popen_fork",
+                  "multiprocessing.synchronize")
+"""The same for :func:`~contract_tracker.report.report_job` (the letters' worker
+processes are forked after the read, so they inherit these)."""
 
 
 def penalties_job(book: Book, as_of: dt.date, *, now: dt.datetime | None = None

@@ -373,10 +373,11 @@ def refresh(book: XlBook) -> ActionResult:
 
 def weekly_report(book: XlBook) -> ActionResult:
     """每周逾期报告: the last complete week's overdue report, in the output folder."""
+    from contract_tracker.jobs import REPORT_IMPORTS
     from contract_tracker.report import report_job
 
     session = _Session(book)
-    data, problems = session.load()
+    data, problems = session.load(REPORT_IMPORTS)
     out = session.output_folder(data.settings, "reports")
     session.status("生成每周逾期报告… writing the report")
     job: JobResult = report_job(data, None, out, today=session.today, now=session.now,
