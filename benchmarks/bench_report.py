@@ -11,10 +11,12 @@ The large sample (5,000 clients and contracts, 60,000 installments, 60,000 recei
 - ``report_job``: everything the report writes (workbook, HTML, one letter and one e-mail
   draft per overdue client, snapshot), with last week's snapshot present, letters rendered
   in worker processes as the command does; and the same with rendering in one process;
-- the command end to end (``contract-tracker report`` in a subprocess on a copy of the
-  workbook: read, report, Log line written into the master), with its peak memory.
+- the command end to end (``contract-tracker report`` in a subprocess on a fresh copy of
+  the workbook each run: interpreter start, read, report, Log line written into the
+  master), with its peak memory.
 
-Target: the report (``report_job``) <= 5 s.
+Target (issue 5): the weekly report <= 5 s without PDFs, checked for ``report_job`` and,
+as a user waits for it, for the command end to end.
 
 Usage: ``.venv/bin/python benchmarks/bench_report.py [--repeat 3] [--week 2026-W48]``
 """
@@ -94,23 +96,31 @@ def main() -> int:
         finally:
             report_module.PARALLEL_FROM = saved
         copy = work / "contracts.xlsm"
-        shutil.copyfile(path, copy)
         command = [str(Path(sys.executable).parent / "contract-tracker"), "report", str(copy),
                    "--week", week.label, "--out", str(out)]
-        start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        end_to_end = time.perf_counter() - start
+        runs: list[float] = []
+        for _ in range(args.repeat):
+            shutil.copyfile(path, copy)
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            runs.append(time.perf_counter() - start)
+            if done.returncode not in (0, 1):
+                break
+        end_to_end = (min(runs), statistics.median(runs))
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         files = sum(1 for p in (out / week.label).rglob("*") if p.is_file())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for label, (best, median) in rows:
         print(f"{label:<38} best {best:6.3f} s   median {median:6.3f} s")
-    print(f"{'command end to end (read+report+Log)':<38} {end_to_end:6.3f} s, exit "
-          f"{done.returncode}, peak {peak_mb:.0f} MB, {files} files in {week.label}/")
-    best_job = rows[2][1][0]
-    verdict = "ok" if best_job <= TARGET_S else "OVER"
-    print(f"target: report_job <= {TARGET_S:.0f} s: {verdict} ({best_job:.2f} s)")
+    print(f"{'command end to end (read+report+Log)':<38} best {end_to_end[0]:6.3f} s   "
+          f"median {end_to_end[1]:6.3f} s, exit {done.returncode}, peak {peak_mb:.0f} MB, "
+          f"{files} files in {week.label}/")
+    if done.returncode not in (0, 1):
+        sys.stderr.write(done.stderr)
+    for label, best in (("report_job", rows[2][1][0]), ("command end to end", end_to_end[0])):
+        verdict = "ok" if best <= TARGET_S else "OVER"
+        print(f"target: {label} <= {TARGET_S:.0f} s: {verdict} ({best:.2f} s)")
     return 0 if done.returncode in (0, 1) else 1
 
 
