@@ -72,6 +72,16 @@ def pdf_pages(pdf: Path) -> list[str]:
     return pdf_text(pdf).split("\f")[:-1]
 
 
+def pdf_word_heights(pdf: Path, page: int) -> list[float]:
+    """The height in points of each word pdftotext finds on ``page`` (1-based): the
+    printed size of the text, after any fit-to-page scaling."""
+    pdftotext = require("pdftotext")
+    xml = subprocess.run([pdftotext, "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [float(y1) - float(y0) for y0, y1 in re.findall(
+        r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)"', xml)]
+
+
 def pdf_pages_to_png(pdf: Path, out_prefix: Path, dpi: int = 60) -> list[Path]:
     pdftoppm = require("pdftoppm")
     subprocess.run([pdftoppm, "-r", str(dpi), "-png", str(pdf), str(out_prefix)], check=True)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ from contract_tracker.report import (
     snapshot_path,
     summary_html,
 )
+from contract_tracker.textwidth import text_width
 
 from . import lo
 
@@ -1064,6 +1066,12 @@ def test_libreoffice_prints_the_report_and_a_letter(book: Book, tmp_path: Path) 
     assert_cjk_font_embedded(letter_pdf)
     text = lo.pdf_text(xlsx_pdf)
     assert "###" not in text
+    # Printed legibly: notes and subtitles, wrapped within their tables, do not widen the
+    # pages they are fitted to. Unwrapped, they printed the Summary's 11 pt text at 5.6 pt
+    # and the late fees at 4.9 pt; the widest tables now print at 7.4 pt or more.
+    for page in range(1, len(lo.pdf_pages(xlsx_pdf)) + 1):
+        size = statistics.median(lo.pdf_word_heights(xlsx_pdf, page))
+        assert size >= (9 if page == 1 else 7), (page, size)
     for needle in ("逾期周报", "154,345.67", "=1+2", "@SUM(A1)", "5,160.00", "2026-03-31",
                    "no previous report", "9,446.28"):
         assert needle in text, needle
@@ -1372,6 +1380,43 @@ def test_rows_left_out_for_errors_are_named_in_the_report(tmp_path: Path) -> Non
     assert any(t.startswith("数据有 1 处错误，相关行未计入本报告") for t in texts)
     html = (tmp_path / "2026-W47" / "summary_2026-W47.html").read_text(encoding="utf-8")
     assert "数据有 1 处错误" in html
+
+
+def test_notes_wrap_across_their_tables(book: Book, tmp_path: Path) -> None:
+    """The Summary's notes (and the two lines under its title) are merged across the
+    table's columns A to E and wrapped there, taller rows for longer notes, text kept as
+    text: nothing on the sheet runs on past column E. So is each table sheet's subtitle,
+    across its own columns."""
+    from contract_tracker.report import SUMMARY_WIDTHS, WRAPPED_LINE_HEIGHT
+
+    job = run(book, "2026-W48", tmp_path)
+    report = build_report(book, W48)
+    ws = openpyxl.load_workbook(tmp_path / "2026-W48" / "overdue-report_2026-W48.xlsx"
+                                )[REPORT_SHEETS[0]]
+    merged = {str(m) for m in ws.merged_cells.ranges}
+    assert ws.max_column == len(SUMMARY_WIDTHS) == 5
+    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    room = sum(SUMMARY_WIDTHS)
+    assert len(report.notes) >= 3
+    for note in report.notes:
+        r = rows[note]  # written whole, as a string
+        assert f"A{r}:E{r}" in merged
+        assert ws.cell(r, 1).alignment.wrap_text and ws.cell(r, 1).data_type == "s"
+        height = ws.row_dimensions[r].height
+        if text_width(note) > room:
+            assert height is not None and height >= 2 * WRAPPED_LINE_HEIGHT, note
+        elif text_width(note) <= room - 2:  # (a cell's margins take a little of it)
+            assert height is None, note
+    assert "A3:E3" in merged and "A4:E4" in merged
+    assert not job.failed
+    wb = ws.parent
+    for name in REPORT_SHEETS[1:]:
+        sheet = wb[name]
+        last = sheet.cell(3, sheet.max_column).column_letter  # the header row's last column
+        assert f"A2:{last}2" in {str(m) for m in sheet.merged_cells.ranges}, name
+        subtitle = sheet.cell(2, 1)
+        assert subtitle.data_type == "s" and subtitle.alignment.wrap_text, name
+        assert subtitle.value.startswith("2026-W48"), name
 
 
 @pytest.mark.parametrize(("today", "warned"), [

@@ -1309,6 +1309,8 @@ class _Formats:
             "valign": "vcenter", "border": 1})
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.note = wb.add_format({"italic": True, "font_color": "#595959"})
+        self.note_wrapped = wb.add_format({"italic": True, "font_color": "#595959",
+                                           "text_wrap": True, "valign": "top"})
         self.strong = wb.add_format({"bold": True})
 
     def cell(self, kind: str, bold: bool = False, align: str = "", wrap: bool = False) -> Any:
@@ -1380,8 +1382,7 @@ def _table_sheet(wb: Any, fmts: _Formats, name: str, title: str, subtitle: str,
     an optional bold total row below the filter range."""
     ws = wb.add_worksheet(name)
     ws.write_string(0, 0, cell_text(title), fmts.title)
-    ws.write_string(1, 0, cell_text(subtitle), fmts.note)
-    hdr = 2
+    hdr = 2  # the subtitle (row 2) is written last, across the columns once sized
     for j, c in enumerate(cols):
         ws.write_string(hdr, j, f"{c.zh}\n{c.en}", fmts.header)
     ws.set_row(hdr, HEADER_HEIGHT)
@@ -1438,6 +1439,7 @@ def _table_sheet(wb: Any, fmts: _Formats, name: str, title: str, subtitle: str,
         width = c.width if c.width is not None else min(widths[j], MAX_WIDTH)
         widths[j] = width
         ws.set_column(j, j, width)
+    _note_across(ws, fmts.note_wrapped, 1, subtitle, widths)
     ws.autofilter(hdr, 0, max(last, hdr), len(cols) - 1)
     ws.freeze_panes(hdr + 1, freeze_cols)
     _page_setup(ws, hdr, sum(widths), print_title or title)
@@ -1741,21 +1743,36 @@ def _report_workbook(report: WeeklyReport, files: Mapping[str, str] | None) -> b
     return normalise_zip(out.getvalue())
 
 
+SUMMARY_WIDTHS = (50, 22, 22, 22, 22)  # the Summary sheet's columns A to E
+
+
+def _note_across(ws: Any, fmt: Any, row: int, text: str, widths: Sequence[float]) -> None:
+    """A note across a table's columns, wrapped there: a note left to run on to the right
+    would make the page, fitted to its width, print too small to read. ``fmt`` wraps."""
+    text = cell_text(text)
+    if len(widths) > 1:
+        ws.merge_range(row, 0, row, len(widths) - 1, "", fmt)
+    ws.write_string(row, 0, text, fmt)  # merge_range's own write would type the text
+    lines = wrapped_lines(text, sum(widths) - 2)
+    if lines > 1:  # neither Excel nor LibreOffice grows a written row by itself
+        ws.set_row(row, WRAPPED_LINE_HEIGHT * lines)
+
+
 def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
                    files: Mapping[str, str]) -> None:
     ws = wb.add_worksheet(REPORT_SHEETS[0])
     ws.write_string(0, 0, f"逾期周报 Weekly overdue report — {report.week.label}", fmts.title)
     ws.write_string(1, 0, cell_text(report.company), fmts.strong)
-    ws.write_string(2, 0, _subtitle(report) + f"; 上周截止 previous as-of "
-                    f"{report.previous_as_of:%Y-%m-%d}", fmts.note)
+    def note(row: int, text: str) -> None:
+        _note_across(ws, fmts.note_wrapped, row, text, SUMMARY_WIDTHS)
+
+    note(2, _subtitle(report) + f"; 上周截止 previous as-of {report.previous_as_of:%Y-%m-%d}")
     if report.previous is None:
-        ws.write_string(3, 0, cell_text(
-            f"{report.previous_note}. 上周数据按当前工作簿由引擎重算 (the previous Sunday is "
-            "computed by the engine from today's data)."), fmts.note)
+        note(3, f"{report.previous_note}. 上周数据按当前工作簿由引擎重算 (the previous Sunday "
+                "is computed by the engine from today's data).")
     else:
-        ws.write_string(3, 0, cell_text(
-            f"上周报告 last report: {report.previous.week} (as of "
-            f"{report.previous.as_of:%Y-%m-%d}), snapshots/{report.previous.week}.json"), fmts.note)
+        note(3, f"上周报告 last report: {report.previous.week} (as of "
+                f"{report.previous.as_of:%Y-%m-%d}), snapshots/{report.previous.week}.json")
     hdr = 5
     heads = [("指标", "figure"), ("本周", "this week"), ("上周报告", "last report"),
              ("上周日(按当前数据)", "previous Sunday on today's data"), ("变化", "change")]
@@ -1778,9 +1795,9 @@ def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
         _write_cell(ws, r, 4, None if base is None else k.now - base, kind, fmt)
     r = hdr + len(report.kpis) + 2
     ws.write_string(r, 0, "说明 notes", fmts.strong)
-    for note in report.notes:
+    for text in report.notes:
         r += 1
-        ws.write_string(r, 0, cell_text(note), fmts.note)
+        note(r, text)
     if files:
         r += 2
         ws.write_string(r, 0, "文件 files", fmts.strong)
@@ -1788,10 +1805,10 @@ def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
             r += 1
             ws.write_string(r, 0, cell_text(label))
             ws.write_string(r, 1, cell_text(name))
-    ws.set_column(0, 0, 50)
-    ws.set_column(1, 4, 22)
+    ws.set_column(0, 0, SUMMARY_WIDTHS[0])
+    ws.set_column(1, 4, SUMMARY_WIDTHS[1])
     ws.freeze_panes(hdr + 1, 0)
-    _page_setup(ws, hdr, 50 + 4 * 22, f"概览 — 逾期周报 {report.week.label}")
+    _page_setup(ws, hdr, sum(SUMMARY_WIDTHS), f"概览 — 逾期周报 {report.week.label}")
     ws.fit_to_pages(1, 1)
 
 
