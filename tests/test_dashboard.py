@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import statistics
 import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal as D
@@ -54,8 +55,9 @@ from contract_tracker.records import (
 from contract_tracker.sample import SAMPLE_AS_OF, sample_book
 from contract_tracker.sheetwriter import write_tool_sheets
 from contract_tracker.statuses import is_signed
+from contract_tracker.textwidth import text_width
 
-from .lo import convert_with_libreoffice, pdf_pages_to_png, pdf_text
+from .lo import convert_with_libreoffice, pdf_pages_to_png, pdf_text, pdf_word_heights
 from .test_report import assert_cjk_font_embedded, keep_pngs
 from .test_sheetwriter import make_master, parts, raw_records, sheet_part
 from .test_sheetwriter import vba_bin as vba_bin  # the session fixture
@@ -468,6 +470,17 @@ def test_written_dashboard_reads_back(mini_workbook: Path) -> None:
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.print_title_rows == f"${head}:${head}"
     assert len(ws._charts) == 1
+    # the three notes under the title span the table (A to Q) and wrap there, in rows
+    # tall enough for their lines, so that printing one page wide keeps the text legible
+    merged = {str(m) for m in ws.merged_cells.ranges}
+    span = sum(ws.column_dimensions[openpyxl.utils.get_column_letter(c)].width
+               for c in range(1, 18))
+    for r in (2, 3, 4):
+        assert f"A{r}:Q{r}" in merged
+        note = ws.cell(r, 1)
+        assert note.data_type == "s" and note.alignment.wrap_text
+        if text_width(note.value) > span:
+            assert (ws.row_dimensions[r].height or 0) >= 2 * 16.5, r
 
 
 def test_user_strings_stay_strings(mini_workbook: Path) -> None:
@@ -682,7 +695,14 @@ def test_libreoffice_prints_the_dashboard_legibly(sample_copy: Path, tmp_path: P
     pages = pdf_text(pdf).split("\f")
     # the Dashboard is the first sheet; the Clients sheet's header ends it
     end = next(i for i, page in enumerate(pages) if "甲方公司全称" in page)
-    assert end == 1  # the small sample's dashboard prints on one page
+    assert 1 <= end <= 2  # the small sample's 19 contracts: a page, and a few rows over
+    for page in range(1, end + 1):
+        # Legible: its 11 pt text prints at 7 pt or more, one page wide (the notes under
+        # the title, wrapped within the table, do not widen the page; unwrapped, 5.6 pt);
+        # the table's header is repeated on each page.
+        size = statistics.median(pdf_word_heights(pdf, page))
+        assert size >= 7, (page, size)
+        assert "outstanding" in pages[page - 1] and "notes" in pages[page - 1]
     first = "\n".join(pages[:end])
     assert "###" not in first
     assert_cjk_font_embedded(pdf)  # the Chinese is drawn with an embedded CJK font

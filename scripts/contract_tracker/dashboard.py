@@ -614,8 +614,9 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
         rows[1][0] = (f"{rows[1][0]}；指标另含未列出合同 KPIs also hold contracts not listed："
                        f"滞纳金 late fees ¥{fmt_money_grouped(k.late_fees_unlisted)}，SLA应付 "
                        f"owed by us ¥{fmt_money_grouped(k.sla_owed_unlisted)}。")
-    for r in (1, 2, 3):
-        row_styles[r] = "muted"
+    notes_rows = (1, 2, 3)  # wrapped across the table once its columns are sized
+    for r in notes_rows:
+        row_styles[r] = "muted+wrap"
 
     top = len(rows)  # the KPI / ageing header row
     kpis: list[tuple[str, CellValue, str]] = [
@@ -708,6 +709,14 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
                     _lines(str(values[notes_at] or ""), widths[notes_at]))
         if lines > 1:
             heights[first + n] = lines * _LINE_PT + 1.5
+    # The notes under the title span the table and wrap there: left to run on to the
+    # right, they made the page, fitted to one page wide, print at 5.6 pt.
+    span = sum(widths.values())
+    merges = [f"A{r + 1}:{schema.col_letter(ncols - 1)}{r + 1}" for r in notes_rows]
+    for r in notes_rows:
+        lines = _lines(str(rows[r][0]), span)
+        if lines > 1:
+            heights[r] = lines * _LINE_PT + 1.5
 
     col_styles = {c: _STYLES[style] for c, (_, _, style) in enumerate(COLUMNS)}
     for r in range(top + 1, top + block):  # the top block: no column styles
@@ -751,6 +760,7 @@ def dashboard_sheet(model: Dashboard, now: dt.datetime) -> SheetContent:
         print_header=f"仪表板 Dashboard — 截至 as of {model.as_of:%Y-%m-%d}",
         charts=charts,
         heights=heights,
+        merges=merges,
     )
 
 
