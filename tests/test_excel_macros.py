@@ -842,3 +842,30 @@ def test_row_heights_become_one_row_autofit_whatever_the_row_count(small: Path,
     write_sheet(book.sheets["Workings"], content)
     assert book.sheet("Workings").autofit_rows == [(2, count)]
     assert [w for _, w in book.calls.of("Workings")].count("range.rows.autofit") == 1
+
+
+def test_a_merged_row_gets_its_height_autofit_the_rest(small: Path) -> None:
+    """Excel's AutoFit leaves merged cells out: a note merged across the table, wrapped,
+    would keep one line (or, fitted before the merge, as many as column A alone needs).
+    Its row is given the content's height; the rows below are fitted, in one call."""
+    book = opened(small)
+    note = "说明 " * 60
+    rows = [["title"], [note], ["item", "evidence\nsecond line"], ["item", "one line"]]
+    content = SheetContent(rows=rows, merges=["A2:B2"], heights={1: 49.5, 2: 33.0},
+                           col_styles={1: "wrap"}, row_styles={1: "muted+wrap"})
+    write_sheet(book.sheets["Workings"], content)
+    sheet = book.sheet("Workings")
+    assert sheet.merged == ["A2:B2"]
+    assert sheet.row_heights.get(2) == 49.5
+    assert sheet.autofit_rows == [(3, 4)]  # not row 2
+
+
+def test_the_refresh_macro_gives_the_dashboard_notes_their_heights(small: Path) -> None:
+    book = opened(small)
+    assert run(book, "refresh") is not None
+    sheet = book.sheet("Dashboard")
+    assert {"A2:Q2", "A3:Q3", "A4:Q4"} <= set(sheet.merged)
+    for r in (2, 3, 4):
+        assert sheet.row_heights.get(r, 15.0) >= 2 * 16.5, r
+        assert all(not a <= r <= b for a, b in sheet.autofit_rows), r
+    assert len(sheet.autofit_rows) == 1  # the contracts' table, fitted at once

@@ -906,12 +906,21 @@ class DoubleRange:
     @property
     def row_height(self) -> float | None:
         """As Excel's ``Range.RowHeight``: the rows' height when all are the same, 0 for
-        hidden rows, None when they differ (read-only here)."""
+        hidden rows, None when they differ."""
         self._hit("get", "range.row_height")
         r1, _, r2, _ = self._box
         hidden, heights = self._sheet.hidden_rows, self._sheet.row_heights
         values = {0.0 if r in hidden else heights.get(r, 15.0) for r in range(r1, r2 + 1)}
         return values.pop() if len(values) == 1 else None
+
+    @row_height.setter
+    def row_height(self, value: float) -> None:
+        """As Excel's ``Range.RowHeight =``: every row of the range, 0 to 409.5 points."""
+        self._hit("set", "range.row_height")
+        assert 0 <= value <= 409.5, value
+        r1, _, r2, _ = self._box
+        for r in range(r1, r2 + 1):
+            self._sheet.row_heights[r] = float(value)
 
     @property
     def column_width(self) -> float | None:

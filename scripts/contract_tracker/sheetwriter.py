@@ -235,7 +235,7 @@ def _col_index(letters: str) -> int:
     return n - 1
 
 
-def _parse_range(ref: str) -> tuple[int, int, int, int]:
+def parse_range(ref: str) -> tuple[int, int, int, int]:
     """``'B2:D9'`` -> 0-based (row1, col1, row2, col2); a single cell is a 1x1 range."""
     if not _RANGE_RE.fullmatch(ref):
         raise ValueError(f"not a cell range: {ref!r}")
@@ -247,7 +247,7 @@ def _parse_range(ref: str) -> tuple[int, int, int, int]:
 
 def _check_sqref(sqref: str) -> None:
     for ref in sqref.split():
-        _parse_range(ref)
+        parse_range(ref)
 
 
 def location(sheet: str, cell: str) -> str:
@@ -307,7 +307,7 @@ class BarChart:
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
         object.__setattr__(self, "names", tuple(self.names))
-        box = _parse_range(self.anchor)
+        box = parse_range(self.anchor)
         if box[0] == box[2] and box[1] == box[3]:
             raise ValueError(f"a chart needs more than one cell: {self.anchor}")
         if not self.values:
@@ -326,7 +326,7 @@ class BarChart:
 
 def _range_cells(ref: str) -> int:
     """The number of cells of a one-row or one-column range."""
-    r1, c1, r2, c2 = _parse_range(ref)
+    r1, c1, r2, c2 = parse_range(ref)
     if r1 != r2 and c1 != c2:
         raise ValueError(f"a chart range must be one row or one column: {ref}")
     return (r2 - r1) + (c2 - c1) + 1
@@ -412,10 +412,10 @@ class SheetContent:
         if self.freeze is not None and (min(self.freeze) < 0 or self.freeze == (0, 0)):
             raise ValueError(f"freeze needs (rows, cols) with one of them > 0: {self.freeze}")
         if self.autofilter is not None:
-            _parse_range(self.autofilter)
+            parse_range(self.autofilter)
         for rule in self.rules:
             _check_sqref(rule.range)
-        boxes = [_parse_range(m) for m in self.merges]
+        boxes = [parse_range(m) for m in self.merges]
         for i, a in enumerate(boxes):
             if a[0] == a[2] and a[1] == a[3]:
                 raise ValueError(f"merge of a single cell: {self.merges[i]}")
@@ -2386,7 +2386,7 @@ def _plan_charts(pkg: _Package, ref: _SheetRef, content: SheetContent, plan: _Pl
 def _drawing_xml(charts: Sequence[BarChart]) -> str:
     anchors = []
     for i, chart in enumerate(charts, start=1):
-        r1, c1, r2, c2 = _parse_range(chart.anchor)
+        r1, c1, r2, c2 = parse_range(chart.anchor)
         anchors.append(
             '<xdr:twoCellAnchor editAs="oneCell">'
             f"<xdr:from><xdr:col>{c1}</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>{r1}"
@@ -2404,7 +2404,7 @@ def _drawing_xml(charts: Sequence[BarChart]) -> str:
 
 
 def _range_values(content: SheetContent, ref: str) -> list[CellValue]:
-    r1, c1, r2, c2 = _parse_range(ref)
+    r1, c1, r2, c2 = parse_range(ref)
     out: list[CellValue] = []
     for r in range(r1, r2 + 1):
         row = content.rows[r] if r < len(content.rows) else ()
@@ -2414,7 +2414,7 @@ def _range_values(content: SheetContent, ref: str) -> list[CellValue]:
 
 
 def _absolute(sheet: str, ref: str) -> str:
-    r1, c1, r2, c2 = _parse_range(ref)
+    r1, c1, r2, c2 = parse_range(ref)
     a = f"${schema.col_letter(c1)}${r1 + 1}"
     b = f"${schema.col_letter(c2)}${r2 + 1}"
     return f"{_quote_sheet(sheet)}!{a}" + (f":{b}" if a != b else "")

@@ -12,7 +12,8 @@ is the same contract over xlwings' Book / Sheet / Range API:
   for the whole block, then number formats, fonts, fills, wrapping, borders and
   alignment per rectangle of equal style (a column run of a table, a styled row, a run
   of styled cells), one call per column width, per merge and per conditional rule, one
-  row autofit where the content sets row heights (Excel measures the wrapped text), the
+  row autofit where the content sets row heights (Excel measures the wrapped text; a
+  merged row, which AutoFit leaves out, is given the content's height, one call each), the
   charts (the sheet's old charts are deleted first, as the file writer replaces a
   sheet's drawing), and the frozen panes. The number of Excel calls depends on the
   sheet's layout, never on its row count.
@@ -54,6 +55,7 @@ from contract_tracker.sheetwriter import (
     CellValue,
     CondRule,
     SheetContent,
+    parse_range,
     resolve_style,
 )
 
@@ -509,11 +511,18 @@ def write_sheet(sheet: Sheet, content: SheetContent) -> list[str]:
         _apply(sheet, box, changes)
     for c, width in sorted(content.widths.items()):  # per column: widths may follow data
         sheet.range((1, c + 1)).column_width = width
-    if content.heights:  # one call: Excel fits the wrapped rows to their text
-        first = min(content.heights) + 1
-        sheet.range((first, 1), (nrows, ncols)).rows.autofit()
+    merged_rows: set[int] = set()
     for ref in content.merges:
         sheet.range(ref).merge()
+        r1, _, r2, _ = parse_range(ref)
+        merged_rows.update(range(r1, r2 + 1))
+    # Excel's AutoFit leaves merged cells out (a wrapped note across the table would keep
+    # one line): those rows get the height the content gives; the rest are fitted.
+    fitted = [r for r in content.heights if r not in merged_rows]
+    if fitted:  # one call: Excel fits the wrapped rows to their text
+        sheet.range((min(fitted) + 1, 1), (nrows, ncols)).rows.autofit()
+    for r in sorted(merged_rows & set(content.heights)):
+        sheet.range((r + 1, 1)).row_height = content.heights[r]
     for rule in content.rules:
         _rule(sheet, rule)
     if content.charts:
