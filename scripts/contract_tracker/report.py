@@ -1763,6 +1763,7 @@ def _summary_sheet(wb: Any, fmts: _Formats, report: WeeklyReport,
     ws = wb.add_worksheet(REPORT_SHEETS[0])
     ws.write_string(0, 0, f"逾期周报 Weekly overdue report — {report.week.label}", fmts.title)
     ws.write_string(1, 0, cell_text(report.company), fmts.strong)
+
     def note(row: int, text: str) -> None:
         _note_across(ws, fmts.note_wrapped, row, text, SUMMARY_WIDTHS)
 
