@@ -336,6 +336,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     report: a master open in Excel (which refuses the Log write) only costs the Log lines,
     so that is a warning and the exit code says how the report went."""
     from .jobs import REPORT_IMPORTS, output_dir
+    from .report import report_job  # light: what it needs next is preloaded
     from .sheetwriter import WriteRefused
     from .toolsheets import write_master
 
@@ -348,8 +349,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = out / "reports"
     if not _folder_usable(out):
         return EXIT_UNREADABLE
-    from .report import report_job  # preloaded
-
     job = report_job(book, args.week, out, read_problems=data_problems)
     print_problems(job.problems, None if args.all else 50)
     _out(job.summary)
